@@ -1,0 +1,49 @@
+# PB-KPI Lens — the two commands: `make run` and `make test` (see README).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+DB     ?= $(or $(PBKPI_DB),data/warehouse.duckdb)
+PORT   ?= 8501
+
+.PHONY: setup system-deps run demo test test-fast bench lock clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Chromium and CJK fonts for the browser test and static chart export (Debian packages, needs root).
+system-deps:
+	@if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+	  echo "chromium and fonts-noto-cjk present"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
+	  || echo "WARNING: could not install chromium/fonts-noto-cjk; browser tests will be skipped"; \
+	else echo "WARNING: not root: install chromium and fonts-noto-cjk to run the browser test"; fi
+
+$(DB): | setup
+	$(PY) -m etl demo --db $(DB)
+
+demo: setup
+	$(PY) -m etl demo --db $(DB)
+
+run: setup $(DB)
+	$(PY) -m streamlit run app.py --server.port $(PORT)
+
+test: setup system-deps
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+test-fast: setup
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not browser"
+
+bench: setup
+	$(PY) -m bench
+
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,0 +1,154 @@
+"""The metric catalogue, the input data contract and the UI strings, read from the TOML files beside
+this module. Everything user-visible (metric names, units, column names, page text) comes from here."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+HERE = Path(__file__).parent
+LANGS = ("zh", "en")
+
+
+@dataclass(frozen=True)
+class Metric:
+    id: str
+    zh: str
+    en: str
+    unit_zh: str
+    unit_en: str
+    role: str
+    direction: str
+    month: str
+    quarter: str
+    aggregation: str
+    decimals: int
+    index: str | None = None
+
+    def name(self, lang: str = "zh") -> str:
+        return self.zh if lang == "zh" else self.en
+
+    def unit(self, lang: str = "zh") -> str:
+        return self.unit_zh if lang == "zh" else self.unit_en
+
+    def label(self, lang: str = "zh") -> str:
+        """Name with unit, for axes and table headers."""
+        u = self.unit(lang)
+        return f"{self.name(lang)}（{u}）" if (u and lang == "zh") else (f"{self.name(lang)} ({u})" if u else self.name(lang))
+
+    @property
+    def sign(self) -> int:
+        """+1 when higher is better, -1 when lower is better, 0 when neither."""
+        return {"higher": 1, "lower": -1}.get(self.direction, 0)
+
+
+@dataclass(frozen=True)
+class Column:
+    id: str
+    zh: str
+    en: str
+    type: str
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+    either: str | None = None
+    values: tuple[str, ...] = ()
+    values_en: tuple[str, ...] = ()
+    unit: str = ""
+
+    def name(self, lang: str = "zh") -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+@dataclass(frozen=True)
+class Rule:
+    check: str
+    reason_zh: str
+    reason_en: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    id: str
+    zh: str
+    en: str
+    grain: str
+    key: tuple[str, ...]
+    table: str
+    columns: tuple[Column, ...]
+    rules: tuple[Rule, ...] = field(default_factory=tuple)
+    custom_metrics: bool = False
+
+    def column(self, cid: str) -> Column:
+        for c in self.columns:
+            if c.id == cid:
+                return c
+        raise KeyError(cid)
+
+    def name(self, lang: str = "zh") -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+def _load(name: str) -> dict:
+    with open(HERE / name, "rb") as fh:
+        return tomllib.load(fh)
+
+
+@lru_cache(maxsize=1)
+def metrics() -> dict[str, Metric]:
+    out = {}
+    for m in _load("metrics.toml")["metric"]:
+        out[m["id"]] = Metric(**m)
+    return out
+
+
+def metric(mid: str) -> Metric:
+    try:
+        return metrics()[mid]
+    except KeyError:
+        known = "、".join(metrics())
+        raise KeyError(f"未知指标 '{mid}'（unknown metric id）。可用指标：{known}") from None
+
+
+def metric_ids(role: str | None = None) -> list[str]:
+    return [m.id for m in metrics().values() if role is None or m.role == role]
+
+
+@lru_cache(maxsize=1)
+def datasets() -> dict[str, Dataset]:
+    out = {}
+    for d in _load("contract.toml")["dataset"]:
+        cols = tuple(
+            Column(
+                id=c["id"], zh=c["zh"], en=c["en"], type=c["type"],
+                aliases=tuple(c.get("aliases", ())), required=c.get("required", False),
+                either=c.get("either"), values=tuple(c.get("values", ())),
+                values_en=tuple(c.get("values_en", ())), unit=c.get("unit", ""),
+            )
+            for c in d["column"]
+        )
+        rules = tuple(Rule(**r) for r in d.get("rule", ()))
+        out[d["id"]] = Dataset(
+            id=d["id"], zh=d["zh"], en=d["en"], grain=d["grain"], key=tuple(d["key"]),
+            table=d["table"], columns=cols, rules=rules, custom_metrics=d.get("custom_metrics", False),
+        )
+    return out
+
+
+@lru_cache(maxsize=1)
+def strings() -> dict[str, dict[str, str]]:
+    return _load("strings.toml")
+
+
+def t(key: str, lang: str = "zh", **kw) -> str:
+    """Translate a UI string key; `kw` fills {placeholders}."""
+    entry = strings().get(key)
+    if entry is None:
+        raise KeyError(f"missing UI string '{key}' in catalogue/strings.toml")
+    text = entry.get(lang) or entry["zh"]
+    return text.format(**kw) if kw else text
+
+
+@lru_cache(maxsize=1)
+def targets() -> dict[str, dict]:
+    return _load("targets.toml").get("target", {})

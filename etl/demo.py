@@ -1,0 +1,591 @@
+"""Synthetic demo data: a fictional provincial power-supply company (合成演示数据).
+
+The generator simulates branches and business units month by month, calibrated to the figures in
+shared/reference/DOMAIN.md, plants known relations (written to manifest.json beside the files), writes
+the messy source files branches and the MIS really produce (GBK CSVs, Excel title rows, 合计 rows, a few
+bad rows), and loads them through the same `etl load` path a user would use.
+
+Planted relations (all at business-unit x month level, the grain of panel_month):
+  theme_days(t-1)  -> complaints_per_10k(t): BETA_THEME per theme day
+  pioneer_posts(t) -> saidi(t): BETA_PIONEER hours per post
+  demo_site        -> satisfaction: staggered, growing with time since designation, larger for early cohorts
+  study_hours      -> sales_mwh: none (planted null)
+  size, urban      -> activities_total and complaints level (confounder)
+  saidi(t-1)       -> study_sessions(t) (reverse link); study_sessions -> saidi: none
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from etl import warehouse
+
+BETA_THEME = -0.02      # complaints per 10k customers, per theme party day in the previous month
+BETA_PIONEER = -0.010   # SAIDI hours per customer per month, per pioneer post
+REVERSE_GAMMA = 0.6     # extra 专题学习 rate per branch after a month at twice the unit's usual SAIDI
+DID_EARLY, DID_LATE = 2.0, 1.0   # satisfaction points at full effect, early vs late designation cohorts
+DID_RAMP = 6.0          # months: effect = a_g * (1 - exp(-(e + 1) / DID_RAMP))
+SYNTHETIC_NOTE = "合成演示数据，非真实单位 (synthetic demo data)"
+
+REGIONS = ["城区", "县城", "农村"]
+REGION_P = [0.3, 0.3, 0.4]
+COUNTIES = ["江北", "清河", "东湖", "南山", "石桥"]
+TOWNS = ["城关", "城东", "城西", "城南", "城北", "河口", "新桥", "柳湾", "白沙", "青石", "龙泉", "松岭", "临江",
+         "马坊", "黄岗", "双塘", "竹林", "杨庄", "凤凰", "桃源", "梅溪", "平湖", "金沙", "长岭", "石门", "三河",
+         "高坪", "西岭", "北坡", "安乐", "永丰", "团结", "新华", "红星", "太平", "兴隆", "和平", "光明", "民主",
+         "建设", "胜利", "前进", "东风", "朝阳", "向阳", "幸福", "友谊", "丰收", "育才", "明德", "崇文", "广德"]
+
+
+def _months(end_year: int, years: int) -> pd.DatetimeIndex:
+    return pd.date_range(f"{end_year - years + 1}-01-01", f"{end_year}-12-01", freq="MS")
+
+
+def simulate(seed: int = 2024, n_units: int = 120, years: int = 5, end_year: int = 2025) -> dict:
+    """Simulate the company. Returns clean DataFrames (the truth) and the manifest."""
+    rng = np.random.default_rng(seed)
+    months = _months(end_year, years)
+    T = len(months)
+
+    # ---- organisation: business units with 1-4 branches each, bigger units have more branches
+    bus = []
+    n_branches_total = 0
+    i = 0
+    while n_branches_total < n_units:
+        region = rng.choice(REGIONS, p=REGION_P)
+        size = {"城区": 90_000, "县城": 50_000, "农村": 28_000}[region] * rng.lognormal(0, 0.35)
+        utype = rng.choice(["供电所", "营销服务", "变电运维"], p=[0.86, 0.07, 0.07])
+        nb = int(np.clip(round(size / 35_000 + rng.normal(0, 0.4)), 1, 4))
+        nb = min(nb, n_units - n_branches_total)
+        county = COUNTIES[i % len(COUNTIES)]
+        town = TOWNS[i % len(TOWNS)] + ("" if i < len(TOWNS) else str(i // len(TOWNS) + 1))
+        suffix = {"供电所": "供电所", "营销服务": "营销服务中心", "变电运维": "变电运维班"}[utype]
+        bus.append(dict(business_unit_id=f"BU{i + 1:03d}", business_unit_name=f"{county}{town}{suffix}",
+                        unit_type=utype, region=region, customers0=int(size), n_branches=nb,
+                        county=county, has_outages=utype != "营销服务"))
+        n_branches_total += nb
+        i += 1
+    bu = pd.DataFrame(bus)
+    B = len(bu)
+
+    branches = []
+    for _, b in bu.iterrows():
+        for k in range(b.n_branches):
+            members = int(np.clip(rng.normal(22 * (1 + 0.15 * (b.region == "城区")), 6), 12, 45))
+            branches.append(dict(unit_id=f"{b.business_unit_id}-{k + 1:02d}", business_unit_id=b.business_unit_id,
+                                 unit_name=f"{b.business_unit_name}第{'一二三四'[k]}党支部", members0=members,
+                                 zeal=rng.normal(0, 1), groups=int(rng.integers(1, 4)), region=b.region,
+                                 county=b.county))
+    br = pd.DataFrame(branches)
+    N = len(br)
+    bu_idx = br.business_unit_id.map({b: j for j, b in enumerate(bu.business_unit_id)}).to_numpy()
+    urban = (br.region == "城区").to_numpy()
+
+    # ---- membership and carriers (branch x month)
+    members = np.zeros((N, T), dtype=int)
+    pioneer = np.zeros((N, T), dtype=int)
+    resp = np.zeros((N, T), dtype=int)
+    commando = np.zeros((N, T), dtype=int)
+    m0 = br.members0.to_numpy()
+    p_now = rng.integers(1, 5, N)
+    r_now = rng.integers(1, 4, N)
+    c_now = rng.integers(0, 2, N)
+    mem_now = m0.copy()
+    new_members = rng.poisson(np.outer(m0, np.ones(T)) * 0.024 / 12)
+    for t in range(T):
+        mem_now = np.maximum(8, mem_now + new_members[:, t] - rng.binomial(mem_now, 0.0015))
+        members[:, t] = mem_now
+        step = rng.random(N)
+        p_now = np.clip(p_now + (step < 0.045) - ((step > 0.985) & (p_now > 0)), 0, 12)
+        r_now = np.clip(r_now + (rng.random(N) < 0.02), 0, 10)
+        c_now = np.clip(c_now + (rng.random(N) < 0.01) - (rng.random(N) < 0.005), 0, 3)
+        pioneer[:, t], resp[:, t], commando[:, t] = p_now, r_now, c_now
+    probationary = np.minimum(members, rng.poisson(np.maximum(members * 0.03, 0.2)))
+    zeal = br.zeal.to_numpy()
+    study_hours = np.round(np.clip(rng.normal(4 + 0.6 * zeal[:, None], 1.0, (N, T)), 0.5, 12), 1)
+    proposals = rng.poisson(np.maximum(members * (1 + 0.3 * zeal[:, None]) / 12, 0.1))
+    adopted = rng.binomial(proposals, 0.4)
+
+    # ---- theme party days: mandated monthly; shortfalls and extra ones vary month to month
+    p_miss = np.clip(0.06 - 0.02 * zeal, 0.0, 0.2)[:, None] * np.ones((1, T))
+    p_extra = np.clip(0.25 + 0.08 * zeal, 0.02, 0.6)[:, None] + rng.normal(0, 0.12, (N, T))
+    u = rng.random((N, T))
+    theme = np.where(u < p_miss, 0, 1) + (rng.random((N, T)) < np.clip(p_extra, 0, 0.9)) * (u >= p_miss)
+    theme_bu = np.zeros((B, T))
+    np.add.at(theme_bu, bu_idx, theme)
+    pioneer_bu = np.zeros((B, T))
+    np.add.at(pioneer_bu, bu_idx, pioneer)
+
+    # ---- calendar effects
+    mon = months.month.to_numpy()
+    summer = np.isin(mon, [7, 8]).astype(float)
+    typhoon_months = {pd.Timestamp(f"{y}-{m:02d}-01") for y, m in [(2021, 7), (2023, 9), (2024, 9), (2025, 8)]}
+    typhoon = np.array([m in typhoon_months for m in months], dtype=float)
+    coastal = bu.county.isin(["江北", "东湖", "南山"]).to_numpy()
+    years_from_start = (np.arange(T) / 12.0)
+
+    # ---- customers
+    customers = (bu.customers0.to_numpy()[:, None] * (1.02 ** years_from_start)[None, :]).astype(int)
+
+    # ---- SAIDI: expected value linear in pioneer posts; outages generated to match it
+    base_saidi = {"城区": 0.19, "县城": 0.34, "农村": 0.52}
+    bu_saidi = np.array([base_saidi[r] for r in bu.region]) * rng.lognormal(0, 0.35, B)
+    season = 1 + 0.5 * summer + 0.15 * np.isin(mon, [1, 12])
+    mu_saidi = bu_saidi[:, None] * season[None, :] + BETA_PIONEER * pioneer_bu
+    floor = 0.25 * bu_saidi[:, None]
+    clamped_saidi = float((mu_saidi < floor).mean())
+    mu_saidi = np.maximum(mu_saidi, floor)
+    major = typhoon[None, :] * coastal[:, None] * bu_saidi[:, None] * 2.5  # major-event extra hours
+
+    outages = []
+    dur_mu, dur_sigma = np.log(2.5), 0.8
+    cust_mu, cust_sigma = np.log(250), 0.9
+    e_r = np.exp(dur_mu + dur_sigma ** 2 / 2)
+    e_n = np.exp(cust_mu + cust_sigma ** 2 / 2)
+    saidi_real = np.zeros((B, T))
+    ev = 0
+    for j in range(B):
+        if not bu.has_outages[j]:
+            continue
+        for t in range(T):
+            for is_major, mu in ((False, mu_saidi[j, t]), (True, major[j, t])):
+                if mu <= 0:
+                    continue
+                lam = mu * customers[j, t] / (e_r * e_n)
+                k = rng.poisson(lam)
+                if k == 0:
+                    continue
+                dur = rng.lognormal(dur_mu, dur_sigma, k)
+                cust = np.minimum(customers[j, t], np.maximum(1, rng.lognormal(cust_mu, cust_sigma, k))).astype(int)
+                day = rng.integers(0, months[t].days_in_month, k)
+                minute = rng.integers(0, 24 * 60, k)
+                fault = rng.random(k) < (0.9 if is_major else 0.67)
+                for x in range(k):
+                    ev += 1
+                    start = months[t] + pd.Timedelta(days=int(day[x]), minutes=int(minute[x]))
+                    end = start + pd.Timedelta(hours=float(dur[x]))
+                    outages.append((f"TD{ev:07d}", bu.business_unit_id[j], start.floor("min"), end.floor("min"),
+                                    int(cust[x]), "故障" if fault[x] else "计划",
+                                    rng.choice(["外力破坏", "设备故障", "自然因素", "用户影响"]) if fault[x] else
+                                    rng.choice(["检修", "施工", "用户申请"]),
+                                    "是" if is_major else "否"))
+                    saidi_real[j, t] += cust[x] * (end.floor("min") - start.floor("min")).total_seconds() / 3600 / customers[j, t]
+
+    # ---- study sessions (专题学习): reverse link from last month's SAIDI, no effect on SAIDI
+    rel_saidi = np.ones((B, T))
+    usual = np.where(bu_saidi > 0, bu_saidi * season.mean(), 1)
+    rel_saidi[:, 1:] = saidi_real[:, :-1] / usual[:, None]
+    rel_saidi[~bu.has_outages.to_numpy(), :] = 1.0
+    lam_study = np.clip(0.4 + REVERSE_GAMMA * (rel_saidi[bu_idx] - 1), 0.05, 4)
+    study_sessions = rng.poisson(lam_study)
+
+    # ---- other activities; urban branches do more volunteering (part of the confounder)
+    volunteer = rng.poisson((0.25 + 0.35 * urban)[:, None] * np.ones((1, T)))
+    contest = rng.poisson(0.08, (N, T))
+    tackle = rng.poisson(0.08, (N, T))
+
+    # ---- complaints: level by region and unit; theme days last month lower them
+    base_c = {"城区": 0.55, "县城": 0.40, "农村": 0.30}
+    bu_c = np.array([base_c[r] for r in bu.region]) * rng.lognormal(0, 0.25, B)
+    theme_lag = np.zeros((B, T))
+    theme_lag[:, 1:] = theme_bu[:, :-1]
+    theme_lag[:, 0] = theme_bu[:, 0]
+    rate_c = bu_c[:, None] * (1 + 0.3 * summer)[None, :] + BETA_THEME * theme_lag
+    clamped_c = float((rate_c < 0.03).mean())
+    rate_c = np.maximum(rate_c, 0.03)
+    complaints = rng.poisson(rate_c * customers / 10_000)
+
+    # ---- demonstration sites: staggered designations, effect grows with time, larger for early cohorts
+    treat_month = np.full(B, -1)
+    designated = rng.random(B) < 0.45
+    cohorts = np.arange(12, T - 6, 3)
+    treat_month[designated] = rng.choice(cohorts, designated.sum())
+    tau = np.zeros((B, T))
+    for j in np.where(designated)[0]:
+        g = treat_month[j]
+        a = DID_EARLY if g < T / 2 else DID_LATE
+        e = np.arange(T) - g
+        tau[j] = np.where(e >= 0, a * (1 - np.exp(-(e + 1) / DID_RAMP)), 0.0)
+    bu_sat = rng.normal(87, 2.0, B)
+    satisfaction = np.round(np.clip(bu_sat[:, None] + 0.3 * np.sin(2 * np.pi * mon / 12)[None, :]
+                                    + rng.normal(0, 0.8, (B, T)) + tau, 60, 100), 1)
+
+    # ---- the rest of the KPIs; study_hours has no effect on sales (planted null)
+    season_sales = 1 + 0.25 * summer + 0.12 * np.isin(mon, [1, 2, 12])
+    sales = np.round(customers * 0.2 * season_sales[None, :] * (1.04 ** years_from_start)[None, :]
+                     * rng.lognormal(0, 0.03, (B, T)), 1)
+    bill = np.round(np.clip(rng.normal(99.5, 0.5, (B, T)), 96.5, 100), 2)
+    bill[:, mon == 12] = 100.0
+    line_loss = np.round(np.clip(rng.normal(5, 1.2, B)[:, None] + rng.normal(0, 0.3, (B, T)), 2.5, 9), 2)
+    violations = rng.poisson(0.25, (B, T))
+    rs1_reported = np.round(np.clip(rng.normal(99.95, 0.02, (B, T)), 99.8, 100), 4)
+
+    # ---- assessments (quarterly, per branch)
+    meetings_share = 0.97 - 0.03 * np.clip(-zeal, 0, None)
+    quarters = pd.period_range(months[0], months[-1], freq="Q")
+    ass = []
+    for n in range(N):
+        for qp in quarters:
+            total = float(np.clip(rng.normal(88 + 3 * zeal[n] + 20 * (meetings_share[n] - 0.97), 2.0), 72, 99))
+            dims = np.array([0.2, 0.3, 0.2, 0.15, 0.15]) * total * rng.normal(1, 0.02, 5)
+            dims = np.round(dims / dims.sum() * total, 1)
+            grade = "好" if total >= 90 else "较好" if total >= 80 else "一般" if total >= 70 else "差"
+            ass.append((br.unit_id[n], f"{qp.year}Q{qp.quarter}", round(total, 1), *dims, grade))
+
+    # ---- activities (one row per activity)
+    acts = []
+    aid = 0
+    for n in range(N):
+        exp_n = members[n]
+        for t in range(T):
+            mstart = months[t]
+            q_last = mon[t] % 3 == 0
+            kinds = ["支部委员会"] * int(rng.random() > 0.03) + ["党小组会"] * int(rng.binomial(br.groups[n], 0.95))
+            if q_last:
+                kinds += ["支部党员大会"] * int(rng.random() > 0.04) + ["党课"] * int(rng.random() > 0.05)
+            if mon[t] == 1:
+                kinds += ["组织生活会", "民主评议"]
+            kinds += ["主题党日"] * int(theme[n, t]) + ["专题学习"] * int(study_sessions[n, t])
+            kinds += ["志愿服务"] * int(volunteer[n, t]) + ["劳动竞赛"] * int(contest[n, t]) + ["技术攻关"] * int(tackle[n, t])
+            for kind in kinds:
+                aid += 1
+                expected = int(exp_n[t]) if kind != "党小组会" else max(3, int(exp_n[t] / br.groups[n]))
+                part = int(min(expected, rng.binomial(expected, 0.9 + 0.02 * np.tanh(zeal[n]))))
+                day = int(rng.integers(1, mstart.days_in_month + 1))
+                hours = {"党课": 2.0, "主题党日": 3.0, "支部党员大会": 2.0, "志愿服务": 4.0}.get(kind, 1.5)
+                acts.append((f"HD{aid:07d}", br.unit_id[n], br.unit_name[n], mstart.replace(day=day), kind, part,
+                             expected, hours, _topic(kind, rng), _link(kind, rng)))
+
+    # ---- initiatives
+    inits = []
+    iid = 0
+    for n in range(N):
+        for y in range(months[0].year, months[-1].year + 1):
+            if rng.random() < 0.6:
+                iid += 1
+                inits.append((f"XM{iid:05d}", br.unit_id[n], "书记项目", _project_title(rng), "公司级",
+                              pd.Timestamp(f"{y}-{int(rng.integers(2, 4)):02d}-{int(rng.integers(1, 28)):02d}"),
+                              pd.Timestamp(f"{y}-12-20"), rng.choice(["万户投诉率", "供电可靠率", "客户满意度", "线损率"])))
+    demo_sites = []
+    for j in np.where(designated)[0]:
+        n0 = int(np.where(bu_idx == j)[0][0])
+        iid += 1
+        start = months[treat_month[j]] + pd.Timedelta(days=int(rng.integers(0, 10)))
+        inits.append((f"XM{iid:05d}", br.unit_id[n0], "党建示范点", f"{bu.business_unit_name[j]}党建示范点",
+                      rng.choice(["地市级", "省级"]), start, pd.NaT, "客户满意度"))
+        demo_sites.append(dict(business_unit_id=bu.business_unit_id[j], first_month=str(months[treat_month[j]].date()),
+                               cohort="early" if treat_month[j] < T / 2 else "late"))
+
+    # ---- ground truth for the event study: ATT by event time over the designated units
+    att_e = {}
+    for e in range(0, 25):
+        vals = [tau[j, treat_month[j] + e] for j in np.where(designated)[0] if treat_month[j] + e < T]
+        if vals:
+            att_e[e] = float(np.mean(vals))
+    post = [tau[j, t] for j in np.where(designated)[0] for t in range(treat_month[j], T)]
+
+    manifest = {
+        "synthetic": True,
+        "note": SYNTHETIC_NOTE,
+        "seed": seed, "n_branches": N, "n_business_units": B, "months": [str(months[0].date()), str(months[-1].date())],
+        "grain": "business unit x month (panel_month)",
+        "effects": [
+            {"name": "theme_days_lowers_complaints", "x": "theme_days", "y": "complaints_per_10k", "lag": 1,
+             "true_effect": BETA_THEME, "unit": "complaints per 10k customers per theme day",
+             "clamped_share": clamped_c},
+            {"name": "pioneer_posts_lower_saidi", "x": "pioneer_posts", "y": "saidi", "lag": 0,
+             "true_effect": BETA_PIONEER, "unit": "hours per customer per pioneer post", "clamped_share": clamped_saidi},
+            {"name": "demo_site_raises_satisfaction", "x": "demo_site", "y": "satisfaction", "kind": "staggered_did",
+             "effect_formula": f"a_g * (1 - exp(-(e+1)/{DID_RAMP})), a_g = {DID_EARLY} (early cohorts) or {DID_LATE} (late)",
+             "att_by_event_month": att_e, "att_overall": float(np.mean(post)), "designations": demo_sites},
+        ],
+        "nulls": [
+            {"name": "study_hours_no_effect_on_sales", "x": "study_hours", "y": "sales_mwh", "true_effect": 0.0},
+            {"name": "study_sessions_no_effect_on_saidi", "x": "study_sessions", "y": "saidi", "true_effect": 0.0},
+        ],
+        "confounders": [
+            {"name": "size_and_urban_drive_activities_and_complaints", "x": "activities_total", "y": "complaints_per_10k",
+             "note": "urban and larger units have more branches (more activities) and a higher complaint level; "
+                     "the pooled correlation is positive, the within-unit relation is not"}
+        ],
+        "reverse": [
+            {"name": "high_saidi_triggers_study_sessions", "from": "saidi", "to": "study_sessions", "lag": 1,
+             "gamma_per_branch": REVERSE_GAMMA, "note": "study_sessions has no effect on saidi"}
+        ],
+        "events": [{"month": str(m.date()), "kind": "typhoon", "zh": "台风", "en": "Typhoon"} for m in sorted(typhoon_months)
+                   if months[0] <= m <= months[-1]],
+    }
+    frames = dict(
+        bu=bu, branches=br,
+        activities=pd.DataFrame(acts, columns=["activity_id", "unit_id", "unit_name", "date", "activity_type", "participants",
+                                               "expected", "hours", "topic", "business_link"]),
+        membership=_membership_frame(br, months, members, probationary, new_members, pioneer, resp, commando,
+                                     study_hours, proposals, adopted),
+        initiatives=pd.DataFrame(inits, columns=["initiative_id", "unit_id", "kind", "title", "level", "start", "end", "target_kpi"]),
+        assessments=pd.DataFrame(ass, columns=["unit_id", "period", "total", "ideology", "organization", "institution",
+                                               "innovation", "talent", "grade"]),
+        outages=pd.DataFrame(outages, columns=["event_id", "business_unit_id", "start", "end", "customers", "kind", "cause", "major_event"]),
+        kpi=_kpi_frame(bu, months, customers, complaints, sales, bill, satisfaction, line_loss, violations, rs1_reported),
+    )
+    return {"frames": frames, "manifest": manifest}
+
+
+def _membership_frame(br, months, members, probationary, new_members, pioneer, resp, commando, study_hours, proposals, adopted):
+    N, T = members.shape
+    return pd.DataFrame({
+        "unit_id": np.repeat(br.unit_id.to_numpy(), T),
+        "month": np.tile(months.strftime("%Y-%m"), N),
+        "members": members.ravel(), "probationary": probationary.ravel(), "new_members": new_members.ravel(),
+        "pioneer_posts": pioneer.ravel(), "responsibility_areas": resp.ravel(), "commando_teams": commando.ravel(),
+        "study_hours": study_hours.ravel(), "proposals": proposals.ravel(), "proposals_adopted": adopted.ravel(),
+    })
+
+
+def _kpi_frame(bu, months, customers, complaints, sales, bill, satisfaction, line_loss, violations, rs1):
+    B, T = customers.shape
+    has_out = np.repeat(bu.has_outages.to_numpy(), T)
+    return pd.DataFrame({
+        "business_unit_id": np.repeat(bu.business_unit_id.to_numpy(), T),
+        "business_unit_name": np.repeat(bu.business_unit_name.to_numpy(), T),
+        "month": np.tile(months.strftime("%Y-%m"), B),
+        "customers": customers.ravel(), "complaints": complaints.ravel(), "sales_mwh": sales.ravel(),
+        "bill_recovery": bill.ravel(), "satisfaction": satisfaction.ravel(), "line_loss": line_loss.ravel(),
+        "safety_violations": violations.ravel(), "rs1": np.where(has_out, np.nan, rs1.ravel()),
+    })
+
+
+TOPICS = {
+    "主题党日": ["优服务降投诉", "走访重点客户", "迎峰度夏保供电", "安全生产警示教育", "党员进社区", "电力设施保护宣传"],
+    "专题学习": ["学习安全规程", "停电事故案例复盘", "学习供电服务规范", "学习新版两票管理规定"],
+    "党课": ["书记讲党课", "党史专题党课", "安全责任党课"],
+    "志愿服务": ["共产党员服务队进社区", "孤寡老人用电检查", "学校用电安全宣传"],
+}
+
+
+def _topic(kind: str, rng) -> str:
+    return str(rng.choice(TOPICS.get(kind, [f"{kind}"])))
+
+
+def _link(kind: str, rng) -> str:
+    if kind == "主题党日":
+        return str(rng.choice(["优服务降投诉", "保供电", "安全生产"]))
+    if kind == "专题学习":
+        return "安全生产"
+    return ""
+
+
+def _project_title(rng) -> str:
+    return str(rng.choice(["“零投诉”台区创建", "配网故障抢修提速", "低压台区线损治理", "网格化客户经理服务",
+                           "带电作业技能攻关", "电费回收“双清零”"]))
+
+
+# ---------------------------------------------------------------- source files, as the systems write them
+
+def _write_csv(path: Path, df: pd.DataFrame, encoding: str, title: str | None = None) -> None:
+    with open(path, "w", newline="", encoding=encoding, errors="strict") as fh:
+        w = csv.writer(fh)
+        if title:
+            w.writerow([title])
+        w.writerow(df.columns)
+        for row in df.itertuples(index=False):
+            w.writerow(["" if (isinstance(v, float) and np.isnan(v)) or v is None or v is pd.NaT else v for v in row])
+
+
+def _write_xlsx(path: Path, sheets: dict[str, pd.DataFrame], title: str, total_row: dict | None = None,
+                note: str = "填表人：演示数据生成器    审核人：（合成数据）") -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, df in sheets.items():
+        ws = wb.create_sheet(name)
+        ws.append([title])
+        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=max(2, len(df.columns)))
+        ws.cell(1, 1).font = Font(bold=True, size=14)
+        ws.cell(1, 1).alignment = Alignment(horizontal="center")
+        ws.append(list(df.columns))
+        for row in df.itertuples(index=False):
+            ws.append([None if (isinstance(v, float) and np.isnan(v)) or v is pd.NaT else
+                       (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for v in row])
+        if total_row:
+            ws.append([total_row.get(c, "") for c in df.columns])
+        ws.append([])
+        ws.append([note])
+    info = wb.create_sheet("填表说明")
+    info.append(["说明：本文件为 PB-KPI Lens 合成演示数据 (synthetic demo data)，不代表任何真实单位。"])
+    wb.save(path)
+
+
+def write_sources(sim: dict, out_dir: Path, seed: int = 2024) -> list[Path]:
+    """Write the simulated data as the messy files the source systems produce. A handful of planted
+    bad rows (unknown branch, impossible date, participants > expected, negative count, end before
+    start) must be rejected by the loader."""
+    rng = np.random.default_rng(seed + 1)
+    f = sim["frames"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("*"):
+        if old.is_file():
+            old.unlink()
+    paths = []
+    title = f"某省电力公司（{SYNTHETIC_NOTE}）"
+
+    # organisation units: Excel with a merged title row and a note row
+    br, bu = f["branches"], f["bu"]
+    org = [("P000", "演示供电公司党委", None, "党委", None, None, "机关", "城区", "2000-01-01")]
+    for c in sorted(bu.county.unique()):
+        org.append((f"P{c}", f"{c}县供电公司党委", "P000", "党委", None, None, "机关", "县城", "2002-06-01"))
+    for _, b in br.iterrows():
+        bb = bu.set_index("business_unit_id").loc[b.business_unit_id]
+        org.append((b.unit_id, b.unit_name, f"P{b.county}", "党支部", b.business_unit_id, bb.business_unit_name,
+                    bb.unit_type, bb.region, f"{2003 + int(rng.integers(0, 15))}/{int(rng.integers(1, 13))}/1"))
+    org_df = pd.DataFrame(org, columns=["组织编码", "组织名称", "上级组织编码", "组织类别", "业务单元编码", "业务单元名称",
+                                        "业务类型", "区域类型", "成立日期"])
+    p = out_dir / "组织机构.xlsx"
+    _write_xlsx(p, {"组织机构": org_df}, f"组织机构表 — {title}")
+    paths.append(p)
+
+    # activities: one file per year; alternate GBK CSV (named branches, Chinese dates) and UTF-8-BOM CSV
+    acts = f["activities"].copy()
+    acts["year"] = acts.date.dt.year
+    for k, (year, df) in enumerate(acts.groupby("year")):
+        df = df.drop(columns="year").reset_index(drop=True)
+        gbk = k % 2 == 0
+        out = pd.DataFrame({
+            "活动编号": df.activity_id,
+            "组织名称" if gbk else "组织编码": df.unit_name if gbk else df.unit_id,
+            "活动日期": df.date.dt.strftime("%Y年%-m月%-d日") if gbk else df.date.dt.strftime("%Y/%-m/%-d"),
+            "活动类型": df.activity_type, "实到人数": df.participants, "应到人数": df.expected,
+            "时长（小时）" if gbk else "时长(h)": df.hours, "活动主题": df.topic, "关联业务": df.business_link,
+        })
+        bad = _bad_activity_rows(out, year, gbk)
+        out = pd.concat([out, bad], ignore_index=True)
+        p = out_dir / f"党建活动台账_{year}.csv"
+        _write_csv(p, out, "gbk" if gbk else "utf-8-sig", title=f"{year}年党建活动台账（{SYNTHETIC_NOTE}）")
+        paths.append(p)
+
+    # membership: one Excel per year, one sheet per half-year, month as 2024年7月 or 202407, a 合计 row
+    mem = f["membership"].copy()
+    mem["year"] = mem.month.str[:4]
+    for year, df in mem.groupby("year"):
+        sheets = {}
+        for half, part in df.groupby(df.month.str[5:7].astype(int) > 6):
+            part = part.drop(columns="year")
+            months_fmt = part.month.map(lambda s: f"{s[:4]}年{int(s[5:])}月") if half else part.month.str.replace("-", "")
+            sheets["下半年" if half else "上半年"] = pd.DataFrame({
+                "组织编码": part.unit_id, "月份": months_fmt, "党员人数": part.members, "预备党员数": part.probationary,
+                "新发展党员数": part.new_members, "党员先锋岗数": part.pioneer_posts, "党员责任区数": part.responsibility_areas,
+                "党员突击队数": part.commando_teams, "人均学习时长（小时）": part.study_hours,
+                "合理化建议数": part.proposals, "建议采纳数": part.proposals_adopted})
+        p = out_dir / f"党员队伍月报_{year}.xlsx"
+        _write_xlsx(p, sheets, f"{year}年党员队伍月报 — {title}", total_row={"组织编码": "合计"})
+        paths.append(p)
+
+    # initiatives: UTF-8 CSV, one bad row (end before start)
+    ini = f["initiatives"].copy()
+    ini_out = pd.DataFrame({"项目编号": ini.initiative_id, "组织编码": ini.unit_id, "类别": ini.kind, "名称": ini.title,
+                            "级别": ini.level, "开始日期": ini.start.dt.strftime("%Y-%m-%d"),
+                            "结束日期": ini.end.dt.strftime("%Y-%m-%d").fillna(""), "目标指标": ini.target_kpi})
+    ini_out.loc[len(ini_out)] = ["XM99999", br.unit_id[0], "书记项目", "起止日期填反的项目", "公司级", "2024-12-01", "2024-03-01", ""]
+    p = out_dir / "书记项目与示范创建.csv"
+    _write_csv(p, ini_out, "utf-8")
+    paths.append(p)
+
+    # assessments: Excel
+    ass = f["assessments"]
+    ass_out = pd.DataFrame({"组织编码": ass.unit_id, "考核周期": ass.period, "总分": ass.total, "思想建设": ass.ideology,
+                            "组织建设": ass.organization, "制度建设": ass.institution, "党建创新": ass.innovation,
+                            "人才培养": ass.talent, "等级": ass.grade})
+    p = out_dir / "党建考核.xlsx"
+    _write_xlsx(p, {"季度考核": ass_out}, f"党建考核结果 — {title}")
+    paths.append(p)
+
+    # outages: GBK CSV per year from the production MIS, business units by name, one bad row per year
+    out = f["outages"].copy()
+    out["year"] = out.start.dt.year
+    bu_names = bu.set_index("business_unit_id").business_unit_name
+    for year, df in out.groupby("year"):
+        df = df.reset_index(drop=True)
+        o = pd.DataFrame({"事件编号": df.event_id, "业务单元名称": df.business_unit_id.map(bu_names),
+                          "停电开始时间": df.start.dt.strftime("%Y-%m-%d %H:%M"),
+                          "恢复送电时间": df.end.dt.strftime("%Y-%m-%d %H:%M"), "停电用户数": df.customers,
+                          "停电性质": df.kind, "原因": df.cause, "重大事件日": df.major_event})
+        o.loc[len(o)] = [f"TDX{year}", bu_names.iloc[0], f"{year}-05-01 10:00", f"{year}-05-01 08:00", 120, "故障", "录入错误", "否"]
+        p = out_dir / f"停电事件_{year}.csv"
+        _write_csv(p, o, "gbk")
+        paths.append(p)
+
+    # operating KPIs: Excel, percent signs, thousands separators, a custom metric column
+    kpi = f["kpi"]
+    k_out = pd.DataFrame({
+        "业务单元编码": kpi.business_unit_id, "月份": kpi.month, "用户数": kpi.customers.map(lambda v: f"{v:,}"),
+        "投诉件数": kpi.complaints, "售电量（MWh）": kpi.sales_mwh, "电费回收率（%）": kpi.bill_recovery.map(lambda v: f"{v:.2f}%"),
+        "客户满意度": kpi.satisfaction, "线损率（%）": kpi.line_loss, "违章次数": kpi.safety_violations,
+        "供电可靠率（%）": kpi.rs1, "业扩报装时限达标率": np.round(rng.normal(98, 1.2, len(kpi)).clip(90, 100), 1)})
+    k_out.loc[len(k_out)] = ["BU999", "2024-01", "1,000", 1, 10.0, "99%", 88, 5, 0, np.nan, 99]
+    k_out.loc[len(k_out)] = [kpi.business_unit_id.iloc[0], "2024-13", "1,000", 1, 10.0, "99%", 88, 5, 0, np.nan, 99]
+    p = out_dir / "经营指标月报.xlsx"
+    _write_xlsx(p, {"月报": k_out}, f"经营指标月报 — {title}")
+    paths.append(p)
+
+    (out_dir / "README.txt").write_text(
+        "本目录文件均为 PB-KPI Lens 生成的合成演示数据（synthetic demo data），不代表任何真实单位或个人。\n"
+        "manifest.json 记录了数据中预设的真实关系（ground truth），供统计方法校验。\n", encoding="utf-8")
+    return paths
+
+
+def _bad_activity_rows(out: pd.DataFrame, year: int, gbk: bool) -> pd.DataFrame:
+    """Four rows a loader must reject: unknown branch, impossible date, participants > expected, negative."""
+    cols = list(out.columns)
+    first = out.iloc[0].tolist()
+    rows = []
+    for change in ("unit", "date", "participants", "negative"):
+        r = list(first)
+        r[0] = f"BAD{year}{change[:3].upper()}"
+        if change == "unit":
+            r[1] = "不存在的党支部" if gbk else "X-NOPE"
+        elif change == "date":
+            r[2] = f"{year}年2月30日" if gbk else f"{year}/2/30"
+        elif change == "participants":
+            r[4], r[5] = 30, 20
+        else:
+            r[4] = -3
+        rows.append(r)
+    return pd.DataFrame(rows, columns=cols)
+
+
+def build_demo(db_path: Path, out_dir: Path, seed: int = 2024, n_units: int = 120, years: int = 5,
+               end_year: int = 2025) -> dict:
+    """Simulate, write the source files and load them with the real loader into a fresh warehouse."""
+    from etl.load import load_files
+
+    sim = simulate(seed=seed, n_units=n_units, years=years, end_year=end_year)
+    paths = write_sources(sim, Path(out_dir), seed=seed)
+    manifest_path = Path(out_dir) / "manifest.json"
+    manifest_path.write_text(json.dumps(sim["manifest"], ensure_ascii=False, indent=2), encoding="utf-8")
+    db_path = Path(db_path)
+    tmp = db_path.with_name(db_path.name + ".building")
+    for stale in (tmp, Path(str(tmp) + ".wal")):
+        stale.unlink(missing_ok=True)
+    results = load_files(paths, tmp)
+    errors = [r for r in results if r.error]
+    if errors:
+        raise RuntimeError("demo files failed to load: " + "; ".join(f"{r.file}: {r.error}" for r in errors))
+    con = warehouse.connect(tmp)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        warehouse.set_meta(con, "synthetic_demo", "true")
+        warehouse.set_meta(con, "demo_manifest", json.dumps(sim["manifest"], ensure_ascii=False))
+        con.execute("COMMIT")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    # swap in the finished warehouse in one rename, so a reader never sees a half-built demo
+    tmp.replace(db_path)
+    Path(str(db_path) + ".wal").unlink(missing_ok=True)
+    return {"warehouse": str(db_path), "out_dir": str(out_dir), "manifest": str(manifest_path),
+            "files": [str(p) for p in paths], "rows_loaded": sum(r.rows_loaded for r in results),
+            "rows_rejected": sum(r.rows_rejected for r in results), "synthetic": True}

@@ -1,0 +1,187 @@
+"""Load files into the warehouse: one transaction per file, rejected rows recorded with reasons,
+natural-key upserts so that loading a file twice never duplicates anything."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from etl import contract, readers, upserts, validate, warehouse
+from etl.errors import EtlError, UnknownKind
+from etl.validate import q
+
+CUSTOM_NUMERIC_SHARE = 0.8  # a custom KPI column is kept when this share of its filled cells are numbers
+
+
+@dataclass
+class FileResult:
+    file: str
+    kind: str | None = None
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rows_skipped: int = 0
+    rejects: list[dict] = field(default_factory=list)
+    sheets_loaded: list[str] = field(default_factory=list)
+    sheets_skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    load_id: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _Prepared:
+    label: str
+    digest: str
+    parts: list[tuple[str, contract.Match, pd.DataFrame, int]]
+    result: FileResult
+
+
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def prepare(path: Path, label: str | None = None, kind: str | None = None) -> _Prepared:
+    """Read and match a file, without touching the warehouse. Raises EtlError when it cannot be used."""
+    label = label or Path(path).name
+    contract.require_kind(kind)
+    res = FileResult(file=label)
+    sheets = readers.read_file(Path(path), label)
+    parts = []
+    for sh in sheets:
+        m = contract.match_sheet(sh, kind)
+        if m is None:
+            if any(any(c for c in r) for r in sh.rows):
+                res.sheets_skipped.append(sh.name)
+            continue
+        frame, skipped = contract.extract_frame(sh, m)
+        parts.append((sh.name, m, frame, skipped))
+        if m.personal:
+            res.notes.append(f"工作表「{sh.name}」含个人信息列（{'、'.join(m.personal)}），未导入这些列。")
+        ignored = [h for h in m.extra.values()] if not m.dataset.custom_metrics else []
+        if ignored:
+            res.notes.append(f"工作表「{sh.name}」中未识别的列已忽略：{'、'.join(ignored)}")
+        if sh.encoding:
+            res.notes.append(f"编码 encoding: {sh.encoding}")
+    if not parts:
+        raise UnknownKind(contract.unknown_kind_message(label))
+    if res.sheets_skipped:
+        res.notes.append(f"以下工作表表头不符合模板，已跳过：{'、'.join(res.sheets_skipped)}")
+    res.kind = ",".join(dict.fromkeys(m.dataset.id for _, m, _, _ in parts))
+    return _Prepared(label, file_hash(Path(path)), parts, res)
+
+
+def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, frame: pd.DataFrame, res: FileResult):
+    ds = m.dataset
+    con.register("raw_view", frame)
+    con.execute("CREATE OR REPLACE TEMP TABLE raw_in AS SELECT * FROM raw_view")
+    con.unregister("raw_view")
+    con.execute(validate.staging_sql(ds))
+    rules = validate.rules_sql(ds)
+    if rules:
+        con.execute(rules)
+    con.execute(validate.duplicate_sql(ds, upserts.KEYS[ds.id]))
+    con.execute(
+        "INSERT INTO etl_rejects SELECT ?, ?, ?, _row, reject_reason, _raw FROM staged WHERE reject_reason IS NOT NULL",
+        [load_id, label, sheet],
+    )
+    rejects = con.execute(
+        "SELECT _row, reject_reason FROM staged WHERE reject_reason IS NOT NULL ORDER BY _row"
+    ).fetchall()
+    table = ds.table
+    cols = upserts.SELECTS[ds.id]
+    con.execute(
+        f"INSERT OR REPLACE INTO {table} BY NAME SELECT {cols}, {load_id} AS load_id FROM staged WHERE reject_reason IS NULL"
+    )
+    loaded = con.execute("SELECT count(*) FROM staged WHERE reject_reason IS NULL").fetchall()[0][0]
+    if ds.custom_metrics:
+        _load_custom(con, load_id, sheet, m, res)
+    res.rows_loaded += loaded
+    res.rows_rejected += len(rejects)
+    res.rejects += [{"sheet": sheet, "row": r, "reason": why} for r, why in rejects]
+    res.sheets_loaded.append(sheet)
+
+
+def _load_custom(con, load_id: int, sheet: str, m: contract.Match, res: FileResult) -> None:
+    for header in m.extra.values():
+        col = f"custom::{header}"
+        filled, numeric = con.execute(
+            f"SELECT count(pb_text({q(col)})), count(pb_num({q(col)})) FROM raw_in"
+        ).fetchall()[0]
+        if filled == 0 or numeric < CUSTOM_NUMERIC_SHARE * filled:
+            res.notes.append(f"工作表「{sheet}」的列「{header}」不是数值，未作为自定义指标导入。")
+            continue
+        con.execute(
+            f"""INSERT OR REPLACE INTO fct_kpi_custom
+                SELECT s.resolved_ref, s.month, ?, pb_num(r.{q(col)}), ?
+                FROM staged AS s JOIN raw_in AS r USING (_row)
+                WHERE s.reject_reason IS NULL AND pb_num(r.{q(col)}) IS NOT NULL""",
+            [header, load_id],
+        )
+        res.notes.append(f"自定义指标「{header}」已导入。")
+
+
+def load_prepared(con: duckdb.DuckDBPyConnection, prep: _Prepared) -> FileResult:
+    res = prep.result
+    con.execute("BEGIN TRANSACTION")
+    try:
+        load_id = con.execute("SELECT nextval('seq_load_id')").fetchall()[0][0]
+        res.load_id = load_id
+        seen = con.execute(
+            "SELECT count(*) FROM etl_loads WHERE content_hash = ?", [prep.digest]
+        ).fetchall()[0][0]
+        if seen:
+            res.notes.append("该文件此前已导入过，本次按主键覆盖更新，不会产生重复数据。")
+        for sheet, m, frame, skipped in prep.parts:
+            res.rows_skipped += skipped
+            _load_part(con, load_id, prep.label, sheet, m, frame, res)
+        con.execute(
+            "INSERT INTO etl_loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
+            [load_id, prep.label, prep.digest, res.kind, ",".join(res.sheets_loaded), res.rows_loaded,
+             res.rows_rejected, res.rows_skipped, json.dumps(res.notes, ensure_ascii=False)],
+        )
+        warehouse.refresh_panels(con)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return res
+
+
+def load_files(paths, db_path, kind: str | None = None, labels: list[str] | None = None) -> list[FileResult]:
+    """Load every file; one that cannot be read or recognised comes back with `error` set and loads
+    nothing. Files are loaded in dependency order (organisation units first)."""
+    labels = labels or [Path(p).name for p in paths]
+    results: list[FileResult | None] = [None] * len(labels)
+    prepared: list[tuple[int, _Prepared]] = []
+    for i, (p, label) in enumerate(zip(paths, labels)):
+        try:
+            prepared.append((i, prepare(Path(p), label, kind)))
+        except EtlError as exc:
+            results[i] = FileResult(file=label, error=str(exc))
+    order = {k: i for i, k in enumerate(upserts.ORDER)}
+    prepared.sort(key=lambda ip: min(order[m.dataset.id] for _, m, _, _ in ip[1].parts))
+    con = warehouse.connect(db_path)
+    try:
+        warehouse.init_schema(con)
+        for i, prep in prepared:
+            try:
+                results[i] = load_prepared(con, prep)
+            except duckdb.Error as exc:
+                prep.result.error = f"导入「{prep.label}」时数据库出错，已整体回滚，未写入任何数据：{exc}"
+                prep.result.rows_loaded = prep.result.rows_rejected = 0
+                prep.result.rejects = []
+                results[i] = prep.result
+    finally:
+        con.close()
+    return [r for r in results if r is not None]

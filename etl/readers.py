@@ -1,0 +1,163 @@
+"""Turn a CSV or Excel file into sheets of text cells, whatever its encoding or layout.
+
+Only reading happens here: no header matching and no validation. Every cell comes back as NFKC-normalised
+text (full-width digits and punctuation folded to ASCII) or None, so that the validator can parse
+dates and numbers in SQL without caring where the file came from."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import settings
+from etl.errors import LimitExceeded, UnreadableFile
+
+EXCEL_SUFFIXES = {".xlsx", ".xls", ".xlsb", ".ods"}
+CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+REFUSED_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
+# An xlsx is a zip: refuse archives that would inflate past this (zip bombs).
+MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
+
+
+@dataclass
+class Sheet:
+    name: str
+    rows: list[list[str | None]]
+    encoding: str | None = None
+
+
+def normalize_cell(value) -> str | None:
+    """Text form of one cell; None for empty. Dates become ISO strings, whole floats lose '.0'."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.isoformat()
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return None
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, int):
+        return str(value)
+    text = unicodedata.normalize("NFKC", str(value)).replace("\u3000", " ").strip()
+    return text or None
+
+
+def read_file(path: Path, name: str | None = None) -> list[Sheet]:
+    """Read every sheet of an Excel file, or the one table of a CSV file."""
+    path = Path(path)
+    label = name or path.name
+    suffix = Path(label).suffix.lower()
+    size = path.stat().st_size
+    if size > settings.max_upload_bytes():
+        raise LimitExceeded(
+            f"文件「{label}」有 {size / 1048576:.1f} MB，超过上限 {settings.max_upload_bytes() / 1048576:.0f} MB，"
+            f"请按月份拆分后再导入。(file too large)"
+        )
+    if size == 0:
+        raise UnreadableFile(f"文件「{label}」是空文件，请检查是否保存成功。(empty file)")
+    if suffix in REFUSED_SUFFIXES:
+        raise UnreadableFile(
+            f"文件「{label}」是含宏的 Excel 文件，出于安全原因不予导入；请另存为 .xlsx 后再导入。"
+            f"(macro-enabled workbooks are refused)"
+        )
+    if suffix in EXCEL_SUFFIXES:
+        sheets = _read_excel(path, label)
+    elif suffix in CSV_SUFFIXES:
+        sheets = [_read_csv(path, label)]
+    else:
+        raise UnreadableFile(
+            f"文件「{label}」的类型 {suffix or '(无扩展名)'} 不支持；请上传 .csv 或 .xlsx 文件。(unsupported file type)"
+        )
+    for sh in sheets:
+        _check_limits(sh, label)
+    return sheets
+
+
+def _check_limits(sheet: Sheet, label: str) -> None:
+    if len(sheet.rows) > settings.max_rows():
+        raise LimitExceeded(
+            f"文件「{label}」工作表「{sheet.name}」有 {len(sheet.rows):,} 行，超过上限 {settings.max_rows():,} 行。(too many rows)"
+        )
+    widest = max((len(r) for r in sheet.rows), default=0)
+    if widest > settings.max_cols():
+        raise LimitExceeded(
+            f"文件「{label}」工作表「{sheet.name}」有 {widest:,} 列，超过上限 {settings.max_cols()} 列。(too many columns)"
+        )
+
+
+def _read_excel(path: Path, label: str) -> list[Sheet]:
+    from python_calamine import CalamineWorkbook
+
+    if Path(label).suffix.lower() == ".xlsx":
+        _check_zip(path, label)
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+        out = []
+        for sheet_name in wb.sheet_names:
+            raw = wb.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
+            out.append(Sheet(sheet_name, [[normalize_cell(v) for v in row] for row in raw]))
+        return out
+    except Exception as exc:  # calamine raises several private error types
+        raise UnreadableFile(
+            f"文件「{label}」无法作为 Excel 读取（{type(exc).__name__}），可能已损坏或并非 Excel 文件；"
+            f"请用 Excel 打开后另存为 .xlsx 再导入。(unreadable workbook)"
+        ) from exc
+
+
+def _check_zip(path: Path, label: str) -> None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            total = sum(i.file_size for i in zf.infolist())
+            names = {i.filename.lower() for i in zf.infolist()}
+    except zipfile.BadZipFile as exc:
+        raise UnreadableFile(
+            f"文件「{label}」不是有效的 .xlsx 文件（可能已损坏或扩展名不对），请用 Excel 打开后另存为 .xlsx。(not a valid xlsx)"
+        ) from exc
+    if total > MAX_UNZIPPED_BYTES:
+        raise LimitExceeded(f"文件「{label}」解压后超过 {MAX_UNZIPPED_BYTES >> 20} MB，拒绝导入。(decompresses too large)")
+    if any(n.endswith("vbaproject.bin") for n in names):
+        raise UnreadableFile(f"文件「{label}」包含宏代码，出于安全原因不予导入；请另存为不含宏的 .xlsx。(contains macros)")
+
+
+def decode_bytes(data: bytes, label: str) -> tuple[str, str]:
+    """Detect the encoding: BOMs first, then strict UTF-8, then strict GB18030 (a superset of GBK)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        candidates = ["utf-8-sig"]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = ["utf-16"]
+    else:
+        candidates = ["utf-8", "gb18030"]
+    for enc in candidates:
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        if "\x00" in text:
+            break
+        return text, ("gbk" if enc == "gb18030" else enc)
+    raise UnreadableFile(
+        f"文件「{label}」的编码无法识别（不是 UTF-8，也不是 GBK），或同一文件混用了多种编码；"
+        f"请用 Excel 打开后另存为“CSV UTF-8”再导入。(unknown or mixed encoding)"
+    )
+
+
+def _read_csv(path: Path, label: str) -> Sheet:
+    text, encoding = decode_bytes(path.read_bytes(), label)
+    first = text[:4096]
+    delimiter = "\t" if first.count("\t") > first.count(",") else ","
+    csv.field_size_limit(settings.max_upload_bytes())
+    try:
+        rows = [[normalize_cell(c) for c in row] for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    except csv.Error as exc:
+        raise UnreadableFile(f"文件「{label}」不是有效的 CSV：{exc}。(malformed CSV)") from exc
+    return Sheet(Path(label).stem, rows, encoding)

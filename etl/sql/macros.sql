@@ -1,0 +1,65 @@
+-- Parsing macros used by the validator. Cells arrive as NFKC-normalised text (full-width digits,
+-- punctuation and ％ already folded to ASCII by the reader).
+
+CREATE OR REPLACE TEMP MACRO pb_text(s) AS NULLIF(trim(s), '');
+
+-- numbers: thousands separators, spaces, a trailing % sign
+CREATE OR REPLACE TEMP MACRO pb_num(s) AS
+    TRY_CAST(regexp_replace(trim(s), '[,\s%]', '', 'g') AS DOUBLE);
+
+-- Excel serial day numbers (1900 date system; 20000..80000 = 1954..2119)
+CREATE OR REPLACE TEMP MACRO pb_excel_serial(s) AS
+    CASE WHEN regexp_full_match(trim(s), '\d{5}(\.\d+)?')
+              AND TRY_CAST(trim(s) AS DOUBLE) BETWEEN 20000 AND 80000
+         THEN TIMESTAMP '1899-12-30' + to_microseconds(CAST(round(CAST(trim(s) AS DOUBLE) * 86400000000) AS BIGINT))
+    END;
+
+CREATE OR REPLACE TEMP MACRO pb_timestamp(s) AS COALESCE(
+    try_strptime(trim(s), [
+        '%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M:%S.%f',
+        '%Y/%m/%d %H:%M:%S', '%Y/%m/%d %H:%M', '%Y.%m.%d %H:%M:%S', '%Y.%m.%d %H:%M',
+        '%Y年%m月%d日 %H:%M:%S', '%Y年%m月%d日 %H:%M', '%Y年%m月%d日%H时%M分', '%Y年%m月%d日%H:%M',
+        '%Y-%m-%d', '%Y/%m/%d', '%Y.%m.%d', '%Y年%m月%d日', '%Y%m%d']),
+    pb_excel_serial(s));
+
+CREATE OR REPLACE TEMP MACRO pb_date(s) AS CAST(pb_timestamp(s) AS DATE);
+
+CREATE OR REPLACE TEMP MACRO pb_month(s) AS COALESCE(
+    CAST(try_strptime(trim(s), ['%Y-%m', '%Y/%m', '%Y.%m', '%Y年%m月']) AS DATE),
+    CASE WHEN regexp_full_match(trim(s), '(19|20)\d{2}(0[1-9]|1[0-2])')
+         THEN CAST(try_strptime(trim(s), '%Y%m') AS DATE) END,
+    CAST(date_trunc('month', pb_timestamp(s)) AS DATE));
+
+-- assessment periods: 2024 | 2024H1 | 2024Q3, and the Chinese spellings
+CREATE OR REPLACE TEMP MACRO pb_period(s) AS (
+    WITH p AS (
+        SELECT upper(regexp_replace(trim(s), '[\s年度]', '', 'g')) AS v
+    )
+    SELECT CASE
+        WHEN regexp_full_match(v, '\d{4}') THEN v
+        WHEN regexp_full_match(v, '\d{4}-?H[12]') THEN replace(v, '-', '')
+        WHEN regexp_full_match(v, '\d{4}-?Q[1-4]') THEN replace(v, '-', '')
+        WHEN regexp_full_match(v, '\d{4}上半') THEN left(v, 4) || 'H1'
+        WHEN regexp_full_match(v, '\d{4}下半') THEN left(v, 4) || 'H2'
+        WHEN regexp_full_match(v, '\d{4}第?[1-4一二三四]季') THEN left(v, 4) || 'Q' ||
+            CASE regexp_extract(v, '([1-4一二三四])季', 1) WHEN '一' THEN '1' WHEN '二' THEN '2'
+                 WHEN '三' THEN '3' WHEN '四' THEN '4' ELSE regexp_extract(v, '([1-4])季', 1) END
+    END FROM p);
+
+CREATE OR REPLACE TEMP MACRO pb_period_start(p) AS CASE
+    WHEN length(p) = 4 THEN make_date(CAST(p AS INTEGER), 1, 1)
+    WHEN p[5] = 'H' THEN make_date(CAST(left(p, 4) AS INTEGER), CASE p[6] WHEN '1' THEN 1 ELSE 7 END, 1)
+    ELSE make_date(CAST(left(p, 4) AS INTEGER), 3 * CAST(p[6] AS INTEGER) - 2, 1) END;
+
+CREATE OR REPLACE TEMP MACRO pb_period_end(p) AS CASE
+    WHEN length(p) = 4 THEN make_date(CAST(p AS INTEGER), 12, 31)
+    WHEN p[5] = 'H' THEN CAST(pb_period_start(p) + INTERVAL 6 MONTH - INTERVAL 1 DAY AS DATE)
+    ELSE CAST(pb_period_start(p) + INTERVAL 3 MONTH - INTERVAL 1 DAY AS DATE) END;
+
+CREATE OR REPLACE TEMP MACRO pb_flag(s) AS CASE
+    WHEN lower(trim(s)) IN ('是', 'y', 'yes', '1', 'true', '√') THEN TRUE
+    WHEN lower(trim(s)) IN ('否', 'n', 'no', '0', 'false', '') THEN FALSE
+END;
+
+-- normalised key for matching names: no spaces, lower case
+CREATE OR REPLACE TEMP MACRO pb_name_key(s) AS lower(regexp_replace(s, '\s', '', 'g'));

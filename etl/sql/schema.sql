@@ -1,0 +1,139 @@
+-- Warehouse tables. Natural keys are primary keys so that re-loading a file upserts instead of
+-- duplicating. Every loaded row remembers the load that wrote it.
+
+CREATE SEQUENCE IF NOT EXISTS seq_load_id START 1;
+
+CREATE TABLE IF NOT EXISTS meta (
+    key   VARCHAR PRIMARY KEY,
+    value VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS etl_loads (
+    load_id       BIGINT PRIMARY KEY,
+    file_name     VARCHAR NOT NULL,
+    content_hash  VARCHAR NOT NULL,
+    kind          VARCHAR NOT NULL,
+    sheets        VARCHAR,
+    rows_loaded   BIGINT NOT NULL,
+    rows_rejected BIGINT NOT NULL,
+    rows_skipped  BIGINT NOT NULL,
+    loaded_at     TIMESTAMP NOT NULL,
+    notes         VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS etl_rejects (
+    load_id    BIGINT NOT NULL,
+    file_name  VARCHAR NOT NULL,
+    sheet      VARCHAR,
+    row_number BIGINT NOT NULL,
+    reason     VARCHAR NOT NULL,
+    raw        VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS dim_units (
+    unit_id            VARCHAR PRIMARY KEY,
+    unit_name          VARCHAR NOT NULL,
+    name_key           VARCHAR NOT NULL,
+    parent_id          VARCHAR,
+    org_level          VARCHAR NOT NULL,
+    business_unit_id   VARCHAR,
+    business_unit_name VARCHAR,
+    unit_type          VARCHAR,
+    region             VARCHAR,
+    founded            DATE,
+    load_id            BIGINT
+);
+
+CREATE TABLE IF NOT EXISTS fct_activities (
+    activity_key  VARCHAR PRIMARY KEY,
+    activity_id   VARCHAR,
+    unit_id       VARCHAR NOT NULL,
+    date          DATE NOT NULL,
+    activity_type VARCHAR NOT NULL,
+    participants  INTEGER,
+    expected      INTEGER,
+    hours         DOUBLE,
+    topic         VARCHAR,
+    business_link VARCHAR,
+    load_id       BIGINT
+);
+
+CREATE TABLE IF NOT EXISTS fct_membership (
+    unit_id              VARCHAR NOT NULL,
+    month                DATE NOT NULL,
+    members              INTEGER NOT NULL,
+    probationary         INTEGER,
+    new_members          INTEGER,
+    pioneer_posts        INTEGER,
+    responsibility_areas INTEGER,
+    commando_teams       INTEGER,
+    study_hours          DOUBLE,
+    proposals            INTEGER,
+    proposals_adopted    INTEGER,
+    load_id              BIGINT,
+    PRIMARY KEY (unit_id, month)
+);
+
+CREATE TABLE IF NOT EXISTS fct_initiatives (
+    initiative_id VARCHAR PRIMARY KEY,
+    unit_id       VARCHAR NOT NULL,
+    kind          VARCHAR NOT NULL,
+    title         VARCHAR NOT NULL,
+    level         VARCHAR,
+    start         DATE NOT NULL,
+    "end"         DATE,
+    target_kpi    VARCHAR,
+    load_id       BIGINT
+);
+
+CREATE TABLE IF NOT EXISTS fct_assessments (
+    unit_id      VARCHAR NOT NULL,
+    period       VARCHAR NOT NULL,
+    period_start DATE NOT NULL,
+    period_end   DATE NOT NULL,
+    total        DOUBLE NOT NULL,
+    ideology     DOUBLE,
+    organization DOUBLE,
+    institution  DOUBLE,
+    innovation   DOUBLE,
+    talent       DOUBLE,
+    grade        VARCHAR,
+    load_id      BIGINT,
+    PRIMARY KEY (unit_id, period)
+);
+
+CREATE TABLE IF NOT EXISTS fct_outages (
+    event_id         VARCHAR PRIMARY KEY,
+    business_unit_id VARCHAR NOT NULL,
+    start            TIMESTAMP NOT NULL,
+    "end"            TIMESTAMP NOT NULL,
+    customers        INTEGER NOT NULL,
+    kind             VARCHAR NOT NULL,
+    cause            VARCHAR,
+    major_event      BOOLEAN,
+    load_id          BIGINT
+);
+
+CREATE TABLE IF NOT EXISTS fct_kpi_monthly (
+    business_unit_id  VARCHAR NOT NULL,
+    month             DATE NOT NULL,
+    customers         INTEGER,
+    complaints        INTEGER,
+    sales_mwh         DOUBLE,
+    bill_recovery     DOUBLE,
+    satisfaction      DOUBLE,
+    line_loss         DOUBLE,
+    safety_violations INTEGER,
+    rs1               DOUBLE,
+    load_id           BIGINT,
+    PRIMARY KEY (business_unit_id, month)
+);
+
+CREATE TABLE IF NOT EXISTS fct_kpi_custom (
+    business_unit_id VARCHAR NOT NULL,
+    month            DATE NOT NULL,
+    metric           VARCHAR NOT NULL,
+    value            DOUBLE,
+    load_id          BIGINT,
+    PRIMARY KEY (business_unit_id, month, metric)
+);

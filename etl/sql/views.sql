@@ -1,0 +1,146 @@
+-- Views over the fact tables. panel_month and panel_quarter themselves are tables generated from the
+-- metric catalogue over panel_month_base (see etl/warehouse.py: refresh_panels).
+
+CREATE OR REPLACE VIEW dim_business_units AS
+SELECT business_unit_id,
+       any_value(business_unit_name ORDER BY unit_id) AS business_unit_name,
+       mode(unit_type) AS unit_type,
+       mode(region) AS region,
+       count(*) FILTER (WHERE org_level = '党支部') AS n_branches
+FROM dim_units
+WHERE business_unit_id IS NOT NULL
+GROUP BY business_unit_id;
+
+-- IEEE 1366 counts sustained interruptions only (longer than 5 minutes). An outage is attributed to
+-- the month it started in. Major-event rows are dropped when meta.exclude_major_events = 'true'.
+CREATE OR REPLACE VIEW fct_reliability_month AS
+SELECT business_unit_id,
+       CAST(date_trunc('month', start) AS DATE) AS month,
+       sum(customers * date_diff('second', start, "end") / 3600.0) AS customer_hours,
+       sum(customers) AS customers_interrupted,
+       count(*) AS n_outages,
+       count(*) FILTER (WHERE kind = '故障') AS n_fault_outages
+FROM fct_outages
+WHERE date_diff('second', start, "end") > 300
+  AND NOT (COALESCE(major_event, FALSE)
+           AND COALESCE((SELECT value FROM meta WHERE key = 'exclude_major_events'), 'false') = 'true')
+GROUP BY ALL;
+
+CREATE OR REPLACE VIEW panel_month_base AS
+WITH months AS (
+    SELECT CAST(unnest(generate_series(lo, hi, INTERVAL 1 MONTH)) AS DATE) AS month
+    FROM (
+        SELECT min(m) AS lo, max(m) AS hi FROM (
+            SELECT month AS m FROM fct_membership
+            UNION ALL SELECT month FROM fct_kpi_monthly
+            UNION ALL SELECT CAST(date_trunc('month', date) AS DATE) FROM fct_activities
+        )
+    ) WHERE lo IS NOT NULL
+),
+spine AS (
+    SELECT bu.business_unit_id, m.month FROM dim_business_units AS bu CROSS JOIN months AS m
+),
+branches AS (
+    SELECT unit_id, business_unit_id, org_level, founded FROM dim_units WHERE business_unit_id IS NOT NULL
+),
+act_range AS (
+    SELECT CAST(date_trunc('month', min(date)) AS DATE) AS lo, CAST(date_trunc('month', max(date)) AS DATE) AS hi
+    FROM fct_activities
+),
+act_units AS (
+    SELECT DISTINCT b.business_unit_id FROM fct_activities AS a JOIN branches AS b USING (unit_id)
+),
+act AS (
+    SELECT b.business_unit_id, CAST(date_trunc('month', a.date) AS DATE) AS month,
+           count(*) FILTER (WHERE a.activity_type IN ('支部党员大会', '支部委员会', '党小组会', '党课')) AS n_meetings,
+           count(*) FILTER (WHERE a.activity_type = '主题党日') AS n_theme_days,
+           count(*) FILTER (WHERE a.activity_type = '专题学习') AS n_study_sessions,
+           count(*) AS n_activities,
+           sum(a.participants) FILTER (WHERE a.participants IS NOT NULL AND a.expected IS NOT NULL) AS sum_participants,
+           sum(a.expected) FILTER (WHERE a.participants IS NOT NULL AND a.expected IS NOT NULL) AS sum_expected,
+           sum(a.hours * COALESCE(a.participants, a.expected)) AS sum_person_hours
+    FROM fct_activities AS a JOIN branches AS b USING (unit_id)
+    GROUP BY ALL
+),
+mem AS (
+    SELECT b.business_unit_id, m.month,
+           sum(m.members) AS members, sum(m.probationary) AS probationary, sum(m.new_members) AS new_members,
+           sum(m.pioneer_posts) AS pioneer_posts, sum(m.responsibility_areas) AS responsibility_areas,
+           sum(m.commando_teams) AS commando_teams, sum(m.study_hours * m.members) AS study_hours_x_members,
+           sum(m.proposals) AS proposals, sum(m.proposals_adopted) AS proposals_adopted
+    FROM fct_membership AS m JOIN branches AS b USING (unit_id)
+    GROUP BY ALL
+),
+-- 2018 branch work rules: committee meeting and party-group meeting monthly, general meeting and
+-- party lesson quarterly -> 2 + 2/3 meetings a month per branch in existence that month.
+req AS (
+    SELECT s.business_unit_id, s.month, count(*) * (2.0 + 2.0 / 3.0) AS n_meetings_required
+    FROM spine AS s JOIN branches AS b
+      ON b.business_unit_id = s.business_unit_id AND b.org_level = '党支部'
+     AND (b.founded IS NULL OR b.founded <= last_day(s.month))
+    GROUP BY ALL
+),
+ini AS (
+    SELECT s.business_unit_id, s.month,
+           count(*) FILTER (WHERE i.kind = '书记项目') AS secretary_projects_active,
+           max(CASE WHEN i.kind = '党建示范点' THEN 1 ELSE 0 END) AS demo_site
+    FROM spine AS s
+    JOIN branches AS b ON b.business_unit_id = s.business_unit_id
+    JOIN fct_initiatives AS i ON i.unit_id = b.unit_id
+     AND i.start <= last_day(s.month) AND (i."end" IS NULL OR i."end" >= s.month)
+    GROUP BY ALL
+),
+-- each branch-month takes the score of the shortest assessment period covering it (a quarter beats
+-- a half-year beats a year), weighted by the branch's members that month
+ass_pick AS (
+    SELECT b.business_unit_id, s.month, a.unit_id, a.total,
+           row_number() OVER (PARTITION BY a.unit_id, s.month ORDER BY a.period_end - a.period_start) AS rk
+    FROM spine AS s
+    JOIN branches AS b ON b.business_unit_id = s.business_unit_id
+    JOIN fct_assessments AS a ON a.unit_id = b.unit_id AND s.month BETWEEN a.period_start AND a.period_end
+),
+ass AS (
+    SELECT p.business_unit_id, p.month,
+           sum(p.total * COALESCE(m.members, 1)) AS pb_score_x_members,
+           sum(COALESCE(m.members, 1)) AS pb_score_members
+    FROM ass_pick AS p LEFT JOIN fct_membership AS m ON m.unit_id = p.unit_id AND m.month = p.month
+    WHERE p.rk = 1
+    GROUP BY ALL
+),
+outage_units AS (
+    SELECT DISTINCT business_unit_id FROM fct_outages
+)
+SELECT s.business_unit_id, s.month,
+       CASE WHEN au.business_unit_id IS NOT NULL AND s.month BETWEEN ar.lo AND ar.hi
+            THEN COALESCE(act.n_meetings, 0) END AS n_meetings,
+       CASE WHEN au.business_unit_id IS NOT NULL AND s.month BETWEEN ar.lo AND ar.hi
+            THEN COALESCE(act.n_theme_days, 0) END AS n_theme_days,
+       CASE WHEN au.business_unit_id IS NOT NULL AND s.month BETWEEN ar.lo AND ar.hi
+            THEN COALESCE(act.n_study_sessions, 0) END AS n_study_sessions,
+       CASE WHEN au.business_unit_id IS NOT NULL AND s.month BETWEEN ar.lo AND ar.hi
+            THEN COALESCE(act.n_activities, 0) END AS n_activities,
+       act.sum_participants, act.sum_expected, act.sum_person_hours,
+       req.n_meetings_required,
+       mem.members, mem.probationary, mem.new_members, mem.pioneer_posts, mem.responsibility_areas,
+       mem.commando_teams, mem.study_hours_x_members, mem.proposals, mem.proposals_adopted,
+       COALESCE(ini.secretary_projects_active, 0) AS secretary_projects_active,
+       COALESCE(ini.demo_site, 0) AS demo_site,
+       ass.pb_score_x_members, ass.pb_score_members,
+       k.customers, k.complaints, k.sales_mwh, k.bill_recovery, k.satisfaction, k.line_loss,
+       k.safety_violations, k.rs1 AS rs1_reported,
+       ou.business_unit_id IS NOT NULL AS has_outage_records,
+       CASE WHEN ou.business_unit_id IS NOT NULL THEN COALESCE(rel.customer_hours, 0) END AS customer_hours,
+       CASE WHEN ou.business_unit_id IS NOT NULL THEN COALESCE(rel.customers_interrupted, 0) END AS customers_interrupted,
+       COALESCE(rel.n_outages, 0) AS n_outages,
+       24.0 * day(last_day(s.month)) AS hours_in_period
+FROM spine AS s
+CROSS JOIN act_range AS ar
+LEFT JOIN act_units AS au ON au.business_unit_id = s.business_unit_id
+LEFT JOIN act ON act.business_unit_id = s.business_unit_id AND act.month = s.month
+LEFT JOIN mem ON mem.business_unit_id = s.business_unit_id AND mem.month = s.month
+LEFT JOIN req ON req.business_unit_id = s.business_unit_id AND req.month = s.month
+LEFT JOIN ini ON ini.business_unit_id = s.business_unit_id AND ini.month = s.month
+LEFT JOIN ass ON ass.business_unit_id = s.business_unit_id AND ass.month = s.month
+LEFT JOIN fct_kpi_monthly AS k ON k.business_unit_id = s.business_unit_id AND k.month = s.month
+LEFT JOIN outage_units AS ou ON ou.business_unit_id = s.business_unit_id
+LEFT JOIN fct_reliability_month AS rel ON rel.business_unit_id = s.business_unit_id AND rel.month = s.month;

@@ -1,0 +1,176 @@
+"""Row validation as set-based SQL, generated from the contract.
+
+`staging_sql(dataset)` turns the text table `raw_in` (one VARCHAR column per contract column, plus `_row`
+and `_raw`) into `staged`: typed columns and `reject_reason`, a sentence per problem in words a branch
+secretary can act on. Nothing here loops over rows."""
+from __future__ import annotations
+
+from catalogue import Column, Dataset
+
+TYPE_EXPR = {
+    "code": "pb_text({c})",
+    "text": "pb_text({c})",
+    "date": "pb_date({c})",
+    "datetime": "pb_timestamp({c})",
+    "month": "pb_month({c})",
+    "period": "pb_period({c})",
+    "count": "pb_num({c})",
+    "number": "pb_num({c})",
+    "percent": "pb_num({c})",
+    "score": "pb_num({c})",
+    "flag": "pb_flag({c})",
+}
+
+FORMAT_HINT = {
+    "date": "请填写如 2024-07-05 的日期",
+    "datetime": "请填写如 2024-07-05 14:30 的时间",
+    "month": "请填写如 2024-07 的月份",
+    "period": "请填写 2024、2024H1 或 2024Q3",
+    "count": "应为非负整数",
+    "number": "应为非负数",
+    "percent": "应为 0–100 之间的百分数",
+    "score": "应为 0–100 之间的分数",
+    "flag": "请填写 是 或 否",
+}
+
+
+def q(ident: str) -> str:
+    return '"' + ident.replace('"', '""') + '"'
+
+
+def lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _enum_expr(col: Column) -> str:
+    c = f"pb_text({q(col.id)})"
+    whens = [f"WHEN {c} = {lit(v)} THEN {lit(v)}" for v in col.values]
+    whens += [f"WHEN lower({c}) = {lit(e.lower())} THEN {lit(v)}" for v, e in zip(col.values, col.values_en)]
+    return "CASE " + " ".join(whens) + " END"
+
+
+def typed_expr(col: Column) -> str:
+    if col.type == "enum":
+        return _enum_expr(col)
+    if col.type in ("unit_ref", "bu_ref"):
+        return f"pb_text({q(col.id)})"
+    return TYPE_EXPR[col.type].format(c=q(col.id))
+
+
+def _checks(col: Column) -> list[tuple[str, str]]:
+    """(condition that marks a bad row, SQL expression for the reason) for one column."""
+    raw = f"pb_text(raw.{q(col.id)})"
+    val = f"p.{q(col.id)}"
+    name = col.zh
+    out = []
+    if col.required and not col.either:
+        out.append((f"{raw} IS NULL", lit(f"缺少必填项「{name}」")))
+    if col.type in FORMAT_HINT:
+        hint = FORMAT_HINT[col.type]
+        out.append((f"{raw} IS NOT NULL AND {val} IS NULL", f"{lit(name + '「')} || {raw} || {lit('」无法识别，' + hint)}"))
+    if col.type in ("date", "datetime", "month"):
+        out.append((f"{val} IS NOT NULL AND (year({val}) < 1990 OR year({val}) > 2100)",
+                    f"{lit(name + '「')} || {raw} || {lit('」超出合理年份范围（1990–2100）')}"))
+    if col.type in ("count", "number", "percent", "score"):
+        out.append((f"{val} < 0", f"{lit(name + '不能为负数：')} || {raw}"))
+    if col.type == "count":
+        out.append((f"{val} >= 0 AND {val} <> floor({val})", f"{lit(name + '应为整数：')} || {raw}"))
+        out.append((f"{val} > 1e9", f"{lit(name + '数值过大：')} || {raw}"))
+    if col.type in ("percent", "score"):
+        out.append((f"{val} > 100", f"{lit(name + '超出 0–100 范围：')} || {raw}"))
+    if col.type == "enum":
+        allowed = "、".join(col.values)
+        out.append((f"{raw} IS NOT NULL AND {val} IS NULL",
+                    f"{lit(name + '「')} || {raw} || {lit('」不在可选值中（' + allowed + '）')}"))
+    return out
+
+
+def _ref_join(ds: Dataset) -> tuple[str, str, list[tuple[str, str]]]:
+    """Resolve unit/business-unit references: returns (select expression, joins, checks)."""
+    refs = [c for c in ds.columns if c.type in ("unit_ref", "bu_ref")]
+    if not refs:
+        return "", "", []
+    kind = refs[0].type
+    by_id = next(c for c in refs if c.id.endswith("_id"))
+    by_name = next((c for c in refs if c.id.endswith("_name")), None)
+    if kind == "unit_ref":
+        table = "(SELECT unit_id AS ref_id, unit_name AS ref_name, name_key FROM dim_units)"
+        label = "组织"
+        fix = "请先导入组织机构表，或核对组织编码/名称"
+    else:
+        table = ("(SELECT business_unit_id AS ref_id, any_value(business_unit_name) AS ref_name, "
+                 "pb_name_key(any_value(business_unit_name)) AS name_key FROM dim_units "
+                 "WHERE business_unit_id IS NOT NULL GROUP BY business_unit_id)")
+        label = "业务单元"
+        fix = "请先在组织机构表中登记业务单元，或核对业务单元编码/名称"
+    joins = f" LEFT JOIN {table} AS r_id ON r_id.ref_id = p.{q(by_id.id)}"
+    resolved = "r_id.ref_id"
+    if by_name:
+        joins += f" LEFT JOIN {table} AS r_nm ON r_nm.name_key = pb_name_key(p.{q(by_name.id)})"
+        resolved = "COALESCE(r_id.ref_id, r_nm.ref_id)"
+    given = f"COALESCE(p.{q(by_id.id)}, p.{q(by_name.id)})" if by_name else f"p.{q(by_id.id)}"
+    checks = [
+        (f"{given} IS NULL", lit(f"缺少{label}编码或名称")),
+        (f"{given} IS NOT NULL AND {resolved} IS NULL",
+         f"{lit(label + '「')} || {given} || {lit('」不在组织机构表中，' + fix)}"),
+    ]
+    return f"{resolved} AS resolved_ref", joins, checks
+
+
+def staging_sql(ds: Dataset) -> str:
+    cols = ds.columns
+    typed = ",\n    ".join(f"{typed_expr(c)} AS {q(c.id)}" for c in cols)
+    ref_select, ref_joins, ref_checks = _ref_join(ds)
+    checks = [chk for c in cols for chk in _checks(c)] + ref_checks
+    if ds.id == "org_units":
+        checks.append((
+            "p.parent_id IS NOT NULL AND p.parent_id NOT IN (SELECT pb_text(unit_id) FROM raw_in WHERE unit_id IS NOT NULL) "
+            "AND p.parent_id NOT IN (SELECT unit_id FROM dim_units)",
+            "'上级组织编码「' || p.parent_id || '」在本文件和已有组织机构中都不存在'",
+        ))
+        checks.append(("p.org_level = '党支部' AND p.business_unit_id IS NULL",
+                       lit("党支部必须填写业务单元编码，才能与经营指标关联")))
+    reason = "concat_ws('；', " + ", ".join(f"CASE WHEN {cond} THEN {msg} END" for cond, msg in checks) + ")"
+    extra_select = f", {ref_select}" if ref_select else ""
+    return f"""
+CREATE OR REPLACE TEMP TABLE staged AS
+WITH p AS (
+  SELECT _row, _raw,
+    {typed}
+  FROM raw_in
+)
+SELECT p.*{extra_select}, NULLIF({reason}, '') AS reject_reason
+FROM p JOIN raw_in AS raw USING (_row){ref_joins}
+"""
+
+
+def rules_sql(ds: Dataset) -> str | None:
+    """Cross-column rules from the contract (participants <= expected, end >= start ...), checked on the
+    typed values; a value that did not parse is already rejected and does not trip a rule."""
+    if not ds.rules:
+        return None
+    parts = ", ".join(f"CASE WHEN NOT COALESCE(({r.check}), TRUE) THEN {lit(r.reason_zh)} END" for r in ds.rules)
+    return f"UPDATE staged SET reject_reason = NULLIF(concat_ws('；', reject_reason, {parts}), '')"
+
+
+def duplicate_sql(ds: Dataset, key_exprs: list[str]) -> str:
+    """Within one file, a natural key seen twice keeps the later row and rejects the earlier one."""
+    part = ", ".join(key_exprs)
+    return f"""
+UPDATE staged SET reject_reason = '与本文件第 ' || d.last_row || ' 行重复（相同{_key_words(ds)}），以后者为准'
+FROM (
+  SELECT _row, max(_row) OVER (PARTITION BY {part}) AS last_row
+  FROM staged WHERE reject_reason IS NULL
+) AS d
+WHERE staged._row = d._row AND d._row < d.last_row
+"""
+
+
+def _key_words(ds: Dataset) -> str:
+    words = {
+        "party_activities": "组织、日期、活动类型和主题",
+        "membership": "组织和月份",
+        "assessments": "组织和考核周期",
+        "kpi_monthly": "业务单元和月份",
+    }
+    return words.get(ds.id, "编号")

@@ -1,0 +1,35 @@
+"""The one configuration surface: environment variables, read here and nowhere else.
+
+PBKPI_DB          path of the DuckDB warehouse (default data/warehouse.duckdb)
+PBKPI_DEMO_DIR    where `etl demo` writes its synthetic source files (default data/demo)
+PBKPI_MAX_UPLOAD_MB   largest file the ETL and the upload page accept (default 50)
+PBKPI_MAX_ROWS    most data rows one file may hold (default 2,000,000)
+PBKPI_MAX_COLS    most columns one file may hold (default 200)
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DATA_DIR = ROOT / "data"
+
+
+def db_path() -> Path:
+    return Path(os.environ.get("PBKPI_DB") or DATA_DIR / "warehouse.duckdb")
+
+
+def demo_dir() -> Path:
+    return Path(os.environ.get("PBKPI_DEMO_DIR") or DATA_DIR / "demo")
+
+
+def max_upload_bytes() -> int:
+    return int(float(os.environ.get("PBKPI_MAX_UPLOAD_MB", "50")) * 1024 * 1024)
+
+
+def max_rows() -> int:
+    return int(os.environ.get("PBKPI_MAX_ROWS", "2000000"))
+
+
+def max_cols() -> int:
+    return int(os.environ.get("PBKPI_MAX_COLS", "200"))
