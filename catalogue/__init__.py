@@ -142,9 +142,13 @@ def strings() -> dict[str, dict[str, str]]:
 
 def t(key: str, lang: str = "zh", **kw) -> str:
     """Translate a UI string key; `kw` fills {placeholders}."""
-    entry = strings().get(key)
-    if entry is None:
-        raise KeyError(f"missing UI string '{key}' in catalogue/strings.toml")
+    entry = strings()
+    for part in key.split("."):
+        entry = entry.get(part) if isinstance(entry, dict) else None
+        if entry is None:
+            raise KeyError(f"missing UI string '{key}' in catalogue/strings.toml")
+    if "zh" not in entry:
+        raise KeyError(f"'{key}' in catalogue/strings.toml is a group, not a string")
     text = entry.get(lang) or entry["zh"]
     return text.format(**kw) if kw else text
 

@@ -99,7 +99,7 @@ def simulate(seed: int = 2024, n_units: int = 120, years: int = 5, end_year: int
         mem_now = np.maximum(8, mem_now + new_members[:, t] - rng.binomial(mem_now, 0.0015))
         members[:, t] = mem_now
         step = rng.random(N)
-        p_now = np.clip(p_now + (step < 0.045) - ((step > 0.985) & (p_now > 0)), 0, 12)
+        p_now = np.clip(p_now + (step < 0.06) - ((step > 0.975) & (p_now > 0)), 0, 14)
         r_now = np.clip(r_now + (rng.random(N) < 0.02), 0, 10)
         c_now = np.clip(c_now + (rng.random(N) < 0.01) - (rng.random(N) < 0.005), 0, 3)
         pioneer[:, t], resp[:, t], commando[:, t] = p_now, r_now, c_now

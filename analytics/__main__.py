@@ -1,0 +1,165 @@
+"""Command line: every number on the dashboard reproducible from a shell.
+
+python -m analytics correlate|fit|event-study|reverse|whatif|quartiles
+    (--db PATH | --csv PATH --entity COL --time COL) [--grain month|quarter] [--y ID] [--x ID,ID]
+    [--controls ID,ID] [--lag K] [--fe unit|unit,period] [--json] ..."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from analytics import correlate, did, fe, quartiles, reverse, summaries, whatif
+from analytics.errors import AnalysisError
+from analytics.panel import PanelFilter, apply_filter, from_csv
+from catalogue import metric_ids
+
+
+def _list(s: str | None) -> list[str]:
+    return [p.strip() for p in s.split(",") if p.strip()] if s else []
+
+
+def load(args):
+    if args.csv:
+        if not (args.entity and args.time):
+            raise AnalysisError("使用 --csv 时必须同时给出 --entity 和 --time。(--csv needs --entity and --time)")
+        panel = from_csv(args.csv, args.entity, args.time)
+    else:
+        from analytics.source import read_panel
+        import settings
+        panel = read_panel(args.db or settings.db_path(), args.grain)
+    flt = PanelFilter(unit_types=tuple(_list(args.unit_type)), regions=tuple(_list(args.region)),
+                      units=tuple(_list(args.units)), start=args.start, end=args.end)
+    return apply_filter(panel, flt)
+
+
+def _emit(args, payload: dict, text: str) -> None:
+    if args.json:
+        print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(text)
+
+
+def cmd_fit(args):
+    p = load(args)
+    r = fe.fit_twfe(p, _req(args.y, "--y"), _req_list(args.x, "--x"), args.lag, _list(args.controls), args.fe)
+    d = r.to_dict()
+    d["summary_zh"], d["summary_en"] = summaries.summarize_fit(r, "zh"), summaries.summarize_fit(r, "en")
+    _emit(args, d, r.to_frame().to_string(index=False) + "\n\n" + d[f"summary_{args.lang}"])
+
+
+def cmd_correlate(args):
+    p = load(args)
+    xs = _list(args.x) or metric_ids("input")
+    ys = _list(args.y) or metric_ids("kpi")
+    r = correlate.correlate(p, xs, ys, args.lag)
+    d = r.to_dict()
+    d["summary_zh"], d["summary_en"] = summaries.summarize_correlations(r, "zh"), summaries.summarize_correlations(r, "en")
+    _emit(args, d, r.table.to_string(index=False) + "\n\n" + d[f"summary_{args.lang}"])
+
+
+def cmd_event(args):
+    p = load(args)
+    window = tuple(int(v) for v in args.window.split(",")) if args.window else None
+    r = did.event_study(p, _req(args.y, "--y"), args.treatment, window)
+    d = r.to_dict()
+    d["summary_zh"], d["summary_en"] = summaries.summarize_event_study(r, "zh"), summaries.summarize_event_study(r, "en")
+    _emit(args, d, r.to_frame().to_string(index=False) + "\n\n" + d[f"summary_{args.lang}"])
+
+
+def cmd_reverse(args):
+    p = load(args)
+    x = _req_list(args.x, "--x")[0]
+    r = reverse.reverse_check(p, _req(args.y, "--y"), x)
+    d = r.to_dict()
+    d["summary_zh"], d["summary_en"] = summaries.summarize_reverse(r, "zh"), summaries.summarize_reverse(r, "en")
+    _emit(args, d, r.to_frame().to_string(index=False) + "\n\n" + d[f"summary_{args.lang}"])
+
+
+def cmd_whatif(args):
+    full = load(args)
+    r_fit = fe.fit_twfe(full, _req(args.y, "--y"), _req_list(args.x, "--x"), args.lag, _list(args.controls), args.fe)
+    changes = {}
+    for item in _req_list(args.change, "--change"):
+        try:
+            x, amount = item.split("=")
+            mode = "pct" if amount.endswith("%") else "abs"
+            changes[x] = (mode, float(amount.rstrip("%")))
+        except ValueError:
+            raise AnalysisError(f"--change 格式应为 指标=变化量，如 theme_days=+1 或 theme_days=10%；收到 {item!r}。") from None
+    r = whatif.what_if(r_fit, full, changes, args.period)
+    d = r.to_dict()
+    d["summary_zh"], d["summary_en"] = summaries.summarize_whatif(r, "zh"), summaries.summarize_whatif(r, "en")
+    _emit(args, d, r.per_unit.to_string(index=False) + "\n\n" + d[f"summary_{args.lang}"])
+
+
+def cmd_quartiles(args):
+    p = load(args)
+    r = quartiles.quartile_compare(p, _req_list(args.x, "--x")[0], _req(args.y, "--y"), args.lag)
+    d = r.to_dict()
+    d["summary_zh"], d["summary_en"] = summaries.summarize_quartiles(r, "zh"), summaries.summarize_quartiles(r, "en")
+    _emit(args, d, d[f"summary_{args.lang}"])
+
+
+def _req(v, flag):
+    if not v:
+        raise AnalysisError(f"缺少参数 {flag}。(missing {flag})")
+    return v
+
+
+def _req_list(v, flag):
+    return _list(_req(v, flag))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    src = common.add_argument_group("data")
+    src.add_argument("--db", help="DuckDB warehouse (default $PBKPI_DB or data/warehouse.duckdb)")
+    src.add_argument("--csv", help="any tidy panel as CSV, instead of --db")
+    src.add_argument("--entity", help="entity column of --csv")
+    src.add_argument("--time", help="time column of --csv (integers or dates)")
+    src.add_argument("--grain", choices=["month", "quarter"], default="month")
+    common.add_argument("--y", help="outcome metric id (KPI)")
+    common.add_argument("--x", help="input metric id(s), comma-separated")
+    common.add_argument("--controls", help="control metric ids, comma-separated")
+    common.add_argument("--lag", type=int, default=0, help="input at t-K")
+    common.add_argument("--fe", default="unit,period", help="unit | unit,period (default) | period | none")
+    flt = common.add_argument_group("filters")
+    flt.add_argument("--unit-type", help="业务类型, comma-separated (e.g. 供电所)")
+    flt.add_argument("--region", help="区域类型, comma-separated (城区,县城,农村)")
+    flt.add_argument("--units", help="business unit ids, comma-separated")
+    flt.add_argument("--start", help="first period label (2023-01 or 2023Q1)")
+    flt.add_argument("--end", help="last period label")
+    common.add_argument("--lang", choices=["zh", "en"], default="zh", help="summary language in text output")
+    common.add_argument("--json", action="store_true", help="print one JSON document")
+
+    p = argparse.ArgumentParser(prog="python -m analytics", description="PB-KPI Lens statistics")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("fit", parents=[common], help="two-way fixed effects, clustered by unit").set_defaults(fn=cmd_fit)
+    sub.add_parser("correlate", parents=[common], help="inputs x KPIs correlation matrix with BH q-values").set_defaults(fn=cmd_correlate)
+    es = sub.add_parser("event-study", parents=[common], help="staggered DiD (did2s) event study with pre-trend test")
+    es.add_argument("--treatment", default="demo_site", help="0/1 or count metric; first positive period = start")
+    es.add_argument("--window", help="pre,post periods, e.g. 6,12")
+    es.set_defaults(fn=cmd_event)
+    sub.add_parser("reverse", parents=[common], help="does the KPI predict the input? (panel Granger-style)").set_defaults(fn=cmd_reverse)
+    wi = sub.add_parser("whatif", parents=[common], help="predicted KPI change for input changes")
+    wi.add_argument("--change", help="input=+1 or input=10%%, comma-separated")
+    wi.add_argument("--period", help="baseline period (default: latest)")
+    wi.set_defaults(fn=cmd_whatif)
+    sub.add_parser("quartiles", parents=[common], help="top vs bottom quarter of units, bootstrap CI").set_defaults(fn=cmd_quartiles)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except (AnalysisError, KeyError) as exc:
+        msg = exc.args[0] if exc.args else str(exc)
+        print(f"错误 error: {msg}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""Errors the statistics raise: specific, and worded so an analyst knows what to change."""
+
+
+class AnalysisError(ValueError):
+    """The requested analysis cannot be run on this data; the message says why and what to try."""

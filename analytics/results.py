@@ -1,0 +1,207 @@
+"""Typed results. Computation fills them; analytics.summaries and the pages present them."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+
+def _clean(v):
+    if isinstance(v, (np.floating, float)):
+        return None if not np.isfinite(v) else float(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
+@dataclass
+class Estimate:
+    name: str
+    estimate: float
+    std_error: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    q_value: float | None = None
+    std_effect: float | None = None  # effect of one within-unit SD of the input
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < 0.05
+
+
+@dataclass
+class FitResult:
+    method: str
+    y: str
+    x: list[str]
+    lag: int
+    fe: list[str]
+    controls: list[str]
+    grain: str
+    n_obs: int
+    n_units: int
+    n_periods: int
+    coefficients: list[Estimate]
+    vcov_type: str
+    small_sample: str
+    r2_within: float | None
+    settings: dict = field(default_factory=dict)
+    x_ranges: dict = field(default_factory=dict)      # observed (min, max) of each regressor
+    x_within_sd: dict = field(default_factory=dict)
+    cov: pd.DataFrame | None = None                   # coefficient covariance (for what-if)
+    fitted: np.ndarray | None = None
+    residuals: np.ndarray | None = None
+
+    def coef(self, name: str) -> Estimate:
+        for c in self.coefficients:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(c) for c in self.coefficients])
+
+    def to_dict(self) -> dict:
+        d = {k: v for k, v in asdict(self).items() if k not in ("cov", "fitted", "residuals")}
+        d["coefficients"] = [asdict(c) for c in self.coefficients]
+        return _clean(d)
+
+
+@dataclass
+class CorrelationResult:
+    table: pd.DataFrame          # one row per (input, kpi, method, scope): r, n, p, q, ci
+    simpson: pd.DataFrame        # pairs whose pooled and within correlations are both BH-significant, with opposite signs
+    n_units: int
+    n_periods: int
+    grain: str
+    lag: int
+    settings: dict = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table
+
+    def to_dict(self) -> dict:
+        return _clean({"method": "correlation", "grain": self.grain, "lag": self.lag, "n_units": self.n_units,
+                       "n_periods": self.n_periods, "settings": self.settings,
+                       "pairs": self.table.to_dict(orient="records"),
+                       "simpson": self.simpson.to_dict(orient="records")})
+
+
+@dataclass
+class EventStudyResult:
+    method: str
+    y: str
+    treatment: str
+    grain: str
+    n_obs: int
+    n_units: int
+    n_treated_units: int
+    n_periods: int
+    dynamic: list[Estimate]           # event time e (name "e=…"), post-treatment from the imputation estimator
+    pre: list[Estimate]               # leads from the pre-trend regression on untreated observations
+    pretrend_f: float | None
+    pretrend_p: float | None
+    att: Estimate
+    naive_twfe: list[Estimate] = field(default_factory=list)  # plain TWFE event dummies, for comparison only
+    cohorts: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def pretrend_passes(self) -> bool:
+        return self.pretrend_p is not None and self.pretrend_p >= 0.10
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = [dict(asdict(e), kind="pre") for e in self.pre] + [dict(asdict(e), kind="post") for e in self.dynamic]
+        df = pd.DataFrame(rows)
+        if not df.empty:
+            df["event_time"] = df["name"].str.replace("e=", "", regex=False).astype(int)
+        return df
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["pretrend_passes"] = self.pretrend_passes
+        return _clean(d)
+
+
+@dataclass
+class ReverseResult:
+    y: str
+    x: str
+    grain: str
+    forward: Estimate            # x(t-1) -> y(t)
+    backward: Estimate           # y(t-1) -> x(t)
+    n_obs_forward: int
+    n_obs_backward: int
+    n_units: int
+    verdict: str                 # forward | backward | both | neither
+    settings: dict = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([dict(asdict(self.forward), direction="forward"),
+                             dict(asdict(self.backward), direction="backward")])
+
+    def to_dict(self) -> dict:
+        return _clean(asdict(self))
+
+
+@dataclass
+class WhatIfResult:
+    y: str
+    changes: dict                 # input -> (mode, amount)
+    per_unit: pd.DataFrame        # unit, name, baseline, delta, ci_low, ci_high
+    total_delta: float
+    total_ci: tuple[float, float]
+    mean_delta: float
+    mean_ci: tuple[float, float]
+    n_units: int
+    warnings: list[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.per_unit
+
+    def to_dict(self) -> dict:
+        d = {k: v for k, v in asdict(self).items() if k != "per_unit"}
+        d["per_unit"] = self.per_unit.to_dict(orient="records")
+        return _clean(d)
+
+
+@dataclass
+class QuartileResult:
+    x: str
+    y: str
+    lag: int
+    top_median: float
+    bottom_median: float
+    diff_pct: float
+    ci_low: float
+    ci_high: float
+    n_top: int
+    n_bottom: int
+    n_boot: int
+    settings: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return _clean(asdict(self))
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(self)])
+
+
+@dataclass
+class Diagnostics:
+    n_per_unit: pd.DataFrame
+    missing_share: dict
+    vif: dict
+    resid_fitted: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        return _clean({"missing_share": self.missing_share, "vif": self.vif,
+                       "n_per_unit_min": int(self.n_per_unit["n"].min()) if len(self.n_per_unit) else 0,
+                       "n_per_unit_median": float(self.n_per_unit["n"].median()) if len(self.n_per_unit) else 0})

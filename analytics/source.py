@@ -1,0 +1,29 @@
+"""Reading panels from the warehouse (read-only). The only module in analytics that touches DuckDB."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from analytics.errors import AnalysisError
+from analytics.panel import GRAINS, Panel, from_warehouse_frame
+
+
+def read_panel(db_path, grain: str = "month", columns: list[str] | None = None) -> Panel:
+    if grain not in GRAINS:
+        raise AnalysisError(f"时间粒度只能是 month 或 quarter，收到 {grain!r}。")
+    db_path = Path(db_path)
+    if not db_path.exists():
+        raise AnalysisError(f"仓库文件不存在：{db_path}。请先运行 `python -m etl demo` 或导入数据。(no warehouse)")
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        cols = "*" if not columns else ", ".join(
+            dict.fromkeys(["business_unit_id", "business_unit_name", "unit_type", "region", "period_start", "period", *columns]))
+        df = con.execute(f"SELECT {cols} FROM panel_{grain} ORDER BY business_unit_id, period_start").df()
+    except duckdb.CatalogException as exc:
+        raise AnalysisError(f"仓库中没有 panel_{grain} 表，请先导入数据。(panel missing)") from exc
+    finally:
+        con.close()
+    if df.empty:
+        raise AnalysisError("仓库中还没有数据，请先导入组织机构、党建和经营指标文件。(warehouse is empty)")
+    return from_warehouse_frame(df, grain)

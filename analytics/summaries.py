@@ -1,0 +1,83 @@
+"""Plain-language summaries of results, zh and en, from the templates in catalogue/strings.toml.
+
+Rules: a correlation or TWFE slope is never described as a cause; only an event study whose pre-trend
+test passes may be called "consistent with an effect", and then with its caveat. Effects are given in
+the KPI's own units."""
+from __future__ import annotations
+
+from catalogue import metric, metrics, t
+from catalogue.formats import fmt_effect, fmt_number, fmt_p
+from analytics.results import CorrelationResult, EventStudyResult, FitResult, QuartileResult, ReverseResult, WhatIfResult
+
+
+def _name(mid: str, lang: str) -> str:
+    return metric(mid).name(lang) if mid in metrics() else mid
+
+
+def _unit(mid: str, lang: str) -> str:
+    return metric(mid).unit(lang) if mid in metrics() else ""
+
+
+def _lag_phrase(k: int, grain: str, lang: str) -> str:
+    if k == 0:
+        return ""
+    return t(f"lag.{grain if grain in ('month', 'quarter') else 'month'}", lang, k=k)
+
+
+def summarize_fit(res: FitResult, lang: str = "zh") -> str:
+    parts = []
+    for x, c in zip(res.x, res.coefficients):
+        word = t("word.higher" if c.estimate > 0 else "word.lower", lang)
+        parts.append(t("sum.fit.effect", lang, x_name=_name(x, lang), lag_phrase=_lag_phrase(res.lag, res.grain, lang),
+                       x_unit=_unit(x, lang), y_name=_name(res.y, lang), word=word,
+                       abs_effect=fmt_effect(abs(c.estimate)).lstrip("+"), y_unit=_unit(res.y, lang),
+                       ci_low=fmt_effect(c.ci_low), ci_high=fmt_effect(c.ci_high), p=fmt_p(c.p_value)))
+        parts.append(t("sum.fit.sig" if c.p_value < 0.05 else "sum.fit.nonsig", lang))
+        sd = res.x_within_sd.get(c.name)
+        if sd and c.std_effect is not None:
+            parts.append(t("sum.fit.std", lang, sd=fmt_number(sd, 2), x_unit=_unit(x, lang), y_name=_name(res.y, lang),
+                           std_effect=fmt_effect(c.std_effect), y_unit=_unit(res.y, lang)))
+    parts.append(t("sum.fit.basis", lang, n_units=res.n_units, n_periods=res.n_periods, n_obs=f"{res.n_obs:,}",
+                   grain_word=t(f"grain.{res.grain if res.grain in ('month', 'quarter') else 'custom'}", lang)))
+    parts.append(t("sum.fit.caveat", lang))
+    return ("" if lang == "zh" else " ").join(parts)
+
+
+def summarize_event_study(res: EventStudyResult, lang: str = "zh") -> str:
+    key = "sum.es.pass" if res.pretrend_passes else "sum.es.fail"
+    text = t(key, lang, treat_name=_name(res.treatment, lang), y_name=_name(res.y, lang), att=fmt_effect(res.att.estimate),
+             y_unit=_unit(res.y, lang), ci_low=fmt_effect(res.att.ci_low), ci_high=fmt_effect(res.att.ci_high),
+             n_treated=res.n_treated_units, p_pre=fmt_p(res.pretrend_p))
+    sep = "" if lang == "zh" else " "
+    return text + sep + t("sum.es.caveat", lang)
+
+
+def summarize_reverse(res: ReverseResult, lang: str = "zh") -> str:
+    return t(f"sum.rev.{res.verdict}", lang, x_name=_name(res.x, lang), y_name=_name(res.y, lang),
+             p_f=fmt_p(res.forward.p_value), p_b=fmt_p(res.backward.p_value))
+
+
+def summarize_correlations(res: CorrelationResult, lang: str = "zh") -> str:
+    p = res.table[res.table.method == "pearson"]
+    n_pairs = len(p[p.scope == "within"])
+    text = t("sum.corr.head", lang, n_pairs=n_pairs,
+             n_sig_within=int((p[p.scope == "within"].q_value < 0.05).sum()),
+             n_sig_pooled=int((p[p.scope == "pooled"].q_value < 0.05).sum()))
+    if len(res.simpson):
+        s = res.simpson.iloc[(res.simpson.r_pooled - res.simpson.r_within).abs().argmax()]
+        text += ("" if lang == "zh" else " ") + t("sum.corr.simpson", lang, n=len(res.simpson), x=_name(s.input, lang),
+                                                  y=_name(s.kpi, lang), rp=f"{s.r_pooled:.2f}", rw=f"{s.r_within:.2f}")
+    return text
+
+
+def summarize_quartiles(res: QuartileResult, lang: str = "zh") -> str:
+    word = t("word.higher" if res.diff_pct > 0 else "word.lower", lang)
+    return t("sum.quart", lang, x_name=_name(res.x, lang), y_name=_name(res.y, lang), word=word,
+             abs_pct=f"{abs(res.diff_pct):.1f}", ci_low=f"{res.ci_low:.1f}", ci_high=f"{res.ci_high:.1f}",
+             n=min(res.n_top, res.n_bottom), lag_phrase=_lag_phrase(res.lag, res.settings.get("grain", "month"), lang))
+
+
+def summarize_whatif(res: WhatIfResult, lang: str = "zh") -> str:
+    return t("sum.whatif", lang, n_units=res.n_units, y_name=_name(res.y, lang), y_unit=_unit(res.y, lang),
+             mean=fmt_effect(res.mean_delta), lo=fmt_effect(res.mean_ci[0]), hi=fmt_effect(res.mean_ci[1]),
+             total=fmt_effect(res.total_delta))

@@ -1,0 +1,72 @@
+"""What-if: the KPI change a fitted model predicts when inputs change, per unit and in total.
+
+delta_i = sum_k beta_k * change_ik; its variance is c_i' V c_i with V the clustered coefficient
+covariance, so the interval reflects estimation uncertainty only — not whether the relation is causal.
+Scenarios that push an input outside the range the model saw are refused (extrapolation)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analytics.errors import AnalysisError
+from analytics.panel import Panel, lag_name
+from analytics.results import FitResult, WhatIfResult
+
+Z = 1.959963984540054
+TOLERANCE = 0.25  # a scenario may exceed the observed range by this share of the range, no more
+
+
+def what_if(fit: FitResult, panel: Panel, changes: dict[str, tuple[str, float]], period: str | None = None) -> WhatIfResult:
+    """changes: input metric id -> ("abs", +1.0) or ("pct", +10.0). `panel` is already filtered to the
+    units the scenario covers; `period` picks the baseline period (default: the latest)."""
+    if not changes:
+        raise AnalysisError("请至少设置一个投入指标的变化量。(no change given)")
+    df = panel.df
+    if df.empty:
+        raise AnalysisError("筛选条件下没有单位，请放宽筛选。(no units match the filter)")
+    period = period or df["period"].max()
+    base = df[df["period"] == period]
+    if base.empty:
+        raise AnalysisError(f"时期 {period} 没有数据。(no data in that period)")
+    names = [c.name for c in fit.coefficients]
+    cvec = np.zeros((len(base), len(names)))
+    warnings = []
+    for x, (mode, amount) in changes.items():
+        col = lag_name(x, fit.lag)
+        if col not in names:
+            raise AnalysisError(f"模型中没有投入指标 {x}；请先用包含它的模型拟合。(input not in model)")
+        if mode not in ("abs", "pct"):
+            raise AnalysisError("变化方式只能是 abs（绝对量）或 pct（百分比）。(mode must be abs or pct)")
+        cur = base[x].astype(float)
+        if cur.isna().all():
+            raise AnalysisError(f"时期 {period} 所选单位的 {x} 全部缺失。(baseline missing)")
+        delta = np.full(len(base), float(amount)) if mode == "abs" else cur.to_numpy() * float(amount) / 100.0
+        new = cur.to_numpy() + delta
+        lo, hi = fit.x_ranges[col]
+        span = max(hi - lo, 1e-9)
+        outside = (new < lo - TOLERANCE * span) | (new > hi + TOLERANCE * span)
+        if np.nanmean(outside) > 0.5:
+            raise AnalysisError(
+                f"情景超出了模型见过的数据范围：{x} 将变为 {np.nanmin(new):.1f}–{np.nanmax(new):.1f}，"
+                f"而历史观测范围是 {lo:.1f}–{hi:.1f}。外推没有依据，请缩小变化幅度。(scenario far outside observed range)")
+        if outside.any():
+            warnings.append(f"{int(outside.sum())} 个单位的 {x} 超出历史范围，其预测仅供参考。")
+        cvec[:, names.index(col)] = np.nan_to_num(delta)
+    b = np.array([c.estimate for c in fit.coefficients])
+    V = fit.cov.loc[names, names].to_numpy()
+    d = cvec @ b
+    se = np.sqrt(np.einsum("ij,jk,ik->i", cvec, V, cvec))
+    per_unit = pd.DataFrame({
+        "unit": base["unit"].to_numpy(),
+        "name": base["business_unit_name"].to_numpy() if "business_unit_name" in base else base["unit"].to_numpy(),
+        "baseline": base[fit.y].to_numpy(), "delta": d, "ci_low": d - Z * se, "ci_high": d + Z * se,
+    })
+    ctot = cvec.sum(axis=0)
+    tot, tot_se = float(ctot @ b), float(np.sqrt(ctot @ V @ ctot))
+    cm = ctot / len(base)
+    mean, mean_se = float(cm @ b), float(np.sqrt(cm @ V @ cm))
+    return WhatIfResult(
+        y=fit.y, changes={k: list(v) for k, v in changes.items()}, per_unit=per_unit, total_delta=tot,
+        total_ci=(tot - Z * tot_se, tot + Z * tot_se), mean_delta=mean, mean_ci=(mean - Z * mean_se, mean + Z * mean_se),
+        n_units=len(base), warnings=warnings, settings={"baseline_period": period, "lag": fit.lag},
+    )

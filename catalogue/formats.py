@@ -1,0 +1,47 @@
+"""Number formatting by the catalogue: decimals, units, 万 for large Chinese counts."""
+from __future__ import annotations
+
+import math
+
+from catalogue import metric
+
+
+def _finite(v) -> bool:
+    return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def fmt_number(v, decimals: int = 2, lang: str = "zh", wan: bool = False) -> str:
+    if not _finite(v):
+        return "—"
+    if wan and lang == "zh" and abs(v) >= 100_000:
+        return f"{v / 10_000:,.1f}万"
+    return f"{v:,.{decimals}f}"
+
+
+def fmt_metric(mid: str, v, lang: str = "zh", with_unit: bool = True) -> str:
+    m = metric(mid)
+    s = fmt_number(v, m.decimals, lang, wan=m.unit_zh in ("户", "MWh", "件", "人"))
+    u = m.unit(lang)
+    if not with_unit or not u or s == "—":
+        return s
+    return f"{s}{u}" if u == "%" else f"{s} {u}"
+
+
+def fmt_effect(v, lang: str = "zh") -> str:
+    """An estimated effect: enough significant digits to be read, signed."""
+    if not _finite(v):
+        return "—"
+    if v == 0:
+        return "0"
+    digits = max(0, 2 - int(math.floor(math.log10(abs(v)))))
+    return f"{v:+,.{min(digits, 6)}f}".replace("-", "−")
+
+
+def fmt_pct(v, decimals: int = 1) -> str:
+    return "—" if not _finite(v) else f"{v:+.{decimals}f}%".replace("-", "−")
+
+
+def fmt_p(p) -> str:
+    if not _finite(p):
+        return "—"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
