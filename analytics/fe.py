@@ -1,8 +1,10 @@
 """Two-way fixed-effects panel regression with unit-clustered standard errors (pyfixest).
 
-Small-sample correction, chosen explicitly: CRV1 with (N-1)/(N-K) x G/(G-1), where K does not count
-fixed effects nested in the cluster (unit effects when clustering by unit) — the convention of R fixest's
-default, Stata's `xtreg, fe vce(cluster)` and reghdfe. Inference uses t with G-1 degrees of freedom."""
+Small-sample correction, chosen explicitly: CRV1 with G/(G-1) x (N-1)/(N-K), where K counts the slopes
+and the levels of fixed effects that are not nested in the clusters (period effects), but not the unit
+effects, which are nested in the unit clusters — R fixest's default and reghdfe's convention.
+Inference uses t with G-1 degrees of freedom. linearmodels (which counts every absorbed effect) gives
+standard errors a few percent apart on the same data; tests pin ours to a hand-computed CRV1."""
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +16,7 @@ from analytics.panel import Panel, analysis_frame
 from analytics.results import Estimate, FitResult
 
 SSC = dict(k_adj=True, k_fixef="nonnested", G_adj=True)
-SSC_LABEL = "CRV1, (N-1)/(N-K) x G/(G-1), nested FE not counted in K; t(G-1)"
+SSC_LABEL = "CRV1: G/(G-1) x (N-1)/(N-K), K = slopes + non-nested FE levels; t(G-1)"
 FE_CHOICES = {"unit": ["unit"], "unit,period": ["unit", "t"], "period": ["t"], "none": []}
 
 

@@ -28,9 +28,9 @@ def normalize_header(text: str | None) -> str:
         return ""
     s = unicodedata.normalize("NFKC", str(text)).strip().lower()
     s = re.sub(r"\s+", "", s)
-    s = s.strip("*＊")
+    s = s.strip("*＊:：")
     s = re.sub(r"\([^()]*\)$", "", s)  # trailing unit: 时长(小时) -> 时长
-    return s.strip("*:：")
+    return s.strip("*＊:：")
 
 
 @lru_cache(maxsize=1)

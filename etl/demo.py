@@ -24,7 +24,7 @@ import pandas as pd
 
 from etl import warehouse
 
-BETA_THEME = -0.02      # complaints per 10k customers, per theme party day in the previous month
+BETA_THEME = -0.03      # complaints per 10k customers, per theme party day in the previous month
 BETA_PIONEER = -0.010   # SAIDI hours per customer per month, per pioneer post
 REVERSE_GAMMA = 0.6     # extra 专题学习 rate per branch after a month at twice the unit's usual SAIDI
 DID_EARLY, DID_LATE = 2.0, 1.0   # satisfaction points at full effect, early vs late designation cohorts
@@ -99,7 +99,7 @@ def simulate(seed: int = 2024, n_units: int = 120, years: int = 5, end_year: int
         mem_now = np.maximum(8, mem_now + new_members[:, t] - rng.binomial(mem_now, 0.0015))
         members[:, t] = mem_now
         step = rng.random(N)
-        p_now = np.clip(p_now + (step < 0.06) - ((step > 0.975) & (p_now > 0)), 0, 14)
+        p_now = np.clip(p_now + (step < 0.045) - ((step > 0.96) & (p_now > 0)), 0, 10)
         r_now = np.clip(r_now + (rng.random(N) < 0.02), 0, 10)
         c_now = np.clip(c_now + (rng.random(N) < 0.01) - (rng.random(N) < 0.005), 0, 3)
         pioneer[:, t], resp[:, t], commando[:, t] = p_now, r_now, c_now
@@ -111,9 +111,9 @@ def simulate(seed: int = 2024, n_units: int = 120, years: int = 5, end_year: int
 
     # ---- theme party days: mandated monthly; shortfalls and extra ones vary month to month
     p_miss = np.clip(0.06 - 0.02 * zeal, 0.0, 0.2)[:, None] * np.ones((1, T))
-    p_extra = np.clip(0.25 + 0.08 * zeal, 0.02, 0.6)[:, None] + rng.normal(0, 0.12, (N, T))
+    p_extra = np.clip(np.clip(0.25 + 0.08 * zeal, 0.02, 0.6)[:, None] + rng.normal(0, 0.2, (N, T)), 0, 0.9)
     u = rng.random((N, T))
-    theme = np.where(u < p_miss, 0, 1) + (rng.random((N, T)) < np.clip(p_extra, 0, 0.9)) * (u >= p_miss)
+    theme = np.where(u < p_miss, 0, 1) + rng.binomial(2, p_extra) * (u >= p_miss)
     theme_bu = np.zeros((B, T))
     np.add.at(theme_bu, bu_idx, theme)
     pioneer_bu = np.zeros((B, T))
@@ -135,44 +135,43 @@ def simulate(seed: int = 2024, n_units: int = 120, years: int = 5, end_year: int
     bu_saidi = np.array([base_saidi[r] for r in bu.region]) * rng.lognormal(0, 0.35, B)
     season = 1 + 0.5 * summer + 0.15 * np.isin(mon, [1, 12])
     mu_saidi = bu_saidi[:, None] * season[None, :] + BETA_PIONEER * pioneer_bu
-    floor = 0.25 * bu_saidi[:, None]
+    floor = 0.05 * bu_saidi[:, None]
     clamped_saidi = float((mu_saidi < floor).mean())
     mu_saidi = np.maximum(mu_saidi, floor)
     major = typhoon[None, :] * coastal[:, None] * bu_saidi[:, None] * 2.5  # major-event extra hours
 
-    outages = []
     dur_mu, dur_sigma = np.log(2.5), 0.8
     cust_mu, cust_sigma = np.log(250), 0.9
     e_r = np.exp(dur_mu + dur_sigma ** 2 / 2)
     e_n = np.exp(cust_mu + cust_sigma ** 2 / 2)
+    has_out = bu.has_outages.to_numpy()[:, None]
+    frames = []
+    for is_major, mu in ((False, mu_saidi), (True, major)):
+        lam = np.where(has_out & (mu > 0), mu * customers / (e_r * e_n), 0.0)
+        k = rng.poisson(lam)
+        jj, tt = np.nonzero(k)
+        reps = k[jj, tt]
+        j_ev, t_ev = np.repeat(jj, reps), np.repeat(tt, reps)
+        n_ev = len(j_ev)
+        dur_min = np.maximum(6, np.round(rng.lognormal(dur_mu, dur_sigma, n_ev) * 60)).astype("int64")
+        cust = np.minimum(customers[j_ev, t_ev], np.maximum(1, rng.lognormal(cust_mu, cust_sigma, n_ev))).astype(int)
+        days_in = months.days_in_month.to_numpy()[t_ev]
+        offset_min = (np.floor(rng.random(n_ev) * days_in) * 1440 + rng.integers(0, 1440, n_ev)).astype("int64")
+        start = months.to_numpy()[t_ev] + offset_min.astype("timedelta64[m]")
+        fault = rng.random(n_ev) < (0.9 if is_major else 0.67)
+        causes = np.where(fault, rng.choice(["外力破坏", "设备故障", "自然因素", "用户影响"], n_ev),
+                          rng.choice(["检修", "施工", "用户申请"], n_ev))
+        frames.append(pd.DataFrame({
+            "business_unit_id": bu.business_unit_id.to_numpy()[j_ev], "start": start,
+            "end": start + dur_min.astype("timedelta64[m]"), "customers": cust,
+            "kind": np.where(fault, "故障", "计划"), "cause": causes, "major_event": "是" if is_major else "否",
+            "_j": j_ev, "_t": t_ev, "_ch": cust * dur_min / 60.0}))
+    out_df = pd.concat(frames, ignore_index=True).sort_values("start", kind="stable").reset_index(drop=True)
+    out_df.insert(0, "event_id", [f"TD{i + 1:07d}" for i in range(len(out_df))])
     saidi_real = np.zeros((B, T))
-    ev = 0
-    for j in range(B):
-        if not bu.has_outages[j]:
-            continue
-        for t in range(T):
-            for is_major, mu in ((False, mu_saidi[j, t]), (True, major[j, t])):
-                if mu <= 0:
-                    continue
-                lam = mu * customers[j, t] / (e_r * e_n)
-                k = rng.poisson(lam)
-                if k == 0:
-                    continue
-                dur = rng.lognormal(dur_mu, dur_sigma, k)
-                cust = np.minimum(customers[j, t], np.maximum(1, rng.lognormal(cust_mu, cust_sigma, k))).astype(int)
-                day = rng.integers(0, months[t].days_in_month, k)
-                minute = rng.integers(0, 24 * 60, k)
-                fault = rng.random(k) < (0.9 if is_major else 0.67)
-                for x in range(k):
-                    ev += 1
-                    start = months[t] + pd.Timedelta(days=int(day[x]), minutes=int(minute[x]))
-                    end = start + pd.Timedelta(hours=float(dur[x]))
-                    outages.append((f"TD{ev:07d}", bu.business_unit_id[j], start.floor("min"), end.floor("min"),
-                                    int(cust[x]), "故障" if fault[x] else "计划",
-                                    rng.choice(["外力破坏", "设备故障", "自然因素", "用户影响"]) if fault[x] else
-                                    rng.choice(["检修", "施工", "用户申请"]),
-                                    "是" if is_major else "否"))
-                    saidi_real[j, t] += cust[x] * (end.floor("min") - start.floor("min")).total_seconds() / 3600 / customers[j, t]
+    np.add.at(saidi_real, (out_df["_j"].to_numpy(), out_df["_t"].to_numpy()),
+              out_df["_ch"].to_numpy() / customers[out_df["_j"].to_numpy(), out_df["_t"].to_numpy()])
+    out_df = out_df.drop(columns=["_j", "_t", "_ch"])
 
     # ---- study sessions (专题学习): reverse link from last month's SAIDI, no effect on SAIDI
     rel_saidi = np.ones((B, T))
@@ -188,7 +187,7 @@ def simulate(seed: int = 2024, n_units: int = 120, years: int = 5, end_year: int
     tackle = rng.poisson(0.08, (N, T))
 
     # ---- complaints: level by region and unit; theme days last month lower them
-    base_c = {"城区": 0.55, "县城": 0.40, "农村": 0.30}
+    base_c = {"城区": 0.65, "县城": 0.42, "农村": 0.28}
     bu_c = np.array([base_c[r] for r in bu.region]) * rng.lognormal(0, 0.25, B)
     theme_lag = np.zeros((B, T))
     theme_lag[:, 1:] = theme_bu[:, :-1]
@@ -235,29 +234,40 @@ def simulate(seed: int = 2024, n_units: int = 120, years: int = 5, end_year: int
             grade = "好" if total >= 90 else "较好" if total >= 80 else "一般" if total >= 70 else "差"
             ass.append((br.unit_id[n], f"{qp.year}Q{qp.quarter}", round(total, 1), *dims, grade))
 
-    # ---- activities (one row per activity)
-    acts = []
-    aid = 0
-    for n in range(N):
-        exp_n = members[n]
-        for t in range(T):
-            mstart = months[t]
-            q_last = mon[t] % 3 == 0
-            kinds = ["支部委员会"] * int(rng.random() > 0.03) + ["党小组会"] * int(rng.binomial(br.groups[n], 0.95))
-            if q_last:
-                kinds += ["支部党员大会"] * int(rng.random() > 0.04) + ["党课"] * int(rng.random() > 0.05)
-            if mon[t] == 1:
-                kinds += ["组织生活会", "民主评议"]
-            kinds += ["主题党日"] * int(theme[n, t]) + ["专题学习"] * int(study_sessions[n, t])
-            kinds += ["志愿服务"] * int(volunteer[n, t]) + ["劳动竞赛"] * int(contest[n, t]) + ["技术攻关"] * int(tackle[n, t])
-            for kind in kinds:
-                aid += 1
-                expected = int(exp_n[t]) if kind != "党小组会" else max(3, int(exp_n[t] / br.groups[n]))
-                part = int(min(expected, rng.binomial(expected, 0.9 + 0.02 * np.tanh(zeal[n]))))
-                day = int(rng.integers(1, mstart.days_in_month + 1))
-                hours = {"党课": 2.0, "主题党日": 3.0, "支部党员大会": 2.0, "志愿服务": 4.0}.get(kind, 1.5)
-                acts.append((f"HD{aid:07d}", br.unit_id[n], br.unit_name[n], mstart.replace(day=day), kind, part,
-                             expected, hours, _topic(kind, rng), _link(kind, rng)))
+    # ---- activities (one row per activity): counts per branch-month and kind, then one row each
+    groups = br.groups.to_numpy()[:, None]
+    q_last = (mon % 3 == 0)[None, :]
+    counts = {
+        "支部委员会": (rng.random((N, T)) > 0.03).astype(int),
+        "党小组会": rng.binomial(np.broadcast_to(groups, (N, T)), 0.95),
+        "支部党员大会": ((rng.random((N, T)) > 0.04) & q_last).astype(int),
+        "党课": ((rng.random((N, T)) > 0.05) & q_last).astype(int),
+        "组织生活会": np.broadcast_to((mon == 1)[None, :], (N, T)).astype(int),
+        "民主评议": np.broadcast_to((mon == 1)[None, :], (N, T)).astype(int),
+        "主题党日": theme, "专题学习": study_sessions, "志愿服务": volunteer, "劳动竞赛": contest, "技术攻关": tackle,
+    }
+    parts = []
+    for kind, c in counts.items():
+        nn, tt = np.nonzero(c)
+        reps = c[nn, tt]
+        parts.append(pd.DataFrame({"_n": np.repeat(nn, reps), "_t": np.repeat(tt, reps), "activity_type": kind}))
+    act = pd.concat(parts, ignore_index=True)
+    n_a, t_a = act["_n"].to_numpy(), act["_t"].to_numpy()
+    mem_a = members[n_a, t_a]
+    expected = np.where(act.activity_type == "党小组会", np.maximum(3, mem_a // br.groups.to_numpy()[n_a]), mem_a)
+    part = np.minimum(expected, rng.binomial(expected, 0.9 + 0.02 * np.tanh(zeal[n_a])))
+    days_in = months.days_in_month.to_numpy()[t_a]
+    day = np.floor(rng.random(len(act)) * days_in).astype(int)
+    hours_map = {"党课": 2.0, "主题党日": 3.0, "支部党员大会": 2.0, "志愿服务": 4.0}
+    act["date"] = months.to_numpy()[t_a] + day.astype("timedelta64[D]")
+    act = act.assign(unit_id=br.unit_id.to_numpy()[n_a], unit_name=br.unit_name.to_numpy()[n_a], participants=part,
+                     expected=expected, hours=act.activity_type.map(hours_map).fillna(1.5))
+    act["topic"] = [_topic(k, rng) for k in act.activity_type]
+    act["business_link"] = [_link(k, rng) for k in act.activity_type]
+    act = act.sort_values(["date", "unit_id"], kind="stable").reset_index(drop=True)
+    act.insert(0, "activity_id", [f"HD{i + 1:07d}" for i in range(len(act))])
+    act = act[["activity_id", "unit_id", "unit_name", "date", "activity_type", "participants", "expected", "hours",
+               "topic", "business_link"]]
 
     # ---- initiatives
     inits = []
@@ -320,14 +330,13 @@ def simulate(seed: int = 2024, n_units: int = 120, years: int = 5, end_year: int
     }
     frames = dict(
         bu=bu, branches=br,
-        activities=pd.DataFrame(acts, columns=["activity_id", "unit_id", "unit_name", "date", "activity_type", "participants",
-                                               "expected", "hours", "topic", "business_link"]),
+        activities=act,
         membership=_membership_frame(br, months, members, probationary, new_members, pioneer, resp, commando,
                                      study_hours, proposals, adopted),
         initiatives=pd.DataFrame(inits, columns=["initiative_id", "unit_id", "kind", "title", "level", "start", "end", "target_kpi"]),
         assessments=pd.DataFrame(ass, columns=["unit_id", "period", "total", "ideology", "organization", "institution",
                                                "innovation", "talent", "grade"]),
-        outages=pd.DataFrame(outages, columns=["event_id", "business_unit_id", "start", "end", "customers", "kind", "cause", "major_event"]),
+        outages=out_df,
         kpi=_kpi_frame(bu, months, customers, complaints, sales, bill, satisfaction, line_loss, violations, rs1_reported),
     )
     return {"frames": frames, "manifest": manifest}

@@ -77,5 +77,5 @@ def set_meta(con, key: str, value: str) -> None:
 
 
 def get_meta(con, key: str, default: str | None = None) -> str | None:
-    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()[0]
-    return row[0] if row else default
+    rows = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+    return rows[0][0] if rows else default

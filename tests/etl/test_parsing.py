@@ -1,0 +1,79 @@
+"""Every date, month, number and period form of the contract parses to the same value."""
+import datetime as dt
+
+import duckdb
+import pytest
+
+from etl.readers import normalize_cell
+from etl.warehouse import sql_file
+
+
+@pytest.fixture(scope="module")
+def con():
+    c = duckdb.connect()
+    c.execute(sql_file("macros.sql"))
+    yield c
+    c.close()
+
+
+def one(con, expr, value):
+    return con.execute(f"SELECT {expr}(?)", [value]).fetchall()[0][0]
+
+
+@pytest.mark.parametrize("raw", ["2024-07-05", "2024/7/5", "2024.07.05", "2024年7月5日", "20240705", "45478",
+                                 "2024-07-05 00:00:00", "２０２４－０７－０５", "2024/07/05"])
+def test_date_forms(con, raw):
+    assert one(con, "pb_date", normalize_cell(raw)) == dt.date(2024, 7, 5)
+
+
+def test_excel_datetime_cell_becomes_iso(con):
+    assert normalize_cell(dt.datetime(2024, 7, 5, 14, 30)) == "2024-07-05 14:30:00"
+    assert one(con, "pb_timestamp", normalize_cell(dt.datetime(2024, 7, 5, 14, 30))) == dt.datetime(2024, 7, 5, 14, 30)
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("2024-07-05 14:30", dt.datetime(2024, 7, 5, 14, 30)),
+    ("2024/7/5 14:30", dt.datetime(2024, 7, 5, 14, 30)),
+    ("2024年7月5日 14:30", dt.datetime(2024, 7, 5, 14, 30)),
+    ("45478.5", dt.datetime(2024, 7, 5, 12, 0)),
+])
+def test_datetime_forms(con, raw, expected):
+    assert one(con, "pb_timestamp", raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["2024-07", "2024/07", "2024年7月", "202407", "2024-07-31", "2024.7", "2024年07月"])
+def test_month_forms(con, raw):
+    assert one(con, "pb_month", raw) == dt.date(2024, 7, 1)
+
+
+@pytest.mark.parametrize("raw", ["2024-13", "2024-02-30", "abc", "13/2024", ""])
+def test_bad_dates_are_null(con, raw):
+    assert one(con, "pb_month", raw) is None or raw == ""
+    assert one(con, "pb_date", raw) is None
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("1,234", 1234.0), ("1,234.5", 1234.5), ("99.5%", 99.5), (" 12 ", 12.0), ("１２３", 123.0),
+    ("９９．５％", 99.5), ("-3", -3.0), ("12,345,678", 12345678.0),
+])
+def test_number_forms(con, raw, expected):
+    assert one(con, "pb_num", normalize_cell(raw)) == expected
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("2024", "2024"), ("2024H1", "2024H1"), ("2024h2", "2024H2"), ("2024Q3", "2024Q3"), ("2024-Q3", "2024Q3"),
+    ("2024年第三季度", "2024Q3"), ("2024年第3季度", "2024Q3"), ("2024年上半年", "2024H1"), ("2024年度", "2024"),
+])
+def test_period_forms(con, raw, expected):
+    assert one(con, "pb_period", raw) == expected
+
+
+def test_period_bounds(con):
+    got = con.execute("SELECT pb_period_start('2024Q3'), pb_period_end('2024Q3'), pb_period_end('2024H1'), "
+                      "pb_period_end('2024')").fetchall()[0]
+    assert got == (dt.date(2024, 7, 1), dt.date(2024, 9, 30), dt.date(2024, 6, 30), dt.date(2024, 12, 31))
+
+
+@pytest.mark.parametrize("raw,expected", [("是", True), ("否", False), ("Y", True), ("n", False), ("1", True), ("0", False)])
+def test_flags(con, raw, expected):
+    assert one(con, "pb_flag", raw) is expected

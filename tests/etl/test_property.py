@@ -1,0 +1,38 @@
+"""Property: whatever a row holds, the loader loads it or rejects it with a reason; it never crashes
+and never touches rows of other data."""
+import duckdb
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from etl.load import load_files
+from tests.etl.files import org_file, write_csv
+
+cell = st.one_of(
+    st.none(), st.text(max_size=12), st.integers(-10**12, 10**12).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.sampled_from(["2024-07-05", "2024年7月5日", "45478", "2024-13-01", "B1", "城东供电所党支部", "主题党日", "1,000",
+                     "=HYPERLINK(\"http://x\")", "<img src=x onerror=alert(1)>", "９９％", "", " "]),
+)
+row = st.lists(cell, min_size=0, max_size=9)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(row, min_size=1, max_size=8))
+def test_malformed_activity_rows(tmp_path_factory, rows):
+    tmp = tmp_path_factory.mktemp("prop")
+    db = tmp / "w.duckdb"
+    load_files([org_file(tmp)], db)
+    header = ["组织名称", "活动日期", "活动类型", "实到人数", "应到人数", "时长（小时）", "活动主题", "关联业务", "活动编号"]
+    clean = [["" if v is None else v for v in r] for r in rows]
+    (r,) = load_files([write_csv(tmp / "a.csv", header, clean)], db)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        n_units = con.execute("SELECT count(*) FROM dim_units").fetchall()[0][0]
+        n_acts = con.execute("SELECT count(*) FROM fct_activities").fetchall()[0][0]
+    finally:
+        con.close()
+    assert r.error is None
+    assert n_units == 4  # other data untouched
+    assert r.rows_loaded + r.rows_rejected + r.rows_skipped == len(rows)
+    assert n_acts <= r.rows_loaded  # rows with equal keys upsert into one
+    assert all(x["reason"] for x in r.rejects)
