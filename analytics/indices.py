@@ -18,17 +18,21 @@ def index_metrics(kind: str) -> list[str]:
     return [m.id for m in metrics().values() if m.index == kind]
 
 
-def compute_indices(df: pd.DataFrame, unit_col: str = "unit") -> pd.DataFrame:
-    """Add pb_index, biz_index, quadrant and coupling (coordination degree D) to a panel frame."""
+def compute_indices(df: pd.DataFrame, scope: str = "period") -> pd.DataFrame:
+    """Add pb_index, biz_index, quadrant and coupling (coordination degree D) to a panel frame.
+
+    scope="period": ranks among units in the same period (for the quadrant: who is ahead now);
+    scope="pooled": ranks among all unit-periods shown (for trends: is the company getting better)."""
     out = df.copy()
+    keys = out["period"] if scope == "period" else pd.Series(0, index=out.index)
     for kind in ("pb", "biz"):
         ranks = []
         for mid in index_metrics(kind):
-            if mid not in out:
+            if mid not in out or out[mid].notna().sum() == 0:
                 continue
-            r = out.groupby("period")[mid].rank(pct=True)
+            r = out.groupby(keys)[mid].rank(pct=True)
             if metrics()[mid].direction == "lower":
-                r = 1 - r + 1 / out.groupby("period")[mid].transform("count")
+                r = 1 - r + 1 / out.groupby(keys)[mid].transform("count")
             ranks.append(r)
         out[f"{kind}_index"] = 100 * pd.concat(ranks, axis=1).mean(axis=1) if ranks else np.nan
     pb, biz = out["pb_index"], out["biz_index"]

@@ -24,6 +24,7 @@ class Metric:
     quarter: str
     aggregation: str
     decimals: int
+    rollup: str = "mean"
     index: str | None = None
 
     def name(self, lang: str = "zh") -> str:

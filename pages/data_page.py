@@ -1,0 +1,72 @@
+"""数据管理 Data: upload files through the same ETL, see what was rejected and why, coverage, templates."""
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+import settings
+from etl.load import load_files
+from etl.templates import write_templates
+from ui import charts, data, layout
+from ui.i18n import lang, tr
+
+layout.header("page.data.title", "page.data.caption")
+v = data.version()
+
+st.subheader(tr("page.data.upload"))
+files = st.file_uploader(tr("page.data.uploader"), type=["csv", "xlsx", "xls"], accept_multiple_files=True, key="dt_files")
+if files and st.button(tr("page.data.load"), type="primary", key="dt_load"):
+    too_big = [f.name for f in files if f.size > settings.max_upload_bytes()]
+    if too_big:
+        st.error(tr("page.data.too_big", files="、".join(too_big), mb=settings.max_upload_bytes() // 1048576))
+    else:
+        with tempfile.TemporaryDirectory() as tmp, st.spinner(tr("page.data.loading")):
+            paths = []
+            for i, f in enumerate(files):
+                p = Path(tmp) / f"{i:03d}{Path(f.name).suffix.lower()}"
+                p.write_bytes(f.getbuffer())
+                paths.append(p)
+            results = load_files(paths, settings.db_path(), labels=[f.name for f in files])
+        data.clear()
+        st.session_state["dt_results"] = [r.to_dict() for r in results]
+        st.rerun()
+
+for r in st.session_state.get("dt_results", []):
+    if r["error"]:
+        st.error(f"{r['file']}：{r['error']}")
+        continue
+    st.success(tr("page.data.result", file=r["file"], kind=r["kind"], loaded=r["rows_loaded"], rejected=r["rows_rejected"],
+                  skipped=r["rows_skipped"]))
+    for n in r["notes"]:
+        st.caption("· " + n)
+    if r["rejects"]:
+        rj = pd.DataFrame(r["rejects"]).rename(columns={"sheet": tr("table.sheet"), "row": tr("table.row"), "reason": tr("table.reason")})
+        st.dataframe(rj, hide_index=True)
+        layout.download_csv(pd.DataFrame(r["rejects"]), f"rejects_{Path(r['file']).stem}", key=f"dl_rj_{r['load_id']}")
+
+st.subheader(tr("page.data.templates"))
+buf = io.BytesIO()
+with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buf, "w") as zf:
+    for p in write_templates(Path(tmp), lang()):
+        zf.write(p, p.name)
+st.download_button(tr("page.data.download_templates"), buf.getvalue(), file_name=f"pbkpi_templates_{lang()}.zip",
+                   mime="application/zip", key="dt_tpl")
+
+if data.has_data(v):
+    st.subheader(tr("page.data.history"))
+    hist = data.load_history(v)
+    st.dataframe(hist.rename(columns={"load_id": "#", "file_name": tr("table.file"), "kind": tr("table.kind"),
+                                      "rows_loaded": tr("table.loaded"), "rows_rejected": tr("table.rejected"),
+                                      "rows_skipped": tr("table.skipped"), "loaded_at": tr("table.time")}), hide_index=True)
+    all_rj = data.rejects(v)
+    if len(all_rj):
+        with st.expander(tr("page.data.all_rejects", n=len(all_rj))):
+            st.dataframe(all_rj.drop(columns=["raw"]), hide_index=True)
+            layout.download_csv(all_rj, "rejects_all", key="dl_rj_all")
+    st.subheader(tr("page.data.coverage"))
+    cov = data.coverage(v)
+    st.plotly_chart(charts.coverage_heatmap(cov, height=max(400, 14 * cov["business_unit_id"].nunique())), key="dt_cov")
+    st.caption(tr("page.data.coverage_note"))

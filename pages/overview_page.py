@@ -1,0 +1,99 @@
+"""总览 Overview: how the quarter went, and where party work and business are 两张皮."""
+import pandas as pd
+import streamlit as st
+
+from analytics.indices import QUADRANTS, compute_indices, quadrant_movers
+from analytics.rollup import rollup
+from catalogue import metric, targets
+from catalogue.formats import fmt_metric, fmt_number
+from ui import charts, data, layout, state
+from ui.i18n import lang, mname, tr, value_label
+
+CARDS = ["rs1", "saidi", "complaints_per_10k", "satisfaction", "bill_recovery", "line_loss",
+         "meeting_compliance", "theme_days", "pb_score"]
+
+
+def rag(mid: str, value) -> str:
+    tg = targets().get(mid)
+    if tg is None or value is None or pd.isna(value):
+        return ""
+    gap = (value - tg["value"]) * metric(mid).sign
+    return ":green[●]" if gap >= 0 else ":orange[●]" if gap >= -tg["amber"] else ":red[●]"
+
+
+def shift_period(p: str, quarters: int) -> str:
+    y, q = int(p[:4]), int(p[5:])
+    k = y * 4 + q - 1 - quarters
+    return f"{k // 4}Q{k % 4 + 1}"
+
+
+if layout.header("page.overview.title", "page.overview.caption"):
+    v = data.version()
+    f = st.session_state["filters"]
+    qdf = state.filtered_panel(v, state.Filters("quarter", None, None, f.unit_types, f.regions, None))
+    quarters = sorted(qdf["period"].unique())
+    end_q = f.end if f.grain == "quarter" else (f"{f.end[:4]}Q{(int(f.end[5:]) - 1) // 3 + 1}" if f.end else None)
+    default = quarters.index(end_q) if end_q in quarters else len(quarters) - 1
+    quarter = st.selectbox(tr("page.overview.quarter"), quarters, index=default, key="ov_quarter")
+    totals = rollup(qdf, ["period"]).set_index("period")
+
+    st.subheader(tr("page.overview.cards"))
+    for row_start in range(0, len(CARDS), 5):
+        cols = st.columns(5)
+        for c, mid in zip(cols, CARDS[row_start:row_start + 5]):
+            m = metric(mid)
+            cur = totals[mid].get(quarter)
+            prev = totals[mid].get(shift_period(quarter, 1))
+            yoy = totals[mid].get(shift_period(quarter, 4))
+            delta = None if prev is None or pd.isna(prev) or cur is None else cur - prev
+            unit = m.unit(lang())
+            label = f"{m.name(lang())}（{unit}）" if unit and lang() == "zh" else (f"{m.name(lang())} ({unit})" if unit else m.name(lang()))
+            c.metric(f"{rag(mid, cur)} {label}".strip(), fmt_metric(mid, cur, lang(), with_unit=False),
+                     delta=None if delta is None else f"{fmt_number(delta, m.decimals + 1)} {tr('page.overview.vs_prev')}",
+                     delta_color={"higher": "normal", "lower": "inverse"}.get(m.direction, "off"), border=True,
+                     help=tr("page.overview.card_help", agg=m.aggregation))
+            if yoy is not None and not pd.isna(yoy) and cur is not None:
+                c.caption(tr("page.overview.yoy", value=fmt_number(cur - yoy, m.decimals + 1)))
+    st.caption(tr("page.overview.rag_note"))
+
+    st.subheader(tr("page.overview.index_trend"))
+    pooled = compute_indices(qdf, scope="pooled")
+    trend = pooled.groupby("period_start")[["pb_index", "biz_index"]].mean().reset_index()
+    fig = charts.line(trend, "period_start", {"pb_index": tr("chart.pb_index"), "biz_index": tr("chart.biz_index")},
+                      y_title=tr("chart.index_axis"))
+    events = data.major_event_months(v)
+    if not events.empty:
+        qs = events.assign(q=pd.to_datetime(events["month"]).dt.to_period("Q").dt.start_time).groupby("q").size()
+        charts.annotate_events(fig, [(q, tr("chart.major_event")) for q in qs.index])
+    st.plotly_chart(fig, key="ov_trend")
+    st.caption(tr("page.overview.index_note"))
+
+    st.subheader(tr("page.overview.quadrant", quarter=quarter))
+    cur = compute_indices(qdf[qdf["period"].isin([quarter, shift_period(quarter, 1)])], scope="period")
+    now = cur[cur["period"] == quarter].rename(columns={"business_unit_id": "unit"}).copy()
+    now["unit_type_label"] = now["unit_type"].map(lambda x: value_label("unit_type", x))
+    now["region_label"] = now["region"].map(lambda x: value_label("region", x))
+    labels = {q: tr(f"quadrant.{q}") for q in QUADRANTS}
+    left, right = st.columns([3, 2])
+    left.plotly_chart(charts.quadrant(now, labels, tr("chart.pb_index"), tr("chart.biz_index"), lang()), key="ov_quad")
+    with right:
+        st.markdown(tr("page.overview.quadrant_counts"))
+        counts = now["quadrant"].value_counts()
+        st.dataframe(pd.DataFrame({tr("table.quadrant"): [labels[q] for q in QUADRANTS],
+                                   tr("table.units"): [int(counts.get(q, 0)) for q in QUADRANTS]}), hide_index=True)
+        movers = quadrant_movers(cur.rename(columns={"business_unit_id": "unit"}), quarter, shift_period(quarter, 1))
+        st.markdown(tr("page.overview.movers", n=len(movers)))
+        if len(movers):
+            st.dataframe(pd.DataFrame({
+                tr("table.unit"): movers["business_unit_name"],
+                tr("table.before"): movers["before"].map(labels), tr("table.after"): movers["after"].map(labels),
+            }).head(12), hide_index=True)
+    st.caption(tr("page.overview.quadrant_note"))
+
+    st.subheader(tr("page.overview.funnel"))
+    fq = qdf[qdf["period"] == quarter].dropna(subset=["complaints_per_10k", "customers"])
+    if len(fq):
+        overall = 10_000 * fq["complaints"].sum() / fq["customers"].sum()
+        st.plotly_chart(charts.funnel(fq, "complaints_per_10k", "customers", overall, tr("chart.customers"),
+                                      mname("complaints_per_10k"), "business_unit_name"), key="ov_funnel")
+        st.caption(tr("page.overview.funnel_note"))

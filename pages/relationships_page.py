@@ -1,0 +1,87 @@
+"""关联分析 Relationships: does an input go with a KPI within units, and does that survive correction?"""
+import pandas as pd
+import streamlit as st
+
+from analytics.correlate import correlate
+from analytics.errors import AnalysisError
+from analytics.panel import add_lag, from_warehouse_frame, lag_name
+from analytics.quartiles import quartile_compare
+from analytics.summaries import summarize_correlations, summarize_quartiles
+from catalogue.formats import fmt_p
+from ui import charts, data, layout, state
+from ui.i18n import fmt, lang, mlabel, mname, tr
+
+INPUTS = state.metric_options("input")
+KPIS = state.metric_options("kpi")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def corr_matrix(v: str, f: state.Filters, lag: int):
+    p = from_warehouse_frame(state.filtered_panel(v, f), f.grain)
+    return correlate(p, INPUTS, KPIS, lag)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def quartiles(v: str, f: state.Filters, x: str, y: str, lag: int):
+    p = from_warehouse_frame(state.filtered_panel(v, f), f.grain)
+    r = quartile_compare(p, x, y, lag, n_boot=1000)
+    r.settings["grain"] = f.grain
+    return r
+
+
+if layout.header("page.rel.title", "page.rel.caption"):
+    v = data.version()
+    f = st.session_state["filters"]
+    c1, c2, c3 = st.columns([2, 2, 1])
+    x = c1.selectbox(tr("page.rel.input"), INPUTS, index=INPUTS.index("theme_days"), key="rel_x", format_func=fmt("label"))
+    y = c2.selectbox(tr("page.rel.kpi"), KPIS, index=KPIS.index("complaints_per_10k"), key="rel_y", format_func=fmt("label"))
+    lag = c3.number_input(tr("page.rel.lag"), min_value=0, max_value=12, value=1, step=1, key="rel_lag")
+    df = from_warehouse_frame(state.filtered_panel(v, f), f.grain).df
+    df = add_lag(df, x, lag)
+    xc = lag_name(x, lag)
+    d = df[["unit", "business_unit_name", "period", xc, y]].dropna()
+    layout.fishing_note(f.is_narrowed())
+    if len(d) < 10:
+        st.warning(tr("page.rel.too_few"))
+        st.stop()
+    try:
+        res = corr_matrix(v, f, lag)
+    except AnalysisError as exc:
+        st.error(str(exc))
+        st.stop()
+    t = res.table[(res.table.input == x) & (res.table.kpi == y) & (res.table.method == "pearson")].set_index("scope")
+
+    w = d.assign(xw=d[xc] - d.groupby("unit")[xc].transform("mean"), yw=d[y] - d.groupby("unit")[y].transform("mean"))
+    a, b = st.columns(2)
+    a.plotly_chart(charts.scatter_fit(w["xw"], w["yw"], tr("chart.within_x", name=mname(x)), tr("chart.within_y", name=mname(y)),
+                                      hover=w["business_unit_name"] + " " + w["period"], title=tr("page.rel.within_scatter")), key="rel_sc")
+    b.plotly_chart(charts.binned(w["xw"], w["yw"], tr("chart.within_x", name=mname(x)), tr("chart.within_y", name=mname(y)),
+                                 title=tr("page.rel.binned")), key="rel_bin")
+
+    st.subheader(tr("page.rel.compare"))
+    comp = pd.DataFrame([{tr("table.scope"): tr(f"scope.{s}"), "r": round(t.loc[s, "r"], 3),
+                          tr("table.ci"): f"{t.loc[s, 'ci_low']:.3f} – {t.loc[s, 'ci_high']:.3f}",
+                          "p": fmt_p(t.loc[s, "p_value"]), tr("table.q_bh"): fmt_p(t.loc[s, "q_value"]),
+                          "N": int(t.loc[s, "n"]), tr("table.units"): int(t.loc[s, "n_units"])} for s in ("pooled", "within")])
+    st.dataframe(comp, hide_index=True)
+    if (t.loc["pooled", "r"] > 0) != (t.loc["within", "r"] > 0) and t.loc["pooled", "q_value"] < 0.05:
+        st.warning(tr("page.rel.sign_flip"))
+    st.caption(tr("page.rel.compare_note"))
+
+    try:
+        qr = quartiles(v, f, x, y, lag)
+        st.info(summarize_quartiles(qr, lang()))
+    except AnalysisError as exc:
+        st.caption(str(exc))
+
+    st.subheader(tr("page.rel.heatmap"))
+    wt = res.table[(res.table.scope == "within") & (res.table.method == "pearson")]
+    z = wt.pivot(index="input", columns="kpi", values="r").reindex(index=INPUTS, columns=KPIS)
+    q = wt.pivot(index="input", columns="kpi", values="q_value").reindex(index=INPUTS, columns=KPIS)
+    text = z.round(2).astype(str).where(q >= 0.05, z.round(2).astype(str) + "*").where(z.notna(), "")
+    z.index, z.columns = [mname(i) for i in z.index], [mname(c) for c in z.columns]
+    text.index, text.columns = z.index, z.columns
+    st.plotly_chart(charts.heatmap(z, text, height=620), key="rel_heat")
+    st.caption(tr("page.rel.heat_note"))
+    st.markdown(summarize_correlations(res, lang()))
+    layout.download_csv(res.table, "correlations", key="rel_dl")

@@ -1,0 +1,128 @@
+"""统计检验 Statistical tests: TWFE, event study, direction check, diagnostics, conclusion, methods."""
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics import did, fe, reverse
+from analytics.diagnostics import diagnose
+from analytics.errors import AnalysisError
+from analytics.panel import from_warehouse_frame
+from analytics.summaries import summarize_event_study, summarize_fit, summarize_reverse
+from catalogue.formats import fmt_effect, fmt_p
+from ui import charts, data, layout, state
+from ui.i18n import fmt, lang, mlabel, mname, tr
+
+INPUTS = state.metric_options("input")
+KPIS = state.metric_options("kpi")
+TREATMENTS = ["demo_site", "secretary_projects_active"]
+
+
+def panel_for(v, f):
+    return from_warehouse_frame(state.filtered_panel(v, f), f.grain)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def fit_cached(v, f, y, xs, lag, controls):
+    return fe.fit_twfe(panel_for(v, f), y, list(xs), lag, list(controls))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def event_cached(v, f, y, treatment):
+    return did.event_study(panel_for(v, f), y, treatment)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def reverse_cached(v, f, y, x):
+    return reverse.reverse_check(panel_for(v, f), y, x)
+
+
+def term_label(name: str) -> str:
+    base, _, k = name.partition("_lag")
+    return mname(base) + (tr("table.lag_suffix", k=k) if k else "")
+
+
+def coef_table(est_list) -> pd.DataFrame:
+    return pd.DataFrame([{tr("table.term"): term_label(e.name), tr("table.estimate"): fmt_effect(e.estimate),
+                          tr("table.se"): f"{e.std_error:.4g}", tr("table.ci"): f"{fmt_effect(e.ci_low)} – {fmt_effect(e.ci_high)}",
+                          "p": fmt_p(e.p_value),
+                          tr("table.std_effect"): fmt_effect(e.std_effect) if e.std_effect is not None else "—"} for e in est_list])
+
+
+if layout.header("page.tests.title", "page.tests.caption"):
+    v = data.version()
+    f = st.session_state["filters"]
+    layout.fishing_note(f.is_narrowed())
+
+    st.subheader(tr("page.tests.twfe"))
+    c1, c2, c3, c4 = st.columns([2, 3, 1, 2])
+    y = c1.selectbox(tr("page.rel.kpi"), KPIS, index=KPIS.index("complaints_per_10k"), key="ts_y", format_func=fmt("label"))
+    xs = c2.multiselect(tr("page.tests.inputs"), INPUTS, default=["theme_days"], key="ts_x", format_func=fmt("metric"))
+    lag = c3.number_input(tr("page.rel.lag"), 0, 12, 1, key="ts_lag")
+    controls = c4.multiselect(tr("page.tests.controls"), [m for m in INPUTS + ["customers", "members"] if m not in xs],
+                              key="ts_ctrl", format_func=fmt("metric"), placeholder=tr("filter.none"))
+    fit = None
+    try:
+        fit = fit_cached(v, f, y, tuple(xs), int(lag), tuple(controls))
+    except AnalysisError as exc:
+        st.error(str(exc))
+    if fit is not None:
+        st.dataframe(coef_table(fit.coefficients), hide_index=True)
+        st.caption(tr("page.tests.fit_meta", n_obs=f"{fit.n_obs:,}", n_units=fit.n_units, n_periods=fit.n_periods,
+                      se=fit.small_sample))
+        st.success(summarize_fit(fit, lang()))
+        layout.download_csv(fit.to_frame(), "twfe", key="dl_twfe")
+
+    st.subheader(tr("page.tests.event"))
+    e1, e2 = st.columns(2)
+    treat = e1.selectbox(tr("page.tests.treatment"), TREATMENTS, key="ts_treat", format_func=fmt("metric"))
+    ey = e2.selectbox(tr("page.tests.event_y"), KPIS, index=KPIS.index("satisfaction"), key="ts_ey", format_func=fmt("label"))
+    try:
+        es = event_cached(v, f, ey, treat)
+        frame = es.to_frame()
+        naive = pd.DataFrame([{"event_time": int(e.name[2:]), "estimate": e.estimate} for e in es.naive_twfe])
+        st.plotly_chart(charts.event_study(frame, naive, tr("chart.event_time", grain=tr(f"filter.grain_{f.grain}")), mlabel(ey),
+                                           {"pre": tr("chart.pre"), "post": tr("chart.post"), "naive": tr("chart.naive")}), key="ts_es")
+        m1, m2, m3 = st.columns(3)
+        m1.metric(tr("page.tests.att"), fmt_effect(es.att.estimate), help=f"95% CI {fmt_effect(es.att.ci_low)} – {fmt_effect(es.att.ci_high)}")
+        m2.metric(tr("page.tests.pretrend"), fmt_p(es.pretrend_p), help=tr("page.tests.pretrend_help"))
+        m3.metric(tr("page.tests.treated"), f"{es.n_treated_units} / {es.n_units}")
+        (st.success if es.pretrend_passes else st.warning)(summarize_event_study(es, lang()))
+        layout.download_csv(frame, "event_study", key="dl_es")
+    except AnalysisError as exc:
+        st.error(str(exc))
+
+    st.subheader(tr("page.tests.reverse"))
+    if fit is not None and xs:
+        try:
+            rv = reverse_cached(v, f, y, xs[0])
+            st.dataframe(pd.DataFrame([
+                {tr("table.direction"): tr("page.tests.forward", x=mname(xs[0]), y=mname(y)), tr("table.estimate"): fmt_effect(rv.forward.estimate),
+                 "p": fmt_p(rv.forward.p_value), "N": rv.n_obs_forward},
+                {tr("table.direction"): tr("page.tests.backward", x=mname(xs[0]), y=mname(y)), tr("table.estimate"): fmt_effect(rv.backward.estimate),
+                 "p": fmt_p(rv.backward.p_value), "N": rv.n_obs_backward}]), hide_index=True)
+            st.info(summarize_reverse(rv, lang()))
+            layout.download_csv(rv.to_frame(), "reverse", key="dl_rev")
+        except AnalysisError as exc:
+            st.error(str(exc))
+
+    st.subheader(tr("page.tests.diagnostics"))
+    if fit is not None:
+        dg = diagnose(fit, panel_for(v, f))
+        d1, d2 = st.columns(2)
+        with d1:
+            st.markdown(tr("page.tests.missing"))
+            st.dataframe(pd.DataFrame({tr("table.metric"): [term_label(c) for c in dg.missing_share],
+                                       tr("table.missing"): [f"{100 * s:.1f}%" for s in dg.missing_share.values()]}), hide_index=True)
+            st.markdown(tr("page.tests.n_per_unit", min=int(dg.n_per_unit["n"].min()), median=int(dg.n_per_unit["n"].median())))
+            if dg.vif:
+                st.dataframe(pd.DataFrame({tr("table.term"): [term_label(c) for c in dg.vif], "VIF": list(dg.vif.values())}).round(2),
+                             hide_index=True)
+        with d2:
+            rf = dg.resid_fitted.sample(min(len(dg.resid_fitted), 3000), random_state=0)
+            fig = go.Figure(go.Scatter(x=rf["fitted"], y=rf["residual"], mode="markers", marker=dict(size=4, opacity=0.4)))
+            fig.add_hline(y=0, line_color=charts.RED)
+            fig.update_layout(height=320, xaxis_title=tr("chart.fitted"), yaxis_title=tr("chart.residual"))
+            st.plotly_chart(fig, key="ts_rf")
+
+    with st.expander(tr("page.tests.methods"), expanded=False):
+        st.markdown(tr("method.text"))

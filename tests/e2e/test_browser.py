@@ -1,0 +1,132 @@
+"""Real browser: `streamlit run` the app on the demo warehouse, visit every page in Chinese and English with
+the system Chromium (Playwright), fail on any Streamlit exception box, save full-page screenshots under
+test-artifacts/screenshots/ for a person to look at."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+PAGES = {"overview": "", "profile": "profile", "relationships": "relationships", "tests": "tests", "whatif": "whatif", "data": "data"}
+CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser"),
+              pytest.mark.skipif(CHROMIUM is None, reason="system Chromium not installed (apt-get install chromium)")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(demo_db):
+    port = free_port()
+    env = dict(os.environ, PBKPI_DB=str(demo_db))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = open(ARTIFACTS.parent / "streamlit.log", "w")  # a pipe nobody reads would fill up and stall the server
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("streamlit did not start: " + (ARTIFACTS.parent / "streamlit.log").read_text()[-2000:])
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        yield b
+        b.close()
+
+
+NAV = {"zh": "总览", "en": "Overview"}
+
+
+def wait_idle(page, lang="zh", timeout=90_000):
+    """Wait until app.py has run (our navigation is in the sidebar) and the script has finished."""
+    page.wait_for_function(
+        "(t) => { const n = document.querySelector('[data-testid=\"stSidebarNav\"]'); return n && n.innerText.includes(t); }",
+        arg=NAV[lang], timeout=timeout)
+    for _ in range(2):  # the status widget can flicker between reruns
+        page.wait_for_timeout(1000)
+        page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+    page.wait_for_timeout(1000)
+
+
+def full_screenshot(page, path: Path, width: int):
+    """Streamlit scrolls inside its main container, so grow the viewport to the content before capturing."""
+    h = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]') || document.body;"
+                      " return Math.max(m.scrollHeight, document.body.scrollHeight); }")
+    vh = page.viewport_size["height"]
+    page.set_viewport_size({"width": width, "height": min(max(vh, int(h) + 40), 12000)})
+    page.wait_for_timeout(1200)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": width, "height": vh})
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])
+def test_every_page_renders(server, browser, lang, size):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]}, locale="zh-CN")
+    page = ctx.new_page()
+    try:
+        for name, path in PAGES.items():
+            grain = "quarter" if name in ("overview", "profile") else "month"
+            page.goto(f"{server}/{path}?lang={lang}&grain={grain}", wait_until="domcontentloaded")
+            assert page.locator("text=Page not found").count() == 0, name
+            wait_idle(page, lang)
+            exc = page.locator('[data-testid="stException"]')
+            assert exc.count() == 0, f"{name}: " + exc.first.inner_text()[:500]
+            title = page.locator("h1").first.inner_text()
+            assert title.strip(), name
+            if lang == "en":
+                assert not any("\u4e00" <= ch <= "\u9fff" for ch in title), f"{name}: title not in English: {title}"
+            page.screenshot(path=str(ARTIFACTS / f"{name}_{lang}_{size[0]}_viewport.png"))
+            full_screenshot(page, ARTIFACTS / f"{name}_{lang}_{size[0]}.png", size[0])
+    finally:
+        ctx.close()
+
+
+def test_url_state_round_trip(server, browser):
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{server}/relationships?lang=en&grain=month&region=农村&type=供电所,bogus", wait_until="domcontentloaded")
+        wait_idle(page, "en")
+        assert "grain=month" in page.url and "lang=en" in page.url
+        assert "region=" in page.url and "bogus" not in page.url
+        assert page.locator("text=not recognised").count() >= 1
+    finally:
+        ctx.close()

@@ -1,0 +1,143 @@
+"""One chart theme (CJK font stack, party-red accent) and the figure builders the pages share."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+
+FONT = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
+RED, GOLD, BLUE, GREY, GREEN = "#C8102E", "#D4A017", "#1F5FA8", "#8A8F98", "#2E8B57"
+PALETTE = [RED, BLUE, GOLD, GREEN, "#7B4EA3", "#E07B39", "#3BA3A3", GREY]
+QUAD_COLORS = {"both_strong": GREEN, "pb_strong_biz_weak": GOLD, "biz_strong_pb_weak": BLUE, "both_weak": RED}
+
+pio.templates["pbkpi"] = go.layout.Template(layout=go.Layout(
+    font=dict(family=FONT, size=14, color="#1f2329"),
+    colorway=PALETTE,
+    paper_bgcolor="white", plot_bgcolor="white",
+    margin=dict(l=60, r=24, t=56, b=48),
+    xaxis=dict(gridcolor="#eceff3", zerolinecolor="#d0d5dc", automargin=True),
+    yaxis=dict(gridcolor="#eceff3", zerolinecolor="#d0d5dc", automargin=True),
+    legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+    hoverlabel=dict(font_family=FONT),
+    title=dict(font=dict(size=16)),
+))
+pio.templates.default = "pbkpi"
+
+
+def _period_x(df: pd.DataFrame) -> pd.Series:
+    return pd.to_datetime(df["period_start"])
+
+
+def line(df: pd.DataFrame, x: str, ys: dict[str, str], title: str = "", y_title: str = "", height: int = 360) -> go.Figure:
+    fig = go.Figure()
+    for col, name in ys.items():
+        fig.add_trace(go.Scatter(x=df[x], y=df[col], name=name, mode="lines+markers", marker=dict(size=5)))
+    fig.update_layout(title=title, yaxis_title=y_title, height=height)
+    return fig
+
+
+def annotate_events(fig: go.Figure, events: list[tuple], color: str = GREY) -> go.Figure:
+    """Vertical markers with labels: [(date, label), ...]."""
+    for when, label in events:
+        fig.add_vline(x=pd.Timestamp(when).timestamp() * 1000, line_width=1, line_dash="dot", line_color=color)
+        fig.add_annotation(x=pd.Timestamp(when), y=0.99, yref="paper", text=label, showarrow=False, yanchor="top",
+                           xanchor="left", font=dict(size=11, color=color), bgcolor="rgba(255,255,255,0.8)")
+    return fig
+
+
+def quadrant(df: pd.DataFrame, labels: dict[str, str], x_title: str, y_title: str, counts_fmt, height: int = 460) -> go.Figure:
+    fig = go.Figure()
+    for q, color in QUAD_COLORS.items():
+        d = df[df["quadrant"] == q]
+        fig.add_trace(go.Scatter(
+            x=d["pb_index"], y=d["biz_index"], mode="markers", name=f"{labels[q]}（{len(d)}）" if counts_fmt == "zh" else f"{labels[q]} ({len(d)})",
+            marker=dict(size=11, color=color, line=dict(width=1, color="white")),
+            text=d["business_unit_name"], customdata=d[["unit_type_label", "region_label"]],
+            hovertemplate="<b>%{text}</b><br>%{customdata[0]} · %{customdata[1]}<br>" + x_title + " %{x:.0f}<br>" + y_title + " %{y:.0f}<extra></extra>"))
+    fig.add_hline(y=50, line_dash="dash", line_color=GREY)
+    fig.add_vline(x=50, line_dash="dash", line_color=GREY)
+    corners = {"both_strong": (97, 97, "right", "top"), "pb_strong_biz_weak": (97, 3, "right", "bottom"),
+               "biz_strong_pb_weak": (3, 97, "left", "top"), "both_weak": (3, 3, "left", "bottom")}
+    for q, (x, y, xa, ya) in corners.items():
+        fig.add_annotation(x=x, y=y, text=labels[q], showarrow=False, xanchor=xa, yanchor=ya,
+                           font=dict(color=QUAD_COLORS[q], size=13))
+    fig.update_layout(xaxis=dict(range=[0, 100], title=x_title), yaxis=dict(range=[0, 100], title=y_title), height=height)
+    return fig
+
+
+def scatter_fit(x: pd.Series, y: pd.Series, x_title: str, y_title: str, hover: pd.Series | None = None,
+                title: str = "", height: int = 400) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="markers", marker=dict(size=5, opacity=0.35, color=BLUE),
+                               text=hover, hovertemplate="%{text}<br>%{x:.2f}, %{y:.3f}<extra></extra>" if hover is not None else None,
+                               showlegend=False))
+    ok = x.notna() & y.notna()
+    if ok.sum() > 2 and x[ok].std() > 0:
+        b, a = np.polyfit(x[ok], y[ok], 1)
+        xs = np.linspace(x[ok].min(), x[ok].max(), 50)
+        fig.add_trace(go.Scatter(x=xs, y=a + b * xs, mode="lines", line=dict(color=RED, width=3), showlegend=False,
+                                 hoverinfo="skip"))
+    fig.update_layout(xaxis_title=x_title, yaxis_title=y_title, title=title, height=height)
+    return fig
+
+
+def binned(x: pd.Series, y: pd.Series, x_title: str, y_title: str, bins: int = 20, title: str = "", height: int = 400) -> go.Figure:
+    d = pd.DataFrame({"x": x, "y": y}).dropna()
+    d["bin"] = pd.qcut(d["x"].rank(method="first"), q=min(bins, max(2, len(d) // 10)), labels=False)
+    g = d.groupby("bin").agg(x=("x", "mean"), y=("y", "mean"), se=("y", "sem"), n=("y", "size"))
+    fig = go.Figure(go.Scatter(x=g["x"], y=g["y"], mode="markers", marker=dict(size=10, color=RED),
+                               error_y=dict(type="data", array=1.96 * g["se"], color=GREY), showlegend=False))
+    fig.update_layout(xaxis_title=x_title, yaxis_title=y_title, title=title, height=height)
+    return fig
+
+
+def heatmap(z: pd.DataFrame, text: pd.DataFrame, title: str = "", height: int = 520) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=z.values, x=list(z.columns), y=list(z.index), text=text.values, texttemplate="%{text}",
+                               colorscale="RdBu", zmid=0, zmin=-1, zmax=1, colorbar=dict(title="r"),
+                               hovertemplate="%{y} × %{x}<br>r = %{z:.2f}<extra></extra>"))
+    fig.update_layout(title=title, height=height, xaxis=dict(tickangle=-30, side="bottom"), yaxis=dict(autorange="reversed"))
+    return fig
+
+
+def event_study(df: pd.DataFrame, naive: pd.DataFrame | None, x_title: str, y_title: str, names: dict[str, str],
+                title: str = "", height: int = 420) -> go.Figure:
+    fig = go.Figure()
+    for kind, color, label in (("pre", GREY, names["pre"]), ("post", RED, names["post"])):
+        d = df[df["kind"] == kind]
+        fig.add_trace(go.Scatter(x=d["event_time"], y=d["estimate"], mode="markers+lines", name=label,
+                                 marker=dict(color=color, size=8), line=dict(color=color),
+                                 error_y=dict(type="data", symmetric=False, array=d["ci_high"] - d["estimate"],
+                                              arrayminus=d["estimate"] - d["ci_low"], color=color)))
+    if naive is not None and not naive.empty:
+        fig.add_trace(go.Scatter(x=naive["event_time"], y=naive["estimate"], mode="markers", name=names["naive"],
+                                 marker=dict(symbol="x", color=BLUE, size=8)))
+    fig.add_hline(y=0, line_color="#999")
+    fig.add_vline(x=-0.5, line_dash="dash", line_color="#999")
+    fig.update_layout(xaxis_title=x_title, yaxis_title=y_title, title=title, height=height)
+    return fig
+
+
+def funnel(df: pd.DataFrame, rate: str, size: str, overall: float, x_title: str, y_title: str, label: str,
+           per: float = 10_000, height: int = 420) -> go.Figure:
+    """Funnel plot of a Poisson rate against unit size, with 95% and 99.8% control limits, so a small
+    unit's noisy rate is not read as a ranking."""
+    fig = go.Figure(go.Scatter(x=df[size], y=df[rate], mode="markers", text=df[label], showlegend=False,
+                               marker=dict(size=9, color=BLUE, opacity=0.8),
+                               hovertemplate="%{text}<br>%{x:,.0f}<br>%{y:.2f}<extra></extra>"))
+    xs = np.linspace(max(df[size].min() * 0.8, 1), df[size].max() * 1.1, 100)
+    for z, dash in ((1.96, "dash"), (3.09, "dot")):
+        sd = np.sqrt(overall / per / xs) * per  # SD of a Poisson rate per `per` customers
+        fig.add_trace(go.Scatter(x=xs, y=overall + z * sd, mode="lines", line=dict(color=GREY, dash=dash), showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=xs, y=np.maximum(overall - z * sd, 0), mode="lines", line=dict(color=GREY, dash=dash), showlegend=False, hoverinfo="skip"))
+    fig.add_hline(y=overall, line_color=RED)
+    fig.update_layout(xaxis_title=x_title, yaxis_title=y_title, height=height)
+    return fig
+
+
+def coverage_heatmap(df: pd.DataFrame, title: str = "", height: int = 600) -> go.Figure:
+    z = df.pivot_table(index="business_unit_name", columns="period", values="sources", aggfunc="max")
+    fig = go.Figure(go.Heatmap(z=z.values, x=list(z.columns), y=list(z.index), zmin=0, zmax=3,
+                               colorscale=[[0, "#f3d6da"], [0.34, "#f6e7b5"], [0.67, "#cfe3c7"], [1, "#2E8B57"]],
+                               colorbar=dict(title="", tickvals=[0, 1, 2, 3])))
+    fig.update_layout(title=title, height=height, yaxis=dict(autorange="reversed", tickfont=dict(size=10)))
+    return fig

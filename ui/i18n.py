@@ -1,0 +1,58 @@
+"""The current language and the translation helpers the pages use. Strings live in catalogue/strings.toml
+and catalogue/metrics.toml; nothing user-visible is written in a page.
+
+Widget `format_func`s must not read session state when called (Streamlit may call them outside the
+script run), so pages pass `fmt(...)`, which binds the language at the time the widget is created."""
+from __future__ import annotations
+
+from typing import Callable
+
+import streamlit as st
+
+from catalogue import LANGS, metric, metrics, t
+
+
+def lang() -> str:
+    v = st.session_state.get("lang", "zh")
+    return v if v in LANGS else "zh"
+
+
+def tr(key: str, **kw) -> str:
+    return t(key, lang(), **kw)
+
+
+def mname(mid: str, lang_: str | None = None) -> str:
+    return metric(mid).name(lang_ or lang()) if mid in metrics() else mid
+
+
+def mlabel(mid: str, lang_: str | None = None) -> str:
+    return metric(mid).label(lang_ or lang()) if mid in metrics() else mid
+
+
+def munit(mid: str, lang_: str | None = None) -> str:
+    return metric(mid).unit(lang_ or lang()) if mid in metrics() else ""
+
+
+def value_label(group: str, value: str | None, lang_: str | None = None) -> str:
+    """Display form of an enumerated value (unit type, region, quadrant …) in the current language."""
+    if value is None:
+        return "—"
+    try:
+        return t(f"{group}.{value}", lang_ or lang())
+    except KeyError:
+        return str(value)
+
+
+def fmt(kind: str, arg: str | None = None) -> Callable[[object], str]:
+    """A format_func with the language fixed now: fmt("metric"), fmt("label"), fmt("value", "region"),
+    fmt("key", "filter.grain_") (translates prefix + option)."""
+    L = lang()
+    if kind == "metric":
+        return lambda x: mname(x, L)
+    if kind == "label":
+        return lambda x: mlabel(x, L)
+    if kind == "value":
+        return lambda x: value_label(arg, x, L)
+    if kind == "key":
+        return lambda x: t(f"{arg}{x}", L)
+    raise ValueError(kind)

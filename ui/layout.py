@@ -1,0 +1,33 @@
+"""What every page starts with: title, the synthetic-data banner, and the empty-warehouse guidance."""
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import data
+from ui.i18n import tr
+
+
+def header(title_key: str, caption_key: str | None = None) -> bool:
+    """Render the page title and banners; False when the warehouse has no data (the page should stop)."""
+    v = data.version()
+    st.title(tr(title_key))
+    if caption_key:
+        st.caption(tr(caption_key))
+    if data.is_demo(v):
+        st.warning(tr("app.demo_banner"), icon=":material/science:")
+    if not data.has_data(v):
+        st.info(tr("app.empty"), icon=":material/info:")
+        st.page_link("pages/data_page.py", label=tr("app.go_data"), icon=":material/folder_open:")
+        return False
+    return True
+
+
+def fishing_note(narrowed: bool) -> None:
+    if narrowed:
+        st.caption(tr("app.fishing_note"))
+
+
+def download_csv(df, name: str, key: str) -> None:
+    from briefing.safe_export import to_safe_csv
+
+    st.download_button(tr("app.download_csv"), to_safe_csv(df), file_name=f"{name}.csv", mime="text/csv", key=key)

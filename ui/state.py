@@ -1,0 +1,174 @@
+"""Global filters: sidebar widgets with stable keys, mirrored in the URL query string.
+
+On a session's first run the URL is read into the widget keys (each value checked against the catalogue
+and the organisation; an unknown value is dropped with a notice); after the widgets run, the URL is
+rewritten from their values, so a copied link reopens the same view."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from analytics.panel import PanelFilter
+from catalogue import LANGS, metrics
+from ui import data
+from ui.i18n import fmt, lang, tr
+
+UNIT_TYPES = ["供电所", "变电运维", "输电运检", "营销服务", "调度", "机关", "其他"]
+REGIONS = ["城区", "县城", "农村"]
+GRAINS = ["month", "quarter"]
+# URL parameter -> session-state key
+URL_KEYS = {"lang": "lang", "grain": "f_grain", "from": "f_start", "to": "f_end", "type": "f_types",
+            "region": "f_regions", "unit": "f_unit"}
+LIST_KEYS = {"f_types", "f_regions"}
+
+
+@dataclass(frozen=True)
+class Filters:
+    grain: str
+    start: str | None
+    end: str | None
+    unit_types: tuple[str, ...]
+    regions: tuple[str, ...]
+    unit: str | None
+
+    def panel_filter(self, with_unit: bool = False) -> PanelFilter:
+        return PanelFilter(unit_types=self.unit_types, regions=self.regions,
+                           units=(self.unit,) if (with_unit and self.unit) else (), start=self.start, end=self.end)
+
+    def is_narrowed(self) -> bool:
+        return bool(self.unit_types or self.regions or self.unit)
+
+
+def _valid_values(v: str, grain: str) -> dict[str, set]:
+    bus = data.business_units(v)
+    periods = set(data.panel(v, grain)["period"]) if data.has_data(v) else set()
+    return {
+        "lang": set(LANGS), "f_grain": set(GRAINS), "f_types": set(UNIT_TYPES), "f_regions": set(REGIONS),
+        "f_unit": set(bus["business_unit_id"]) if not bus.empty else set(), "f_start": periods, "f_end": periods,
+    }
+
+
+def read_url_once(v: str) -> None:
+    """First run of a session: URL -> widget state, with every value checked."""
+    if st.session_state.get("_url_read"):
+        return
+    st.session_state["_url_read"] = True
+    qp = st.query_params
+    grain = qp.get("grain") if qp.get("grain") in GRAINS else "month"
+    allowed = _valid_values(v, grain)
+    rejected = []
+    for param, key in URL_KEYS.items():
+        if param not in qp:
+            continue
+        raw = qp.get_all(param) if key in LIST_KEYS else [qp.get(param)]
+        vals = [x for part in raw for x in str(part).split(",") if x]
+        good = [x for x in vals if x in allowed[key]]
+        rejected += [f"{param}={x}" for x in vals if x not in allowed[key]]
+        if key in LIST_KEYS:
+            st.session_state[key] = good
+        elif good:
+            st.session_state[key] = good[0]
+    if rejected:
+        st.session_state["_url_rejected"] = rejected
+
+
+def write_url(f: Filters) -> None:
+    want = {"lang": lang(), "grain": f.grain}
+    if f.start:
+        want["from"] = f.start
+    if f.end:
+        want["to"] = f.end
+    if f.unit_types:
+        want["type"] = ",".join(f.unit_types)
+    if f.regions:
+        want["region"] = ",".join(f.regions)
+    if f.unit:
+        want["unit"] = f.unit
+    current = {k: st.query_params.get(k) for k in st.query_params.keys()}
+    if current != want:
+        st.query_params.from_dict(want)
+
+
+def language_switch() -> None:
+    st.session_state.setdefault("lang", "zh")
+    st.sidebar.radio("语言 / Language", options=list(LANGS), key="lang", horizontal=True,
+                     format_func=lambda x: "中文" if x == "zh" else "English")
+
+
+def sidebar_filters(v: str) -> Filters:
+    sb = st.sidebar
+    sb.subheader(tr("filter.title"))
+    st.session_state.setdefault("f_grain", "month")
+    grain = sb.radio(tr("filter.grain"), GRAINS, key="f_grain", horizontal=True,
+                     format_func=fmt("key", "filter.grain_"))
+    periods = sorted(data.panel(v, grain)["period"].unique()) if data.has_data(v) else []
+    if periods:
+        for key, default in (("f_start", periods[0]), ("f_end", periods[-1])):
+            if st.session_state.get(key) not in periods:
+                st.session_state[key] = _coerce_period(st.session_state.get(key), periods, default)
+        c1, c2 = sb.columns(2)
+        start = c1.selectbox(tr("filter.from"), periods, key="f_start")
+        end = c2.selectbox(tr("filter.to"), periods, key="f_end")
+        if start > end:
+            sb.warning(tr("filter.range_swapped"))
+            start, end = end, start
+    else:
+        start = end = None
+    st.session_state.setdefault("f_types", [])
+    st.session_state.setdefault("f_regions", [])
+    types = sb.multiselect(tr("filter.unit_type"), UNIT_TYPES, key="f_types", format_func=fmt("value", "unit_type"),
+                           placeholder=tr("filter.all"))
+    regions = sb.multiselect(tr("filter.region"), REGIONS, key="f_regions", format_func=fmt("value", "region"),
+                             placeholder=tr("filter.all"))
+    bus = data.business_units(v)
+    opts = [None] + (bus["business_unit_id"].tolist() if not bus.empty else [])
+    names = dict(zip(bus.get("business_unit_id", []), bus.get("business_unit_name", [])))
+    if st.session_state.get("f_unit") not in opts:
+        st.session_state["f_unit"] = None
+    unit = sb.selectbox(tr("filter.unit"), opts, key="f_unit",
+                        format_func=lambda u, all_units=tr("filter.all_units"): all_units if u is None else f"{names.get(u, u)}（{u}）")
+    if st.session_state.get("_url_rejected"):
+        sb.caption(tr("filter.url_rejected", values="、".join(st.session_state.pop("_url_rejected"))))
+    f = Filters(grain=grain, start=start, end=end, unit_types=tuple(types), regions=tuple(regions), unit=unit)
+    write_url(f)
+    return f
+
+
+def _coerce_period(value, periods: list[str], default: str) -> str:
+    """Keep the period range when the grain changes: 2024-07 <-> 2024Q3."""
+    if not value:
+        return default
+    if "Q" in value:  # quarter -> its first month
+        y, q = value.split("Q")
+        cand = f"{y}-{(int(q) - 1) * 3 + 1:02d}"
+    elif "-" in value:
+        y, m = value.split("-")
+        cand = f"{y}Q{(int(m) - 1) // 3 + 1}"
+    else:
+        cand = default
+    return cand if cand in periods else default
+
+
+def filtered_panel(v: str, f: Filters, with_unit: bool = False) -> pd.DataFrame:
+    """The panel rows the filters select, as a frame (cached upstream)."""
+    df = data.panel(v, f.grain)
+    if df.empty:
+        return df
+    m = pd.Series(True, index=df.index)
+    if f.unit_types:
+        m &= df["unit_type"].isin(f.unit_types)
+    if f.regions:
+        m &= df["region"].isin(f.regions)
+    if with_unit and f.unit:
+        m &= df["business_unit_id"] == f.unit
+    if f.start:
+        m &= df["period"] >= f.start
+    if f.end:
+        m &= df["period"] <= f.end
+    return df[m]
+
+
+def metric_options(role: str) -> list[str]:
+    return [m.id for m in metrics().values() if m.role == role]
