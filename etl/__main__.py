@@ -90,6 +90,19 @@ def cmd_refresh(args) -> int:
     return 0
 
 
+def cmd_docs(args) -> int:
+    from etl.docs import generated_sections, render_into
+
+    if args.write:
+        readme = Path(__file__).resolve().parent.parent / "README.md"
+        readme.write_text(render_into(readme.read_text(encoding="utf-8")), encoding="utf-8")
+        print(f"updated {readme}")
+    else:
+        for body in generated_sections().values():
+            print(body)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m etl", description="PB-KPI Lens ETL: load party-building and KPI files into DuckDB")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -127,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     rf.add_argument("--major-events", choices=["include", "exclude"],
                     help="include (DL/T 836 headline, default) or exclude major-event outages from reliability")
     rf.set_defaults(fn=cmd_refresh)
+    dc = sub.add_parser("docs", help="print (or --write into README.md) the data-contract and metric tables")
+    dc.add_argument("--write", action="store_true")
+    dc.set_defaults(fn=cmd_docs)
     return p
 
 

@@ -1,0 +1,43 @@
+"""The README's generated tables match the catalogue; every string exists in both languages; every
+metric's SQL is used by the panels."""
+import re
+from pathlib import Path
+
+from catalogue import metrics, strings, t
+from etl.docs import render_into
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_tables_are_current():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert render_into(readme) == readme, "run `python -m etl docs --write`"
+
+
+def _leaves(d, prefix=""):
+    for k, v in d.items():
+        if isinstance(v, dict) and "zh" not in v:
+            yield from _leaves(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", v
+
+
+def test_every_string_has_both_languages():
+    for key, entry in _leaves(strings()):
+        assert set(entry) == {"zh", "en"}, key
+        assert entry["zh"].strip() and entry["en"].strip(), key
+
+
+def test_every_key_used_in_code_exists():
+    used = set()
+    for f in list((ROOT / "pages").glob("*.py")) + list((ROOT / "ui").glob("*.py")) + [ROOT / "app.py"]:
+        used |= set(re.findall(r'tr\("([a-z_.0-9]+)"', f.read_text(encoding="utf-8")))
+    for key in used:
+        assert t(key, "zh") and t(key, "en"), key
+
+
+def test_metric_entries_complete():
+    for m in metrics().values():
+        assert m.direction in ("higher", "lower", "none"), m.id
+        assert m.role in ("input", "kpi", "context"), m.id
+        assert m.rollup == "sum" or m.rollup == "mean" or m.rollup.startswith("wmean:"), m.id
