@@ -19,7 +19,7 @@ def _list(s: str | None) -> list[str]:
     return [p.strip() for p in s.split(",") if p.strip()] if s else []
 
 
-def load(args):
+def load(args, filtered: bool = True):
     if args.csv:
         if not (args.entity and args.time):
             raise AnalysisError("使用 --csv 时必须同时给出 --entity 和 --time。(--csv needs --entity and --time)")
@@ -28,6 +28,8 @@ def load(args):
         from analytics.source import read_panel
         import settings
         panel = read_panel(args.db or settings.db_path(), args.grain)
+    if not filtered:
+        return panel
     flt = PanelFilter(unit_types=tuple(_list(args.unit_type)), regions=tuple(_list(args.region)),
                       units=tuple(_list(args.units)), start=args.start, end=args.end)
     return apply_filter(panel, flt)
@@ -77,8 +79,10 @@ def cmd_reverse(args):
 
 
 def cmd_whatif(args):
+    # as on the dashboard: the model is fitted on every unit, the scenario applies to the filtered ones
+    r_fit = fe.fit_twfe(load(args, filtered=False), _req(args.y, "--y"), _req_list(args.x, "--x"), args.lag,
+                        _list(args.controls), args.fe)
     full = load(args)
-    r_fit = fe.fit_twfe(full, _req(args.y, "--y"), _req_list(args.x, "--x"), args.lag, _list(args.controls), args.fe)
     changes = {}
     for item in _req_list(args.change, "--change"):
         try:

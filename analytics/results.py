@@ -155,7 +155,7 @@ class WhatIfResult:
     y: str
     changes: dict                 # input -> (mode, amount)
     per_unit: pd.DataFrame        # unit, name, baseline, delta, ci_low, ci_high
-    total_delta: float
+    total_delta: float            # change of the group figure (sum or weighted mean, see settings.total_rule)
     total_ci: tuple[float, float]
     mean_delta: float
     mean_ci: tuple[float, float]

@@ -78,6 +78,9 @@ def summarize_quartiles(res: QuartileResult, lang: str = "zh") -> str:
 
 
 def summarize_whatif(res: WhatIfResult, lang: str = "zh") -> str:
+    rule = res.settings.get("total_rule", "sum")
+    total_label = t("word.total_sum" if rule == "sum" else "word.total_group", lang)
     return t("sum.whatif", lang, n_units=res.n_units, y_name=_name(res.y, lang), y_unit=_unit(res.y, lang),
              mean=fmt_effect(res.mean_delta), lo=fmt_effect(res.mean_ci[0]), hi=fmt_effect(res.mean_ci[1]),
-             total=fmt_effect(res.total_delta))
+             total=fmt_effect(res.total_delta), total_label=total_label,
+             tlo=fmt_effect(res.total_ci[0]), thi=fmt_effect(res.total_ci[1]))

@@ -1,4 +1,7 @@
-"""What-if: the KPI change a fitted model predicts when inputs change, per unit and in total.
+"""What-if: the KPI change a fitted model predicts when inputs change, per unit and for the group.
+
+The group figure follows the catalogue's roll-up of the KPI: summed for counts, customer- or
+member-weighted for rates (the change in the company's complaints per 10k, not a sum of rates).
 
 delta_i = sum_k beta_k * change_ik; its variance is c_i' V c_i with V the clustered coefficient
 covariance, so the interval reflects estimation uncertainty only — not whether the relation is causal.
@@ -11,6 +14,7 @@ import pandas as pd
 from analytics.errors import AnalysisError
 from analytics.panel import Panel, lag_name
 from analytics.results import FitResult, WhatIfResult
+from catalogue import metrics
 
 Z = 1.959963984540054
 TOLERANCE = 0.25  # a scenario may exceed the observed range by this share of the range, no more
@@ -61,12 +65,26 @@ def what_if(fit: FitResult, panel: Panel, changes: dict[str, tuple[str, float]],
         "name": base["business_unit_name"].to_numpy() if "business_unit_name" in base else base["unit"].to_numpy(),
         "baseline": base[fit.y].to_numpy(), "delta": d, "ci_low": d - Z * se, "ci_high": d + Z * se,
     })
-    ctot = cvec.sum(axis=0)
+    per_unit["new"] = per_unit["baseline"] + per_unit["delta"]
+    below = int((per_unit["new"] < 0).sum())
+    if below:
+        warnings.append(f"{below} 个单位的预测值低于 0（线性模型外推），实际应视为 0。"
+                        f"({below} unit(s) predicted below zero by linear extrapolation)")
+    # the group figure moves as the catalogue rolls the KPI up: a sum, or a customer/member-weighted mean
+    rule = metrics()[fit.y].rollup if fit.y in metrics() else "sum"
+    if rule.startswith("wmean:") and rule[6:] in base and base[rule[6:]].notna().all() and base[rule[6:]].sum() > 0:
+        w = base[rule[6:]].to_numpy(dtype=float)
+        ctot = (cvec * (w / w.sum())[:, None]).sum(axis=0)
+    elif rule == "sum":
+        ctot = cvec.sum(axis=0)
+    else:
+        rule = "mean"
+        ctot = cvec.mean(axis=0)
     tot, tot_se = float(ctot @ b), float(np.sqrt(ctot @ V @ ctot))
-    cm = ctot / len(base)
+    cm = cvec.mean(axis=0)
     mean, mean_se = float(cm @ b), float(np.sqrt(cm @ V @ cm))
     return WhatIfResult(
         y=fit.y, changes={k: list(v) for k, v in changes.items()}, per_unit=per_unit, total_delta=tot,
         total_ci=(tot - Z * tot_se, tot + Z * tot_se), mean_delta=mean, mean_ci=(mean - Z * mean_se, mean + Z * mean_se),
-        n_units=len(base), warnings=warnings, settings={"baseline_period": period, "lag": fit.lag},
+        n_units=len(base), warnings=warnings, settings={"baseline_period": period, "lag": fit.lag, "total_rule": rule},
     )

@@ -38,9 +38,9 @@ if layout.header("page.overview.title", "page.overview.caption"):
     totals = rollup(qdf, ["period"]).set_index("period")
 
     st.subheader(tr("page.overview.cards"))
-    for row_start in range(0, len(CARDS), 5):
-        cols = st.columns(5)
-        for c, mid in zip(cols, CARDS[row_start:row_start + 5]):
+    for row_start in range(0, len(CARDS), 3):
+        cols = st.columns(3)
+        for c, mid in zip(cols, CARDS[row_start:row_start + 3]):
             m = metric(mid)
             cur = totals[mid].get(quarter)
             prev = totals[mid].get(shift_period(quarter, 1))

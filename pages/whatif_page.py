@@ -86,7 +86,6 @@ if layout.header("page.whatif.title", "page.whatif.caption"):
         st.plotly_chart(fig, key="wi_bar")
         pick = st.radio(tr("page.whatif.per_unit"), names, horizontal=True, key="wi_pick")
         pu = results[pick].per_unit.copy()
-        pu["new"] = pu["baseline"] + pu["delta"]
         st.dataframe(pu[["name", "baseline", "new", "delta", "ci_low", "ci_high"]].rename(columns={
             "name": tr("table.unit"), "baseline": tr("table.baseline"), "new": tr("table.scenario_value"),
             "delta": tr("table.delta"), "ci_low": tr("table.ci_low"), "ci_high": tr("table.ci_high")}).round(4),
