@@ -16,6 +16,7 @@ PAGES = [
     ("pages/relationships_page.py", "page.rel.nav", ":material/scatter_plot:", "relationships"),
     ("pages/tests_page.py", "page.tests.nav", ":material/science:", "tests"),
     ("pages/whatif_page.py", "page.whatif.nav", ":material/tune:", "whatif"),
+    ("pages/briefing_page.py", "brief.page.nav", ":material/slideshow:", "briefing"),
     ("pages/data_page.py", "page.data.nav", ":material/folder_open:", "data"),
 ]
 nav = st.navigation([st.Page(path, title=tr(key), icon=icon, url_path=url, default=(i == 0))

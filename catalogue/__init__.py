@@ -157,3 +157,8 @@ def t(key: str, lang: str = "zh", **kw) -> str:
 @lru_cache(maxsize=1)
 def targets() -> dict[str, dict]:
     return _load("targets.toml").get("target", {})
+
+
+@lru_cache(maxsize=1)
+def briefing_config() -> dict:
+    return _load("briefing.toml")

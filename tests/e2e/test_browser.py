@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-PAGES = {"overview": "", "profile": "profile", "relationships": "relationships", "tests": "tests", "whatif": "whatif", "data": "data"}
+PAGES = {"overview": "", "profile": "profile", "relationships": "relationships", "tests": "tests", "whatif": "whatif", "briefing": "briefing", "data": "data"}
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
@@ -103,7 +103,7 @@ def test_every_page_renders(server, browser, lang, size):
     page = ctx.new_page()
     try:
         for name, path in PAGES.items():
-            grain = "quarter" if name in ("overview", "profile") else "month"
+            grain = "quarter" if name in ("overview", "profile", "briefing") else "month"
             page.goto(f"{server}/{path}?lang={lang}&grain={grain}", wait_until="domcontentloaded")
             assert page.locator("text=Page not found").count() == 0, name
             wait_idle(page, lang)

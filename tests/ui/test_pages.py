@@ -16,6 +16,7 @@ PAGES = {
     "pages/tests_page.py": "page.tests.title",
     "pages/whatif_page.py": "page.whatif.title",
     "pages/data_page.py": "page.data.title",
+    "pages/briefing_page.py": "brief.page.title",
 }
 
 

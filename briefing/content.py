@@ -1,0 +1,266 @@
+"""The quarterly briefing's content: every number, table and sentence, computed once from the warehouse
+and shared by the page and the PPTX / HTML / PNG exports, so they cannot disagree."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.multitest import multipletests
+
+from analytics.did import event_study
+from analytics.errors import AnalysisError
+from analytics.fe import fit_twfe
+from analytics.indices import compute_indices, quadrant_movers
+from analytics.panel import PanelFilter, apply_filter
+from analytics.rollup import rollup
+from analytics.source import read_panel
+from analytics.summaries import summarize_event_study
+from catalogue import briefing_config, metric, t, targets
+from catalogue.formats import fmt_effect, fmt_metric, fmt_number, fmt_p
+
+
+class BriefingError(ValueError):
+    """The briefing cannot be built (no data for the quarter, bad quarter label …)."""
+
+
+@dataclass
+class KpiLine:
+    id: str
+    value: float | None
+    prev: float | None
+    yoy: float | None
+    status: str  # green | amber | red | ""
+
+    @property
+    def delta_prev(self):
+        return None if self.value is None or self.prev is None else self.value - self.prev
+
+    @property
+    def delta_yoy(self):
+        return None if self.value is None or self.yoy is None else self.value - self.yoy
+
+
+@dataclass
+class Finding:
+    x: str
+    y: str
+    lag: int
+    estimate: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    q_value: float
+    n_obs: int
+    n_units: int
+
+    @property
+    def supported(self) -> bool:
+        return self.q_value < 0.05
+
+
+@dataclass
+class Briefing:
+    quarter: str
+    previous: str
+    scope: PanelFilter
+    synthetic: bool
+    kpis: list[KpiLine]
+    trend: pd.DataFrame                 # period_start, pb_index, biz_index
+    quadrant: pd.DataFrame              # this quarter's units with indices and quadrant
+    movers: pd.DataFrame
+    ranks: dict[str, pd.DataFrame]      # kpi -> best and worst units this quarter
+    findings: list[Finding]
+    events: list = field(default_factory=list)   # EventStudyResult objects
+    initiatives: pd.DataFrame = field(default_factory=pd.DataFrame)
+    data_notes: list[tuple[str, dict]] = field(default_factory=list)  # (string key, values)
+    n_units: int = 0
+
+
+def shift_quarter(q: str, k: int) -> str:
+    y, n = int(q[:4]), int(q[5:])
+    i = y * 4 + n - 1 - k
+    return f"{i // 4}Q{i % 4 + 1}"
+
+
+def _status(mid: str, value) -> str:
+    tg = targets().get(mid)
+    if tg is None or value is None or pd.isna(value):
+        return ""
+    gap = (value - tg["value"]) * metric(mid).sign
+    return "green" if gap >= 0 else "amber" if gap >= -tg["amber"] else "red"
+
+
+def _val(s: pd.Series, key):
+    v = s.get(key)
+    return None if v is None or pd.isna(v) else float(v)
+
+
+def build(db_path, quarter: str, scope: PanelFilter | None = None) -> Briefing:
+    import duckdb
+
+    scope = scope or PanelFilter()
+    if len(quarter) != 6 or quarter[4] != "Q" or not quarter[:4].isdigit() or quarter[5] not in "1234":
+        raise BriefingError(f"季度格式应为 2025Q3，收到 {quarter!r}。(quarter must look like 2025Q3)")
+    try:
+        qp = apply_filter(read_panel(db_path, "quarter"), scope)
+        mp = apply_filter(read_panel(db_path, "month"), scope)
+    except AnalysisError as exc:
+        raise BriefingError(str(exc)) from exc
+    available = sorted(qp.df["period"].unique())
+    if quarter not in available or qp.df.loc[qp.df["period"] == quarter, "customers"].notna().sum() == 0:
+        rng = f"{available[0]}–{available[-1]}" if available else "—"
+        raise BriefingError(f"{quarter} 没有数据（仓库中的季度范围：{rng}）。请选择有数据的季度或先导入该季度的文件。"
+                            f"(no data for {quarter}; available {rng})")
+    cfg = briefing_config()
+    prev = shift_quarter(quarter, 1)
+    totals = rollup(qp.df, ["period"]).set_index("period")
+    kpis = [KpiLine(m, _val(totals[m], quarter), _val(totals[m], prev), _val(totals[m], shift_quarter(quarter, 4)),
+                    _status(m, _val(totals[m], quarter))) for m in cfg["headline"]]
+
+    upto = qp.df[qp.df["period"] <= quarter]
+    pooled = compute_indices(upto, scope="pooled")
+    trend = pooled.groupby("period_start")[["pb_index", "biz_index"]].mean().reset_index()
+    two = compute_indices(upto[upto["period"].isin([quarter, prev])], scope="period")
+    now = two[two["period"] == quarter].copy()
+    movers = quadrant_movers(two, quarter, prev) if prev in set(two["period"]) else pd.DataFrame()
+
+    ranks = {}
+    for mid in cfg["rank_kpis"]:
+        d = now[["unit", "business_unit_name", mid]].dropna().sort_values(mid, ascending=metric(mid).direction == "lower")
+        ranks[mid] = pd.concat([d.head(3).assign(rank="best"), d.tail(3).iloc[::-1].assign(rank="worst")])
+
+    months_upto = mp.df[mp.df["period"] <= _quarter_last_month(quarter)]
+    from analytics.panel import Panel
+    mpanel = Panel(months_upto.copy(), "month")
+    findings = []
+    for f in cfg.get("finding", []):
+        try:
+            r = fit_twfe(mpanel, f["y"], [f["x"]], f.get("lag", 0))
+        except AnalysisError:
+            continue
+        c = r.coefficients[0]
+        findings.append(Finding(f["x"], f["y"], f.get("lag", 0), c.estimate, c.ci_low, c.ci_high, c.p_value, np.nan,
+                                r.n_obs, r.n_units))
+    if findings:
+        qs = multipletests([f.p_value for f in findings], method="fdr_bh")[1]
+        for f, q in zip(findings, qs):
+            f.q_value = float(q)
+    events = []
+    for e in cfg.get("event_study", []):
+        try:
+            events.append(event_study(mpanel, e["y"], e["treatment"], with_naive=False))
+        except AnalysisError:
+            continue
+
+    initiatives, notes = _initiatives_and_notes(db_path, quarter, now, months_upto, duckdb)
+    synthetic = _is_synthetic(db_path, duckdb)
+    return Briefing(quarter=quarter, previous=prev, scope=scope, synthetic=synthetic, kpis=kpis, trend=trend,
+                    quadrant=now, movers=movers, ranks=ranks, findings=findings, events=events,
+                    initiatives=initiatives, data_notes=notes, n_units=int(now["unit"].nunique()))
+
+
+def _quarter_last_month(q: str) -> str:
+    return f"{q[:4]}-{int(q[5]) * 3:02d}"
+
+
+def _is_synthetic(db_path, duckdb) -> bool:
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        rows = con.execute("SELECT value FROM meta WHERE key = 'synthetic_demo'").fetchall()
+    finally:
+        con.close()
+    return bool(rows) and rows[0][0] == "true"
+
+
+def _initiatives_and_notes(db_path, quarter, now, months, duckdb):
+    start = f"{quarter[:4]}-{(int(quarter[5]) - 1) * 3 + 1:02d}-01"
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        ini = con.execute("""
+            SELECT i.kind, i.title, i.start, i."end", u.unit_name, u.business_unit_id,
+                   CASE WHEN i.start >= CAST(? AS DATE) AND i.start < CAST(? AS DATE) + INTERVAL 3 MONTH THEN 'started'
+                        ELSE 'finished' END AS event
+            FROM fct_initiatives i JOIN dim_units u USING (unit_id)
+            WHERE (i.start >= CAST(? AS DATE) AND i.start < CAST(? AS DATE) + INTERVAL 3 MONTH)
+               OR (i."end" >= CAST(? AS DATE) AND i."end" < CAST(? AS DATE) + INTERVAL 3 MONTH)
+            ORDER BY i.start""", [start] * 6).df()
+    finally:
+        con.close()
+    ini = ini[ini["business_unit_id"].isin(set(now["unit"]))]
+    notes = []
+    q_months = months[months["period"] >= start[:7]]
+    for col, key in (("customers", "brief.note.kpi_missing"), ("members", "brief.note.members_missing"),
+                     ("activities_total", "brief.note.activities_missing")):
+        miss = q_months[q_months[col].isna()]
+        if len(miss):
+            names = miss.drop_duplicates("unit")["business_unit_name"].tolist()
+            notes.append((key, {"n": len(miss), "units": len(names), "names": "、".join(names[:5])}))
+    return ini, notes
+
+
+# ---------------------------------------------------------------- narrative
+
+def narrative(b: Briefing, lang: str = "zh") -> str:
+    """A paragraph built from the numbers: names units and figures, claims no more than the tests allow."""
+    parts = []
+    k = {x.id: x for x in b.kpis}
+    label = quarter_label(b.quarter, lang)
+    lines = []
+    for mid in ("rs1", "complaints_per_10k", "satisfaction"):
+        x = k.get(mid)
+        if x is None or x.value is None:
+            continue
+        m = metric(mid)
+        if x.delta_prev is None:
+            lines.append(t("brief.nar.kpi_nochange", lang, name=m.name(lang), value=fmt_metric(mid, x.value, lang)))
+        else:
+            better = x.delta_prev * m.sign > 0
+            word = t("brief.nar.better" if better else "brief.nar.worse", lang) if x.delta_prev != 0 else t("brief.nar.flat", lang)
+            lines.append(t("brief.nar.kpi", lang, name=m.name(lang), value=fmt_metric(mid, x.value, lang),
+                           delta=fmt_number(abs(x.delta_prev), m.decimals + 1), word=word))
+    sep = "，" if lang == "zh" else "; "
+    parts.append(t("brief.nar.open", lang, quarter=label, n=b.n_units, kpis=sep.join(lines)))
+    counts = b.quadrant["quadrant"].value_counts()
+    parts.append(t("brief.nar.quadrant", lang, both=int(counts.get("both_strong", 0)),
+                   pb_only=int(counts.get("pb_strong_biz_weak", 0)), biz_only=int(counts.get("biz_strong_pb_weak", 0)),
+                   weak=int(counts.get("both_weak", 0))))
+    if len(b.movers):
+        down = b.movers[b.movers["after"].isin(["both_weak", "pb_strong_biz_weak"]) & (b.movers["before"] == "both_strong")]
+        up = b.movers[(b.movers["after"] == "both_strong")]
+        if len(up):
+            parts.append(t("brief.nar.up", lang, names="、".join(up["business_unit_name"].head(3)), n=len(up)))
+        if len(down):
+            parts.append(t("brief.nar.down", lang, names="、".join(down["business_unit_name"].head(3)), n=len(down)))
+    sup = [f for f in b.findings if f.supported]
+    if sup:
+        f = min(sup, key=lambda f: f.q_value)
+        mx, my = metric(f.x), metric(f.y)
+        parts.append(t("brief.nar.finding", lang, x=mx.name(lang), y=my.name(lang), est=fmt_effect(f.estimate),
+                       unit=my.unit(lang), lo=fmt_effect(f.ci_low), hi=fmt_effect(f.ci_high), n=len(sup),
+                       lag=t("brief.nar.lag", lang, k=f.lag) if f.lag else ""))
+    else:
+        parts.append(t("brief.nar.no_finding", lang))
+    for e in b.events:
+        if e.pretrend_passes:
+            parts.append(t("brief.nar.event", lang, treat=metric(e.treatment).name(lang), y=metric(e.y).name(lang),
+                           att=fmt_effect(e.att.estimate), unit=metric(e.y).unit(lang)))
+    if b.synthetic:
+        parts.append(t("brief.synthetic", lang))
+    return ("" if lang == "zh" else " ").join(parts)
+
+
+def quarter_label(q: str, lang: str) -> str:
+    return t("brief.quarter_label", lang, year=q[:4], q=q[5])
+
+
+def finding_text(f: Finding, lang: str) -> str:
+    mx, my = metric(f.x), metric(f.y)
+    key = "brief.finding.supported" if f.supported else "brief.finding.not_supported"
+    return t(key, lang, x=mx.name(lang), y=my.name(lang), est=fmt_effect(f.estimate), unit=my.unit(lang),
+             lo=fmt_effect(f.ci_low), hi=fmt_effect(f.ci_high), q=fmt_p(f.q_value), n=f.n_units,
+             lag=t("brief.nar.lag", lang, k=f.lag) if f.lag else "")
+
+
+def event_text(e, lang: str) -> str:
+    return summarize_event_study(e, lang)

@@ -1,0 +1,87 @@
+"""季度简报 Quarterly briefing: a screenshot-ready layout and PPTX / HTML / PNG exports."""
+import pandas as pd
+import streamlit as st
+
+from analytics.panel import PanelFilter
+from briefing import export
+from briefing.content import BriefingError, build, event_text, finding_text, narrative, quarter_label
+from briefing.figures import browser_path, build_figures, kpi_frame
+from ui import data, layout
+from ui.i18n import lang, tr
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def briefing(v: str, quarter: str, scope):
+    return build(data.db_path(), quarter, scope)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def export_bytes(v: str, quarter: str, scope, fmt: str, lang_: str) -> bytes:
+    b = briefing(v, quarter, scope)
+    if fmt == "pptx":
+        return export.to_pptx(b, lang_)
+    if fmt == "html":
+        return export.to_html(b, lang_).encode("utf-8")
+    return export.to_png_zip(b, lang_)
+
+
+st.markdown("<style>.stMainBlockContainer p {font-size: 1.1rem;}</style>", unsafe_allow_html=True)
+if layout.header("brief.page.title", "brief.page.caption"):
+    v = data.version()
+    f = st.session_state["filters"]
+    quarters = sorted(data.panel(v, "quarter")["period"].unique())
+    quarter = st.selectbox(tr("brief.page.quarter"), quarters, index=len(quarters) - 1, key="br_quarter")
+    scope = PanelFilter(unit_types=f.unit_types, regions=f.regions, units=(f.unit,) if f.unit else ())
+    try:
+        b = briefing(v, quarter, scope)
+    except BriefingError as exc:
+        st.error(str(exc))
+        st.stop()
+    L = lang()
+    st.header(tr("brief.title", quarter=quarter_label(quarter, L)))
+    st.caption(tr("brief.subtitle", scope=export.scope_label(b, L), n=b.n_units, date=pd.Timestamp.today().date()))
+    kf = kpi_frame(b, L)
+    for start in range(0, len(kf), 4):
+        cols = st.columns(4)
+        for c, (_, r) in zip(cols, kf.iloc[start:start + 4].iterrows()):
+            c.metric(r["label"], r["value"], delta=f"{r['prev']} {tr('page.overview.vs_prev')}" if r["prev"] != "—" else None,
+                     delta_color={"higher": "normal", "lower": "inverse"}.get(r["better"], "off"), border=True)
+    st.subheader(tr("brief.sec.narrative"))
+    st.markdown(narrative(b, L))
+    figs = build_figures(b, L)
+    a, c = st.columns(2)
+    a.plotly_chart(figs["trend"], key="br_trend")
+    c.plotly_chart(figs["quadrant"], key="br_quad")
+    st.subheader(tr("brief.sec.ranks"))
+    cols = st.columns(len(b.ranks))
+    for col, key in zip(cols, [k for k in figs if k.startswith("rank_")]):
+        col.plotly_chart(figs[key], key=f"br_{key}")
+    st.subheader(tr("brief.sec.findings"))
+    for fnd in b.findings:
+        (st.success if fnd.supported else st.caption)(finding_text(fnd, L))
+    for i, e in enumerate(b.events):
+        st.plotly_chart(figs[f"event_{i}"], key=f"br_event_{i}")
+        st.info(event_text(e, L))
+    st.subheader(tr("brief.sec.initiatives"))
+    if len(b.initiatives):
+        st.dataframe(b.initiatives[["kind", "title", "unit_name", "start", "end", "event"]], hide_index=True, height=240)
+    else:
+        st.caption(tr("brief.no_initiatives"))
+    for k, vals in b.data_notes or [("brief.no_notes", {})]:
+        st.caption(tr(k, **vals))
+
+    st.subheader(tr("brief.page.export"))
+    if not browser_path():
+        st.warning(tr("brief.page.no_browser"))
+    e1, e2, e3 = st.columns(3)
+    for col, fmt, mime, ext, needs_browser in ((e1, "pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation", "pptx", True),
+                                               (e2, "html", "text/html", "html", False),
+                                               (e3, "png", "application/zip", "zip", True)):
+        disabled = needs_browser and not browser_path()
+        if col.button(tr("brief.page.make", fmt=fmt.upper()), key=f"br_make_{fmt}", disabled=disabled):
+            with st.spinner("…"):
+                st.session_state[f"br_bytes_{fmt}"] = (quarter, L, export_bytes(v, quarter, scope, fmt, L))
+        made = st.session_state.get(f"br_bytes_{fmt}")
+        if made and made[0] == quarter and made[1] == L:
+            col.download_button(tr("brief.page.download", fmt=fmt.upper()), made[2], file_name=f"briefing_{quarter}_{L}.{ext}",
+                                mime=mime, key=f"br_dl_{fmt}")
