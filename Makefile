@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 DB     ?= $(or $(PBKPI_DB),data/warehouse.duckdb)
 PORT   ?= 8501
 
-.PHONY: setup system-deps run demo test test-fast bench lock clean
+.PHONY: setup system-deps run demo test test-fast stress bench lock clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: setup system-deps
 
 test-fast: setup
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not browser"
+
+# the load-while-reading and SIGKILL tests at five times the suite's size
+stress: setup
+	PBKPI_STRESS=5 $(PY) -m pytest tests/robustness -q
 
 bench: setup
 	$(PY) -m bench

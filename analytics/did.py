@@ -14,7 +14,6 @@ Treatment is taken as absorbing: a unit counts as treated from the first period 
 positive. Units treated in their first observed period have no pre-period and are left out."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pyfixest as pf
 
@@ -121,10 +120,3 @@ def naive_event_twfe(d: pd.DataFrame, y: str, K: int, L: int) -> list[Estimate]:
         return []
     return _rename(estimates_from(fit))
 
-
-def true_att_by_event(tau: pd.DataFrame) -> pd.Series:
-    """Helper for tests: mean of planted effects by event time."""
-    return tau.groupby("e")["tau"].mean()
-
-
-__all__ = ["event_study", "naive_event_twfe", "event_frame", "np"]

@@ -38,6 +38,13 @@ class Panel:
     meta: dict = field(default_factory=dict)
 
 
+def shift_quarter(q: str, k: int) -> str:
+    """The quarter label k quarters before q (2025Q1, 1 -> 2024Q4)."""
+    y, n = int(q[:4]), int(q[5:])
+    i = y * 4 + n - 1 - k
+    return f"{i // 4}Q{i % 4 + 1}"
+
+
 def period_index(period_start: pd.Series, grain: str) -> pd.Series:
     ps = pd.to_datetime(period_start)
     if grain == "month":

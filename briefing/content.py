@@ -12,11 +12,11 @@ from analytics.did import event_study
 from analytics.errors import AnalysisError
 from analytics.fe import fit_twfe
 from analytics.indices import compute_indices, quadrant_movers
-from analytics.panel import PanelFilter, apply_filter
+from analytics.panel import PanelFilter, apply_filter, shift_quarter
 from analytics.rollup import rollup
 from analytics.source import read_panel
 from analytics.summaries import summarize_event_study
-from catalogue import briefing_config, metric, t, targets
+from catalogue import briefing_config, metric, t, target_status
 from catalogue.formats import fmt_effect, fmt_metric, fmt_number, fmt_p
 
 
@@ -77,20 +77,6 @@ class Briefing:
     n_units: int = 0
 
 
-def shift_quarter(q: str, k: int) -> str:
-    y, n = int(q[:4]), int(q[5:])
-    i = y * 4 + n - 1 - k
-    return f"{i // 4}Q{i % 4 + 1}"
-
-
-def _status(mid: str, value) -> str:
-    tg = targets().get(mid)
-    if tg is None or value is None or pd.isna(value):
-        return ""
-    gap = (value - tg["value"]) * metric(mid).sign
-    return "green" if gap >= 0 else "amber" if gap >= -tg["amber"] else "red"
-
-
 def _val(s: pd.Series, key):
     v = s.get(key)
     return None if v is None or pd.isna(v) else float(v)
@@ -116,7 +102,7 @@ def build(db_path, quarter: str, scope: PanelFilter | None = None) -> Briefing:
     prev = shift_quarter(quarter, 1)
     totals = rollup(qp.df, ["period"]).set_index("period")
     kpis = [KpiLine(m, _val(totals[m], quarter), _val(totals[m], prev), _val(totals[m], shift_quarter(quarter, 4)),
-                    _status(m, _val(totals[m], quarter))) for m in cfg["headline"]]
+                    target_status(m, _val(totals[m], quarter))) for m in cfg["headline"]]
 
     upto = qp.df[qp.df["period"] <= quarter]
     pooled = compute_indices(upto, scope="pooled")

@@ -162,3 +162,13 @@ def targets() -> dict[str, dict]:
 @lru_cache(maxsize=1)
 def briefing_config() -> dict:
     return _load("briefing.toml")
+
+
+def target_status(mid: str, value) -> str:
+    """green / amber / red against catalogue/targets.toml, respecting the metric's good direction;
+    "" when the metric has no target or no value."""
+    tg = targets().get(mid)
+    if tg is None or value is None or value != value:
+        return ""
+    gap = (value - tg["value"]) * metric(mid).sign
+    return "green" if gap >= 0 else "amber" if gap >= -tg["amber"] else "red"

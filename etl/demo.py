@@ -575,8 +575,10 @@ def build_demo(db_path: Path, out_dir: Path, seed: int = 2024, n_units: int = 12
     paths = write_sources(sim, Path(out_dir), seed=seed)
     manifest_path = Path(out_dir) / "manifest.json"
     manifest_path.write_text(json.dumps(sim["manifest"], ensure_ascii=False, indent=2), encoding="utf-8")
+    from etl import publish
+
     db_path = Path(db_path)
-    tmp = db_path.with_name(db_path.name + ".building")
+    tmp = db_path.with_name(db_path.name + ".demo-build")
     for stale in (tmp, Path(str(tmp) + ".wal")):
         stale.unlink(missing_ok=True)
     results = load_files(paths, tmp)
@@ -592,9 +594,10 @@ def build_demo(db_path: Path, out_dir: Path, seed: int = 2024, n_units: int = 12
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    # swap in the finished warehouse in one rename, so a reader never sees a half-built demo
-    tmp.replace(db_path)
-    Path(str(db_path) + ".wal").unlink(missing_ok=True)
+    # publish the finished warehouse in one rename, so a reader never sees a half-built demo
+    with publish.working_copy(db_path, fresh=True) as work:
+        tmp.replace(work)
+    publish.lock_path(tmp).unlink(missing_ok=True)
     return {"warehouse": str(db_path), "out_dir": str(out_dir), "manifest": str(manifest_path),
             "files": [str(p) for p in paths], "rows_loaded": sum(r.rows_loaded for r in results),
             "rows_rejected": sum(r.rows_rejected for r in results), "synthetic": True}

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from etl import contract, readers, upserts, validate, warehouse
+from etl import contract, publish, readers, upserts, validate, warehouse
 from etl.errors import EtlError, UnknownKind
 from etl.validate import q
 
@@ -171,17 +171,22 @@ def load_files(paths, db_path, kind: str | None = None, labels: list[str] | None
             results[i] = FileResult(file=label, error=str(exc))
     order = {k: i for i, k in enumerate(upserts.ORDER)}
     prepared.sort(key=lambda ip: min(order[m.dataset.id] for _, m, _, _ in ip[1].parts))
-    con = warehouse.connect(db_path)
-    try:
-        warehouse.init_schema(con)
-        for i, prep in prepared:
-            try:
-                results[i] = load_prepared(con, prep)
-            except duckdb.Error as exc:
-                prep.result.error = f"导入「{prep.label}」时数据库出错，已整体回滚，未写入任何数据：{exc}"
-                prep.result.rows_loaded = prep.result.rows_rejected = 0
-                prep.result.rejects = []
-                results[i] = prep.result
-    finally:
-        con.close()
+    if not prepared:
+        return [r for r in results if r is not None]
+    # write a private copy and publish it in one rename: readers never wait and never see a partial load
+    with publish.working_copy(Path(db_path)) as work:
+        con = warehouse.connect(work)
+        try:
+            warehouse.init_schema(con)
+            for i, prep in prepared:
+                try:
+                    results[i] = load_prepared(con, prep)
+                except duckdb.Error as exc:
+                    prep.result.error = f"导入「{prep.label}」时数据库出错，已整体回滚，未写入任何数据：{exc}"
+                    prep.result.rows_loaded = prep.result.rows_rejected = 0
+                    prep.result.rejects = []
+                    results[i] = prep.result
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
     return [r for r in results if r is not None]

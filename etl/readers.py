@@ -21,6 +21,8 @@ CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 REFUSED_SUFFIXES = {".xlsm", ".xltm", ".xlam"}
 # An xlsx is a zip: refuse archives that would inflate past this (zip bombs).
 MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
+# No cell a branch fills in needs more; Excel itself stops at 32,767 characters.
+MAX_CELL_CHARS = 32_767
 
 
 @dataclass
@@ -88,6 +90,12 @@ def _check_limits(sheet: Sheet, label: str) -> None:
         raise LimitExceeded(
             f"文件「{label}」工作表「{sheet.name}」有 {len(sheet.rows):,} 行，超过上限 {settings.max_rows():,} 行。(too many rows)"
         )
+    for i, row in enumerate(sheet.rows, start=1):
+        if any(c is not None and len(c) > MAX_CELL_CHARS for c in row):
+            raise LimitExceeded(
+                f"文件「{label}」工作表「{sheet.name}」第 {i} 行有超过 {MAX_CELL_CHARS:,} 个字符的单元格，"
+                f"不像正常填报内容，整个文件未导入；请检查该行。(cell too long)"
+            )
     widest = max((len(r) for r in sheet.rows), default=0)
     if widest > settings.max_cols():
         raise LimitExceeded(
@@ -155,9 +163,15 @@ def _read_csv(path: Path, label: str) -> Sheet:
     text, encoding = decode_bytes(path.read_bytes(), label)
     first = text[:4096]
     delimiter = "\t" if first.count("\t") > first.count(",") else ","
-    csv.field_size_limit(settings.max_upload_bytes())
+    csv.field_size_limit(MAX_CELL_CHARS)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        rows = [[normalize_cell(c) for c in row] for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+        rows = [[normalize_cell(c) for c in row] for row in reader]
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise LimitExceeded(
+                f"文件「{label}」第 {reader.line_num} 行有超过 {MAX_CELL_CHARS:,} 个字符的单元格，不像正常填报内容，"
+                f"整个文件未导入；请检查该行（也可能是引号未闭合）。(cell too long)"
+            ) from exc
         raise UnreadableFile(f"文件「{label}」不是有效的 CSV：{exc}。(malformed CSV)") from exc
     return Sheet(Path(label).stem, rows, encoding)

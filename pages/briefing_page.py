@@ -47,7 +47,7 @@ if layout.header("brief.page.title", "brief.page.caption"):
             c.metric(r["label"], r["value"], delta=f"{r['prev']} {tr('page.overview.vs_prev')}" if r["prev"] != "—" else None,
                      delta_color={"higher": "normal", "lower": "inverse"}.get(r["better"], "off"), border=True)
     st.subheader(tr("brief.sec.narrative"))
-    st.markdown(narrative(b, L))
+    st.markdown(layout.md_escape(narrative(b, L)))
     figs = build_figures(b, L)
     a, c = st.columns(2)
     a.plotly_chart(figs["trend"], key="br_trend")

@@ -36,12 +36,12 @@ if files and st.button(tr("page.data.load"), type="primary", key="dt_load"):
 
 for r in st.session_state.get("dt_results", []):
     if r["error"]:
-        st.error(f"{r['file']}：{r['error']}")
+        st.error(layout.md_escape(f"{r['file']}：{r['error']}"))
         continue
-    st.success(tr("page.data.result", file=r["file"], kind=r["kind"], loaded=r["rows_loaded"], rejected=r["rows_rejected"],
+    st.success(tr("page.data.result", file=layout.md_escape(r["file"]), kind=r["kind"], loaded=r["rows_loaded"], rejected=r["rows_rejected"],
                   skipped=r["rows_skipped"]))
     for n in r["notes"]:
-        st.caption("· " + n)
+        st.caption("· " + layout.md_escape(n))
     if r["rejects"]:
         rj = pd.DataFrame(r["rejects"]).rename(columns={"sheet": tr("table.sheet"), "row": tr("table.row"), "reason": tr("table.reason")})
         st.dataframe(rj, hide_index=True)

@@ -3,8 +3,9 @@ import pandas as pd
 import streamlit as st
 
 from analytics.indices import QUADRANTS, compute_indices, quadrant_movers
+from analytics.panel import shift_quarter
 from analytics.rollup import rollup
-from catalogue import metric, targets
+from catalogue import metric, target_status
 from catalogue.formats import fmt_metric, fmt_number
 from ui import charts, data, layout, state
 from ui.i18n import lang, mname, tr, value_label
@@ -13,18 +14,11 @@ CARDS = ["rs1", "saidi", "complaints_per_10k", "satisfaction", "bill_recovery", 
          "meeting_compliance", "theme_days", "pb_score"]
 
 
+DOTS = {"green": ":green[●]", "amber": ":orange[●]", "red": ":red[●]", "": ""}
+
+
 def rag(mid: str, value) -> str:
-    tg = targets().get(mid)
-    if tg is None or value is None or pd.isna(value):
-        return ""
-    gap = (value - tg["value"]) * metric(mid).sign
-    return ":green[●]" if gap >= 0 else ":orange[●]" if gap >= -tg["amber"] else ":red[●]"
-
-
-def shift_period(p: str, quarters: int) -> str:
-    y, q = int(p[:4]), int(p[5:])
-    k = y * 4 + q - 1 - quarters
-    return f"{k // 4}Q{k % 4 + 1}"
+    return DOTS[target_status(mid, value)]
 
 
 if layout.header("page.overview.title", "page.overview.caption"):
@@ -43,8 +37,8 @@ if layout.header("page.overview.title", "page.overview.caption"):
         for c, mid in zip(cols, CARDS[row_start:row_start + 3]):
             m = metric(mid)
             cur = totals[mid].get(quarter)
-            prev = totals[mid].get(shift_period(quarter, 1))
-            yoy = totals[mid].get(shift_period(quarter, 4))
+            prev = totals[mid].get(shift_quarter(quarter, 1))
+            yoy = totals[mid].get(shift_quarter(quarter, 4))
             delta = None if prev is None or pd.isna(prev) or cur is None else cur - prev
             unit = m.unit(lang())
             label = f"{m.name(lang())}（{unit}）" if unit and lang() == "zh" else (f"{m.name(lang())} ({unit})" if unit else m.name(lang()))
@@ -69,7 +63,7 @@ if layout.header("page.overview.title", "page.overview.caption"):
     st.caption(tr("page.overview.index_note"))
 
     st.subheader(tr("page.overview.quadrant", quarter=quarter))
-    cur = compute_indices(qdf[qdf["period"].isin([quarter, shift_period(quarter, 1)])], scope="period")
+    cur = compute_indices(qdf[qdf["period"].isin([quarter, shift_quarter(quarter, 1)])], scope="period")
     now = cur[cur["period"] == quarter].rename(columns={"business_unit_id": "unit"}).copy()
     now["unit_type_label"] = now["unit_type"].map(lambda x: value_label("unit_type", x))
     now["region_label"] = now["region"].map(lambda x: value_label("region", x))
@@ -81,7 +75,7 @@ if layout.header("page.overview.title", "page.overview.caption"):
         counts = now["quadrant"].value_counts()
         st.dataframe(pd.DataFrame({tr("table.quadrant"): [labels[q] for q in QUADRANTS],
                                    tr("table.units"): [int(counts.get(q, 0)) for q in QUADRANTS]}), hide_index=True)
-        movers = quadrant_movers(cur.rename(columns={"business_unit_id": "unit"}), quarter, shift_period(quarter, 1))
+        movers = quadrant_movers(cur.rename(columns={"business_unit_id": "unit"}), quarter, shift_quarter(quarter, 1))
         st.markdown(tr("page.overview.movers", n=len(movers)))
         if len(movers):
             st.dataframe(pd.DataFrame({

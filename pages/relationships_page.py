@@ -9,7 +9,7 @@ from analytics.quartiles import quartile_compare
 from analytics.summaries import summarize_correlations, summarize_quartiles
 from catalogue.formats import fmt_p
 from ui import charts, data, layout, state
-from ui.i18n import fmt, lang, mlabel, mname, tr
+from ui.i18n import fmt, lang, mname, tr
 
 INPUTS = state.metric_options("input")
 KPIS = state.metric_options("kpi")

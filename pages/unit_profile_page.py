@@ -5,7 +5,7 @@ import streamlit as st
 
 from catalogue import metric, metric_ids
 from catalogue.formats import fmt_metric
-from ui import charts, data, layout, state
+from ui import charts, data, layout
 from ui.i18n import fmt, lang, mlabel, mname, tr, value_label
 
 TREND_KPIS = ["complaints_per_10k", "saidi", "satisfaction", "rs1", "bill_recovery", "line_loss"]

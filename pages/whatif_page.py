@@ -1,5 +1,4 @@
 """情景模拟 What-if: what the fitted model predicts if inputs change, two scenarios side by side."""
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 

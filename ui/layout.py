@@ -22,6 +22,15 @@ def header(title_key: str, caption_key: str | None = None) -> bool:
     return True
 
 
+MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
+
+
+def md_escape(text: str) -> str:
+    """Text from files or URLs shown through Markdown-rendering elements: escape every Markdown and HTML
+    character so that a unit named `[x](javascript:…)` or `<img …>` shows as exactly that text."""
+    return "".join("\\" + ch if ch in MD_SPECIAL else ch for ch in str(text))
+
+
 def fishing_note(narrowed: bool) -> None:
     if narrowed:
         st.caption(tr("app.fishing_note"))

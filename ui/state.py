@@ -130,7 +130,9 @@ def sidebar_filters(v: str) -> Filters:
     unit = sb.selectbox(tr("filter.unit"), opts, key="f_unit",
                         format_func=lambda u, all_units=tr("filter.all_units"): all_units if u is None else f"{names.get(u, u)}（{u}）")
     if st.session_state.get("_url_rejected"):
-        sb.caption(tr("filter.url_rejected", values="、".join(st.session_state.pop("_url_rejected"))))
+        from ui.layout import md_escape
+
+        sb.caption(tr("filter.url_rejected", values=md_escape("、".join(st.session_state.pop("_url_rejected")))))
     f = Filters(grain=grain, start=start, end=end, unit_types=tuple(types), regions=tuple(regions), unit=unit)
     write_url(f)
     return f

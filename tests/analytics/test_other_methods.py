@@ -105,12 +105,12 @@ def test_reverse_check_detects_direction():
     rng = np.random.default_rng(5)
     rows = []
     for i in range(40):
-        y_prev, x_prev = 0.0, 0.0
+        y_prev = 0.0
         for t in range(30):
             x = 0.8 * y_prev + rng.normal()  # input follows last period's KPI
             y = rng.normal()                  # KPI does not follow the input
             rows.append((f"u{i}", t, x, y))
-            y_prev, x_prev = y, x
+            y_prev = y
     df = pd.DataFrame(rows, columns=["unit", "t", "x", "y"])
     df["period"] = df["t"].astype(str)
     r = reverse_check(Panel(df, "month"), "y", "x")

@@ -1,0 +1,126 @@
+"""One benchmark step per process, so that peak memory (ru_maxrss) belongs to that step alone.
+Usage: python -m bench.steps STEP ARGS... ; prints one JSON line {"seconds": …, "rows": …}."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def etl_load(db: str, *files: str) -> dict:
+    from etl.load import load_files
+
+    t = time.perf_counter()
+    res = load_files([Path(f) for f in files], Path(db))
+    return {"seconds": time.perf_counter() - t, "rows": sum(r.rows_loaded + r.rows_rejected for r in res),
+            "errors": [r.error for r in res if r.error]}
+
+
+def bare_duckdb(db: str, csv: str) -> dict:
+    import duckdb
+
+    con = duckdb.connect(db)
+    t = time.perf_counter()
+    n = con.execute(f"CREATE OR REPLACE TABLE t AS SELECT * FROM read_csv('{csv}')").fetchall()
+    rows = con.execute("SELECT count(*) FROM t").fetchall()[0][0]
+    return {"seconds": time.perf_counter() - t, "rows": rows, "_": str(n)[:0]}
+
+
+def pandas_script(db: str, csv: str) -> dict:
+    """What a typical in-house script does: pandas read_csv, a Python loop validating rows, insert."""
+    import duckdb
+    import pandas as pd
+
+    t = time.perf_counter()
+    df = pd.read_csv(csv, dtype=str)
+    keep = []
+    for row in df.itertuples(index=False):
+        try:
+            ok = pd.Timestamp(row[2]) is not None and int(row[5]) >= 0 and int(row[6]) >= int(row[5])
+        except (ValueError, TypeError):
+            ok = False
+        keep.append(ok)
+    good = df[keep]
+    con = duckdb.connect(db)
+    con.register("good", good)
+    con.execute("CREATE OR REPLACE TABLE t AS SELECT * FROM good")
+    return {"seconds": time.perf_counter() - t, "rows": len(df)}
+
+
+def panel_refresh(db: str) -> dict:
+    from etl import warehouse
+
+    con = warehouse.connect(db)
+    t = time.perf_counter()
+    con.execute("BEGIN TRANSACTION")
+    warehouse.refresh_panels(con)
+    con.execute("ROLLBACK")
+    return {"seconds": time.perf_counter() - t}
+
+
+def twfe(db: str) -> dict:
+    from analytics.fe import fit_twfe
+    from analytics.source import read_panel
+
+    p = read_panel(db, "month", ["complaints_per_10k", "theme_days", "pioneer_posts"])
+    t = time.perf_counter()
+    fit_twfe(p, "complaints_per_10k", ["theme_days", "pioneer_posts"], lag=1)
+    return {"seconds": time.perf_counter() - t, "rows": len(p.df)}
+
+
+def correlate(db: str) -> dict:
+    from analytics.correlate import correlate as corr
+    from analytics.source import read_panel
+    from catalogue import metric_ids
+
+    p = read_panel(db, "month")
+    t = time.perf_counter()
+    corr(p, metric_ids("input"), metric_ids("kpi"))
+    return {"seconds": time.perf_counter() - t, "rows": len(p.df)}
+
+
+def event(db: str) -> dict:
+    from analytics.did import event_study
+    from analytics.source import read_panel
+
+    p = read_panel(db, "month", ["satisfaction", "demo_site"])
+    t = time.perf_counter()
+    event_study(p, "satisfaction", "demo_site", with_naive=False)
+    return {"seconds": time.perf_counter() - t, "rows": len(p.df)}
+
+
+def pages(db: str) -> dict:
+    """Server-side script time of every page: cold (empty caches), warm (same view again), and after a
+    filter change (another area type), using AppTest."""
+    import os
+
+    os.environ["PBKPI_DB"] = db
+    from streamlit.testing.v1 import AppTest
+
+    app = str(Path(__file__).resolve().parents[1] / "app.py")
+    out = {}
+    for page in ["overview", "unit_profile", "relationships", "tests", "whatif", "briefing", "data"]:
+        at = AppTest.from_file(app, default_timeout=600)
+        at.run()
+        at.switch_page(f"pages/{page}_page.py")
+        t = time.perf_counter()
+        at.run()
+        cold = time.perf_counter() - t
+        t = time.perf_counter()
+        at.run()
+        warm = time.perf_counter() - t
+        t = time.perf_counter()
+        at.multiselect(key="f_regions").set_value(["农村"]).run()
+        changed = time.perf_counter() - t
+        out[page] = {"cold": cold, "warm": warm, "filter_change": changed, "errors": len(at.exception)}
+    return {"pages": out}
+
+
+if __name__ == "__main__":
+    step, *args = sys.argv[1:]
+    import resource
+
+    res = globals()[step](*args)
+    res["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(res))
