@@ -152,7 +152,7 @@ def test_upload_through_the_data_page(upload_server, browser, tmp_path):
         page.get_by_role("button", name="开始导入").click()
         page.wait_for_selector("text=导入 1 行，拒绝 1 行", timeout=60_000)
         wait_idle(page, "zh")
-        page.wait_for_selector("text=党员人数不能为负数", timeout=30_000)  # the reason, in the rejects table
+        page.wait_for_selector("text=党员人数不能为负数", state="attached", timeout=30_000)  # in the rejects grid
         full_screenshot(page, ARTIFACTS / "data_upload_zh_1366.png", 1366)
         assert page.locator('[data-testid="stException"]').count() == 0
         assert not dialogs
