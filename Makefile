@@ -26,12 +26,13 @@ system-deps:
 
 $(DB): | setup
 	$(PY) -m etl demo --db $(DB)
+	@echo "Built the SYNTHETIC demo warehouse $(DB) (合成演示数据). Load your own files with: $(PY) -m etl load FILE..."
 
 demo: setup
 	$(PY) -m etl demo --db $(DB)
 
 run: setup $(DB)
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	PBKPI_DB=$(abspath $(DB)) $(PY) -m streamlit run app.py --server.port $(PORT)
 
 test: setup system-deps
 	$(PY) -m pytest -n 2 --dist loadgroup

@@ -150,7 +150,6 @@ def load_prepared(con: duckdb.DuckDBPyConnection, prep: _Prepared) -> FileResult
             [load_id, prep.label, prep.digest, res.kind, ",".join(res.sheets_loaded), res.rows_loaded,
              res.rows_rejected, res.rows_skipped, json.dumps(res.notes, ensure_ascii=False)],
         )
-        warehouse.refresh_panels(con)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -186,6 +185,10 @@ def load_files(paths, db_path, kind: str | None = None, labels: list[str] | None
                     prep.result.rows_loaded = prep.result.rows_rejected = 0
                     prep.result.rejects = []
                     results[i] = prep.result
+            # panels once per command: nobody sees the working copy before it is published whole
+            con.execute("BEGIN TRANSACTION")
+            warehouse.refresh_panels(con)
+            con.execute("COMMIT")
             con.execute("CHECKPOINT")
         finally:
             con.close()

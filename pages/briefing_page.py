@@ -7,7 +7,7 @@ from briefing import export
 from briefing.content import BriefingError, build, event_text, finding_text, narrative, quarter_label
 from briefing.figures import browser_path, build_figures, kpi_frame
 from ui import data, layout
-from ui.i18n import lang, tr
+from ui.i18n import lang, tr, value_label
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -64,7 +64,14 @@ if layout.header("brief.page.title", "brief.page.caption"):
         st.info(event_text(e, L))
     st.subheader(tr("brief.sec.initiatives"))
     if len(b.initiatives):
-        st.dataframe(b.initiatives[["kind", "title", "unit_name", "start", "end", "event"]], hide_index=True, height=240)
+        ini = b.initiatives.assign(
+            kind=b.initiatives["kind"].map(lambda k: value_label("initiative", k)),
+            event=b.initiatives["event"].map(lambda e: tr("brief.started" if e == "started" else "brief.finished")),
+            start=pd.to_datetime(b.initiatives["start"]).dt.strftime("%Y-%m-%d"),
+            end=pd.to_datetime(b.initiatives["end"]).dt.strftime("%Y-%m-%d").fillna(tr("table.ongoing")))
+        st.dataframe(ini[["kind", "title", "unit_name", "start", "end", "event"]].rename(columns={
+            "kind": tr("table.kind"), "title": tr("table.title"), "unit_name": tr("table.branch"), "start": tr("table.start"),
+            "end": tr("table.end"), "event": tr("table.status")}), hide_index=True, height=240)
     else:
         st.caption(tr("brief.no_initiatives"))
     for k, vals in b.data_notes or [("brief.no_notes", {})]:

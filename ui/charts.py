@@ -15,12 +15,12 @@ pio.templates["pbkpi"] = go.layout.Template(layout=go.Layout(
     font=dict(family=FONT, size=14, color="#1f2329"),
     colorway=PALETTE,
     paper_bgcolor="white", plot_bgcolor="white",
-    margin=dict(l=60, r=24, t=56, b=48),
+    margin=dict(l=60, r=24, t=90, b=48),
     xaxis=dict(gridcolor="#eceff3", zerolinecolor="#d0d5dc", automargin=True),
     yaxis=dict(gridcolor="#eceff3", zerolinecolor="#d0d5dc", automargin=True),
     legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
     hoverlabel=dict(font_family=FONT),
-    title=dict(font=dict(size=16)),
+    title=dict(font=dict(size=16), y=0.98, yanchor="top", x=0, xanchor="left"),
 ))
 pio.templates.default = "pbkpi"
 
@@ -62,7 +62,8 @@ def quadrant(df: pd.DataFrame, labels: dict[str, str], x_title: str, y_title: st
     for q, (x, y, xa, ya) in corners.items():
         fig.add_annotation(x=x, y=y, text=labels[q], showarrow=False, xanchor=xa, yanchor=ya,
                            font=dict(color=QUAD_COLORS[q], size=13))
-    fig.update_layout(xaxis=dict(range=[0, 100], title=x_title), yaxis=dict(range=[0, 100], title=y_title), height=height)
+    fig.update_layout(xaxis=dict(range=[0, 100], title=x_title), yaxis=dict(range=[0, 100], title=y_title), height=height,
+                      legend=dict(orientation="h", yanchor="top", y=-0.14, xanchor="left", x=0), margin=dict(b=110))
     return fig
 
 

@@ -125,16 +125,22 @@ def test_unrecognised_and_unreadable_files_load_nothing(tmp_path, db):
 def test_failure_mid_load_rolls_back_whole_file(tmp_path, db, monkeypatch):
     from etl import load as load_mod
 
-    p = write_csv(tmp_path / "m.csv", ["组织编码", "月份", "党员人数"], [["B1", "2024-07", 20], ["B2", "2024-07", 15]])
+    good = write_csv(tmp_path / "a.csv", ["组织编码", "月份", "党员人数"], [["B1", "2024-06", 20]])
+    bad = write_csv(tmp_path / "m.csv", ["组织编码", "月份", "党员人数"], [["B1", "2024-07", 20], ["B2", "2024-07", 15]])
+    original = load_mod._load_part
 
-    def boom(con):
-        raise duckdb.Error("simulated crash during panel refresh")
+    def part(con, load_id, label, sheet, m, frame, res):
+        original(con, load_id, label, sheet, m, frame, res)
+        if label == "m.csv":
+            raise duckdb.Error("simulated crash after the upsert")
 
-    monkeypatch.setattr(load_mod.warehouse, "refresh_panels", boom)
-    (r,) = load_files([p], db)
-    assert "回滚" in r.error and r.rows_loaded == 0
-    assert q(db, "SELECT count(*) FROM fct_membership")[0][0] == 0
-    assert q(db, "SELECT count(*) FROM etl_rejects")[0][0] == 0
+    monkeypatch.setattr(load_mod, "_load_part", part)
+    r_good, r_bad = load_files([good, bad], db)
+    assert r_good.error is None and r_good.rows_loaded == 1
+    assert "回滚" in r_bad.error and r_bad.rows_loaded == 0
+    assert q(db, "SELECT month FROM fct_membership") == [(dt.date(2024, 6, 1),)]  # nothing of m.csv
+    assert q(db, "SELECT count(*) FROM etl_loads WHERE file_name = 'm.csv'")[0][0] == 0
+    assert q(db, "SELECT sum(members) FROM panel_month")[0][0] == 20  # panels reflect exactly what landed
 
 
 def test_reliability_indices_hand_computed(tmp_path, db):
