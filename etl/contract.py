@@ -104,7 +104,8 @@ def is_summary_or_note(cells: list[str | None]) -> bool:
     filled = [c for c in cells if c]
     if not filled:
         return True
-    if any(normalize_header(c) in SUMMARY_WORDS for c in filled[:3]):
+    # cells are already NFKC-normalised by the reader; a cheap fold is enough here (this runs per row)
+    if any("".join(c.split()).lower() in SUMMARY_WORDS for c in filled[:3]):
         return True
     first = filled[0].lower()
     return len(filled) <= 2 and first.startswith(NOTE_PREFIXES)

@@ -139,6 +139,11 @@ def _check_zip(path: Path, label: str) -> None:
 
 def decode_bytes(data: bytes, label: str) -> tuple[str, str]:
     """Detect the encoding: BOMs first, then strict UTF-8, then strict GB18030 (a superset of GBK)."""
+    if not data.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\x00" in data:
+        raise UnreadableFile(
+            f"文件「{label}」含有空字符（NUL），不像正常的文本表格，可能已损坏或是二进制文件；"
+            f"请用 Excel 打开后另存为“CSV UTF-8”再导入。(NUL bytes: not a text table)"
+        )
     if data.startswith(b"\xef\xbb\xbf"):
         candidates = ["utf-8-sig"]
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):

@@ -19,7 +19,7 @@ def test_encodings_detected(tmp_path, encoding, expected):
 
 def test_mixed_encodings_refused(tmp_path):
     p = tmp_path / "mixed.csv"
-    p.write_bytes("组织编码,组织名称\n".encode("utf-8") + "B1,城东供电所党支部\n".encode("gbk") + b"\xff\xfe\x00\x80\n")
+    p.write_bytes("组织编码,组织名称\n".encode("utf-8") + "B1,城东供电所党支部\n".encode("gbk") + b"\xff\x80\n")
     with pytest.raises(UnreadableFile, match="编码"):
         readers.read_file(p)
 
