@@ -143,9 +143,8 @@ def analysis_frame(panel: Panel, y: str, xs: list[str], lag: int = 0, controls: 
     for c in [y, *xs, *controls]:
         if df[c].notna().sum() == 0:
             raise AnalysisError(f"指标 {c} 在所选范围内全部缺失，无法分析；请放宽筛选条件或先导入该数据。(all missing)")
-    for k in sorted({lag}):
-        for x in xs:
-            df = add_lag(df, x, k)
+    for x in xs:
+        df = add_lag(df, x, lag)
     xcols = [lag_name(x, lag) for x in xs]
     cols = ["unit", "t", y, *xcols, *controls]
     data = df[cols + [c for c in ("period", "unit_type", "region", "business_unit_name") if c in df]].dropna(subset=cols)
