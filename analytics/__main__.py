@@ -35,19 +35,20 @@ def load(args, filtered: bool = True):
     return apply_filter(panel, flt)
 
 
-def _emit(args, payload: dict, text: str) -> None:
+def _report(args, result, summarize, table: str = "") -> None:
+    """Print a result: JSON with both summaries, or the table and the summary in --lang."""
+    d = result.to_dict()
+    d["summary_zh"], d["summary_en"] = summarize(result, "zh"), summarize(result, "en")
     if args.json:
-        print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+        print(json.dumps(d, ensure_ascii=False, indent=2, default=str))
     else:
-        print(text)
+        print((table + "\n\n" if table else "") + d[f"summary_{args.lang}"])
 
 
 def cmd_fit(args):
     p = load(args)
     r = fe.fit_twfe(p, _req(args.y, "--y"), _req_list(args.x, "--x"), args.lag, _list(args.controls), args.fe)
-    d = r.to_dict()
-    d["summary_zh"], d["summary_en"] = summaries.summarize_fit(r, "zh"), summaries.summarize_fit(r, "en")
-    _emit(args, d, r.to_frame().to_string(index=False) + "\n\n" + d[f"summary_{args.lang}"])
+    _report(args, r, summaries.summarize_fit, r.to_frame().to_string(index=False))
 
 
 def cmd_correlate(args):
@@ -55,27 +56,21 @@ def cmd_correlate(args):
     xs = _list(args.x) or metric_ids("input")
     ys = _list(args.y) or metric_ids("kpi")
     r = correlate.correlate(p, xs, ys, args.lag)
-    d = r.to_dict()
-    d["summary_zh"], d["summary_en"] = summaries.summarize_correlations(r, "zh"), summaries.summarize_correlations(r, "en")
-    _emit(args, d, r.table.to_string(index=False) + "\n\n" + d[f"summary_{args.lang}"])
+    _report(args, r, summaries.summarize_correlations, r.table.to_string(index=False))
 
 
 def cmd_event(args):
     p = load(args)
     window = tuple(int(v) for v in args.window.split(",")) if args.window else None
     r = did.event_study(p, _req(args.y, "--y"), args.treatment, window)
-    d = r.to_dict()
-    d["summary_zh"], d["summary_en"] = summaries.summarize_event_study(r, "zh"), summaries.summarize_event_study(r, "en")
-    _emit(args, d, r.to_frame().to_string(index=False) + "\n\n" + d[f"summary_{args.lang}"])
+    _report(args, r, summaries.summarize_event_study, r.to_frame().to_string(index=False))
 
 
 def cmd_reverse(args):
     p = load(args)
     x = _req_list(args.x, "--x")[0]
     r = reverse.reverse_check(p, _req(args.y, "--y"), x)
-    d = r.to_dict()
-    d["summary_zh"], d["summary_en"] = summaries.summarize_reverse(r, "zh"), summaries.summarize_reverse(r, "en")
-    _emit(args, d, r.to_frame().to_string(index=False) + "\n\n" + d[f"summary_{args.lang}"])
+    _report(args, r, summaries.summarize_reverse, r.to_frame().to_string(index=False))
 
 
 def cmd_whatif(args):
@@ -92,17 +87,13 @@ def cmd_whatif(args):
         except ValueError:
             raise AnalysisError(f"--change 格式应为 指标=变化量，如 theme_days=+1 或 theme_days=10%；收到 {item!r}。") from None
     r = whatif.what_if(r_fit, full, changes, args.period)
-    d = r.to_dict()
-    d["summary_zh"], d["summary_en"] = summaries.summarize_whatif(r, "zh"), summaries.summarize_whatif(r, "en")
-    _emit(args, d, r.per_unit.to_string(index=False) + "\n\n" + d[f"summary_{args.lang}"])
+    _report(args, r, summaries.summarize_whatif, r.per_unit.to_string(index=False))
 
 
 def cmd_quartiles(args):
     p = load(args)
     r = quartiles.quartile_compare(p, _req_list(args.x, "--x")[0], _req(args.y, "--y"), args.lag)
-    d = r.to_dict()
-    d["summary_zh"], d["summary_en"] = summaries.summarize_quartiles(r, "zh"), summaries.summarize_quartiles(r, "en")
-    _emit(args, d, d[f"summary_{args.lang}"])
+    _report(args, r, summaries.summarize_quartiles)
 
 
 def _req(v, flag):
