@@ -32,6 +32,8 @@ if layout.header("page.profile.title", "page.profile.caption"):
     with c1:
         st.subheader(tr("page.profile.branches"))
         br = data.branches(v, unit)
+        br = br.assign(org_level=br["org_level"].map(lambda x: value_label("org_level", x)),
+                       founded=pd.to_datetime(br["founded"]).dt.strftime("%Y-%m-%d"))
         st.dataframe(br.rename(columns={"unit_id": tr("table.code"), "unit_name": tr("table.name"),
                                         "org_level": tr("table.level"), "founded": tr("table.founded"),
                                         "members": tr("table.members")}), hide_index=True)
