@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import duckdb
 import numpy as np
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
@@ -12,7 +13,7 @@ from analytics.did import event_study
 from analytics.errors import AnalysisError
 from analytics.fe import fit_twfe
 from analytics.indices import compute_indices, quadrant_movers
-from analytics.panel import PanelFilter, apply_filter, shift_quarter
+from analytics.panel import Panel, PanelFilter, apply_filter, shift_quarter
 from analytics.rollup import rollup
 from analytics.source import read_panel
 from analytics.summaries import summarize_event_study
@@ -83,8 +84,6 @@ def _val(s: pd.Series, key):
 
 
 def build(db_path, quarter: str, scope: PanelFilter | None = None) -> Briefing:
-    import duckdb
-
     scope = scope or PanelFilter()
     if len(quarter) != 6 or quarter[4] != "Q" or not quarter[:4].isdigit() or quarter[5] not in "1234":
         raise BriefingError(f"季度格式应为 2025Q3，收到 {quarter!r}。(quarter must look like 2025Q3)")
@@ -117,7 +116,6 @@ def build(db_path, quarter: str, scope: PanelFilter | None = None) -> Briefing:
         ranks[mid] = pd.concat([d.head(3).assign(rank="best"), d.tail(3).iloc[::-1].assign(rank="worst")])
 
     months_upto = mp.df[mp.df["period"] <= _quarter_last_month(quarter)]
-    from analytics.panel import Panel
     mpanel = Panel(months_upto.copy(), "month")
     findings = []
     for f in cfg.get("finding", []):
@@ -139,8 +137,8 @@ def build(db_path, quarter: str, scope: PanelFilter | None = None) -> Briefing:
         except AnalysisError:
             continue
 
-    initiatives, notes = _initiatives_and_notes(db_path, quarter, now, months_upto, duckdb)
-    synthetic = _is_synthetic(db_path, duckdb)
+    initiatives, notes = _initiatives_and_notes(db_path, quarter, now, months_upto)
+    synthetic = _is_synthetic(db_path)
     return Briefing(quarter=quarter, previous=prev, scope=scope, synthetic=synthetic, kpis=kpis, trend=trend,
                     quadrant=now, movers=movers, ranks=ranks, findings=findings, events=events,
                     initiatives=initiatives, data_notes=notes, n_units=int(now["unit"].nunique()))
@@ -150,7 +148,7 @@ def _quarter_last_month(q: str) -> str:
     return f"{q[:4]}-{int(q[5]) * 3:02d}"
 
 
-def _is_synthetic(db_path, duckdb) -> bool:
+def _is_synthetic(db_path) -> bool:
     con = duckdb.connect(str(db_path), read_only=True)
     try:
         rows = con.execute("SELECT value FROM meta WHERE key = 'synthetic_demo'").fetchall()
@@ -159,7 +157,7 @@ def _is_synthetic(db_path, duckdb) -> bool:
     return bool(rows) and rows[0][0] == "true"
 
 
-def _initiatives_and_notes(db_path, quarter, now, months, duckdb):
+def _initiatives_and_notes(db_path, quarter, now, months):
     start = f"{quarter[:4]}-{(int(quarter[5]) - 1) * 3 + 1:02d}-01"
     con = duckdb.connect(str(db_path), read_only=True)
     try:

@@ -2,8 +2,8 @@
 
 panel_month and panel_quarter are tables generated from the metric catalogue: each metric's `month`
 expression is evaluated on panel_month_base, its `quarter` aggregate over the quarter's months. They are
-rebuilt inside the same transaction as every load, so a reader never sees a panel out of step with the
-fact tables."""
+rebuilt once at the end of every load command, in the private working copy that etl/publish.py then swaps
+in whole, so a reader never sees a panel out of step with the fact tables."""
 from __future__ import annotations
 
 import os

@@ -26,6 +26,11 @@ def fit_cached(v, f, y, xs, lag, controls):
     return fe.fit_twfe(panel_for(v, f), y, list(xs), lag, list(controls))
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def diagnose_cached(v, f, y, xs, lag, controls):
+    return diagnose(fit_cached(v, f, y, xs, lag, controls), panel_for(v, f))
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def event_cached(v, f, y, treatment):
     return did.event_study(panel_for(v, f), y, treatment)
@@ -107,7 +112,7 @@ if layout.header("page.tests.title", "page.tests.caption"):
 
     st.subheader(tr("page.tests.diagnostics"))
     if fit is not None:
-        dg = diagnose(fit, panel_for(v, f))
+        dg = diagnose_cached(v, f, y, tuple(xs), int(lag), tuple(controls))
         d1, d2 = st.columns(2)
         with d1:
             st.markdown(tr("page.tests.missing"))
