@@ -127,7 +127,9 @@ def extract_frame(sheet: Sheet, match: Match) -> tuple[pd.DataFrame, int]:
         for ci in custom_idx:
             rec[f"custom::{match.extra[ci]}"] = row[ci] if ci < len(row) else None
         rec["_row"] = match.header_row + offset + 2
-        rec["_raw"] = " | ".join("" if c is None else c for c in row)
+        # the row as filled in: padded to the matched columns, empty cells after them dropped
+        last = max((i for i, c in enumerate(row) if c is not None), default=-1) + 1
+        rec["_raw"] = " | ".join("" if c is None else c for c in row[:max(width, last)])
         records.append(rec)
     cols = [c.id for c in match.dataset.columns]
     frame = pd.DataFrame.from_records(records)

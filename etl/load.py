@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from etl import contract, publish, readers, upserts, validate, warehouse
+from etl import bulk_csv, contract, publish, readers, upserts, validate, warehouse
 from etl.errors import EtlError, UnknownKind
 from etl.validate import q
 
@@ -39,8 +39,14 @@ class FileResult:
 class _Prepared:
     label: str
     digest: str
-    parts: list[tuple[str, contract.Match, pd.DataFrame, int]]
+    # (sheet, match, rows as text columns or a CSV DuckDB will read in bulk, skipped rows)
+    parts: list[tuple[str, contract.Match, pd.DataFrame | bulk_csv.BulkCsv, int]]
     result: FileResult
+
+    def discard(self) -> None:
+        for _, _, frame, _ in self.parts:
+            if isinstance(frame, bulk_csv.BulkCsv):
+                frame.discard()
 
 
 def file_hash(path: Path) -> str:
@@ -56,15 +62,22 @@ def prepare(path: Path, label: str | None = None, kind: str | None = None) -> _P
     label = label or Path(path).name
     contract.require_kind(kind)
     res = FileResult(file=label)
-    sheets = readers.read_file(Path(path), label)
     parts = []
+    bulk = bulk_csv.probe(Path(path), label) if readers.check_file(Path(path), label) in readers.CSV_SUFFIXES else None
+    if bulk is not None:
+        sheets = [readers.Sheet(Path(label).stem, bulk.head, bulk.encoding)]
+    else:
+        sheets = readers.read_file(Path(path), label)
     for sh in sheets:
         m = contract.match_sheet(sh, kind)
         if m is None:
             if any(any(c for c in r) for r in sh.rows):
                 res.sheets_skipped.append(sh.name)
             continue
-        frame, skipped = contract.extract_frame(sh, m)
+        if bulk is not None:
+            frame, skipped = bulk, 0  # read and counted by DuckDB at load time
+        else:
+            frame, skipped = contract.extract_frame(sh, m)
         parts.append((sh.name, m, frame, skipped))
         if m.personal:
             res.notes.append(f"工作表「{sh.name}」含个人信息列（{'、'.join(m.personal)}），未导入这些列。")
@@ -74,6 +87,8 @@ def prepare(path: Path, label: str | None = None, kind: str | None = None) -> _P
         if sh.encoding:
             res.notes.append(f"编码 encoding: {sh.encoding}")
     if not parts:
+        if bulk is not None:
+            bulk.discard()
         raise UnknownKind(contract.unknown_kind_message(label))
     if res.sheets_skipped:
         res.notes.append(f"以下工作表表头不符合模板，已跳过：{'、'.join(res.sheets_skipped)}")
@@ -81,16 +96,37 @@ def prepare(path: Path, label: str | None = None, kind: str | None = None) -> _P
     return _Prepared(label, file_hash(Path(path)), parts, res)
 
 
-def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, frame: pd.DataFrame, res: FileResult):
+def _read_bulk(con, prep: _Prepared) -> None:
+    """Let DuckDB read bulk CSV parts into `raw_in` before the load transaction starts (a parse error
+    inside a transaction would abort it). Where the bulk path steps aside, read the Python way."""
+    for k, (sheet, m, frame, skipped) in enumerate(prep.parts):
+        if not isinstance(frame, bulk_csv.BulkCsv):
+            continue
+        try:
+            prep.parts[k] = (sheet, m, frame, bulk_csv.materialize(con, frame, m))
+        except bulk_csv.Unavailable:
+            whole = next(s for s in readers.read_file(frame.source, prep.label) if contract.match_sheet(s, m.dataset.id))
+            rows, skipped = contract.extract_frame(whole, contract.match_sheet(whole, m.dataset.id))
+            prep.parts[k] = (sheet, m, rows, skipped)
+        finally:
+            frame.discard()
+
+
+def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, frame, res: FileResult):
     ds = m.dataset
-    con.register("raw_view", frame)
-    con.execute("CREATE OR REPLACE TEMP TABLE raw_in AS SELECT * FROM raw_view")
-    con.unregister("raw_view")
+    bulk = isinstance(frame, bulk_csv.BulkCsv)
+    if not bulk:
+        bulk_csv.drop(con)  # a bulk file before may have left its view
+        con.register("raw_view", frame)
+        con.execute("CREATE OR REPLACE TEMP TABLE raw_in AS SELECT * FROM raw_view")
+        con.unregister("raw_view")
     con.execute(validate.staging_sql(ds))
     rules = validate.rules_sql(ds)
     if rules:
         con.execute(rules)
     con.execute(validate.duplicate_sql(ds, upserts.KEYS[ds.id]))
+    if bulk:
+        bulk_csv.fill_raw(con, frame, m)
     con.execute(
         "INSERT INTO etl_rejects SELECT ?, ?, ?, _row, reject_reason, _raw FROM staged WHERE reject_reason IS NOT NULL",
         [load_id, label, sheet],
@@ -98,14 +134,13 @@ def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, fra
     rejects = con.execute(
         "SELECT _row, reject_reason FROM staged WHERE reject_reason IS NOT NULL ORDER BY _row"
     ).fetchall()
-    table = ds.table
-    cols = upserts.SELECTS[ds.id]
-    con.execute(
-        f"INSERT OR REPLACE INTO {table} BY NAME SELECT {cols}, {load_id} AS load_id FROM staged WHERE reject_reason IS NULL"
-    )
-    loaded = con.execute("SELECT count(*) FROM staged WHERE reject_reason IS NULL").fetchall()[0][0]
+    for sql in upserts.upsert_sql(ds.id, ds.table, load_id):
+        con.execute(sql)
+    loaded = con.execute("SELECT count(*) FROM incoming").fetchall()[0][0]
     if ds.custom_metrics:
         _load_custom(con, load_id, sheet, m, res)
+    if bulk:
+        bulk_csv.drop(con)
     res.rows_loaded += loaded
     res.rows_rejected += len(rejects)
     res.rejects += [{"sheet": sheet, "row": r, "reason": why} for r, why in rejects]
@@ -133,6 +168,7 @@ def _load_custom(con, load_id: int, sheet: str, m: contract.Match, res: FileResu
 
 def load_prepared(con: duckdb.DuckDBPyConnection, prep: _Prepared) -> FileResult:
     res = prep.result
+    _read_bulk(con, prep)
     con.execute("BEGIN TRANSACTION")
     try:
         load_id = con.execute("SELECT nextval('seq_load_id')").fetchall()[0][0]
@@ -180,6 +216,11 @@ def load_files(paths, db_path, kind: str | None = None, labels: list[str] | None
             for i, prep in prepared:
                 try:
                     results[i] = load_prepared(con, prep)
+                except EtlError as exc:  # found only while reading in bulk: limits, encoding
+                    prep.result.error = str(exc)
+                    prep.result.rows_loaded = prep.result.rows_rejected = prep.result.rows_skipped = 0
+                    prep.result.rejects = []
+                    results[i] = prep.result
                 except duckdb.Error as exc:
                     prep.result.error = f"导入「{prep.label}」时数据库出错，已整体回滚，未写入任何数据：{exc}"
                     prep.result.rows_loaded = prep.result.rows_rejected = 0
@@ -192,4 +233,6 @@ def load_files(paths, db_path, kind: str | None = None, labels: list[str] | None
             con.execute("CHECKPOINT")
         finally:
             con.close()
+            for _, prep in prepared:
+                prep.discard()
     return [r for r in results if r is not None]

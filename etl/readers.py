@@ -54,12 +54,10 @@ def normalize_cell(value) -> str | None:
     return text or None
 
 
-def read_file(path: Path, name: str | None = None) -> list[Sheet]:
-    """Read every sheet of an Excel file, or the one table of a CSV file."""
-    path = Path(path)
-    label = name or path.name
+def check_file(path: Path, label: str) -> str:
+    """Refuse files that are too large, empty or of a refused type before reading; returns the suffix."""
     suffix = Path(label).suffix.lower()
-    size = path.stat().st_size
+    size = Path(path).stat().st_size
     if size > settings.max_upload_bytes():
         raise LimitExceeded(
             f"文件「{label}」有 {size / 1048576:.1f} MB，超过上限 {settings.max_upload_bytes() / 1048576:.0f} MB，"
@@ -72,14 +70,19 @@ def read_file(path: Path, name: str | None = None) -> list[Sheet]:
             f"文件「{label}」是含宏的 Excel 文件，出于安全原因不予导入；请另存为 .xlsx 后再导入。"
             f"(macro-enabled workbooks are refused)"
         )
-    if suffix in EXCEL_SUFFIXES:
-        sheets = _read_excel(path, label)
-    elif suffix in CSV_SUFFIXES:
-        sheets = [_read_csv(path, label)]
-    else:
+    if suffix not in EXCEL_SUFFIXES | CSV_SUFFIXES:
         raise UnreadableFile(
             f"文件「{label}」的类型 {suffix or '(无扩展名)'} 不支持；请上传 .csv 或 .xlsx 文件。(unsupported file type)"
         )
+    return suffix
+
+
+def read_file(path: Path, name: str | None = None) -> list[Sheet]:
+    """Read every sheet of an Excel file, or the one table of a CSV file."""
+    path = Path(path)
+    label = name or path.name
+    suffix = check_file(path, label)
+    sheets = _read_excel(path, label) if suffix in EXCEL_SUFFIXES else [_read_csv(path, label)]
     for sh in sheets:
         _check_limits(sh, label)
     return sheets

@@ -38,5 +38,30 @@ KEYS: dict[str, list[str]] = {
     "kpi_monthly": ["resolved_ref", "month"],
 }
 
+# the same keys as columns of the warehouse table
+TABLE_KEYS: dict[str, list[str]] = {
+    "org_units": ["unit_id"],
+    "party_activities": ["activity_key"],
+    "membership": ["unit_id", "month"],
+    "initiatives": ["initiative_id"],
+    "assessments": ["unit_id", "period"],
+    "outages": ["event_id"],
+    "kpi_monthly": ["business_unit_id", "month"],
+}
+
+
+def upsert_sql(dataset_id: str, table: str, load_id: int) -> list[str]:
+    """Statements that replace, by natural key, the rows of `table` with the accepted rows of `staged`:
+    delete the keys about to arrive, then append. Keys are unique within `staged` (in-file duplicates are
+    rejected first), so the table's keys stay unique without an index on the big tables."""
+    same = " AND ".join(f"t.{k} = n.{k}" for k in TABLE_KEYS[dataset_id])
+    return [
+        f"CREATE OR REPLACE TEMP TABLE incoming AS SELECT {SELECTS[dataset_id]}, {int(load_id)} AS load_id "
+        f"FROM staged WHERE reject_reason IS NULL",
+        f"DELETE FROM {table} AS t USING incoming AS n WHERE {same}",
+        f"INSERT INTO {table} BY NAME SELECT * FROM incoming",
+    ]
+
+
 # load order: references first
 ORDER = ["org_units", "party_activities", "membership", "initiatives", "assessments", "outages", "kpi_monthly"]

@@ -34,6 +34,9 @@ FORMAT_HINT = {
 }
 
 
+RAW = "raw::"  # prefix of the text columns `staged` carries beside the typed ones while validating
+
+
 def q(ident: str) -> str:
     return '"' + ident.replace('"', '""') + '"'
 
@@ -59,7 +62,7 @@ def typed_expr(col: Column) -> str:
 
 def _checks(col: Column) -> list[tuple[str, str]]:
     """(condition that marks a bad row, SQL expression for the reason) for one column."""
-    raw = f"pb_text(raw.{q(col.id)})"
+    raw = f"pb_text(p.{q(RAW + col.id)})"
     val = f"p.{q(col.id)}"
     name = col.zh
     out = []
@@ -119,7 +122,7 @@ def _ref_join(ds: Dataset) -> tuple[str, str, list[tuple[str, str]]]:
 
 def staging_sql(ds: Dataset) -> str:
     cols = ds.columns
-    typed = ",\n    ".join(f"{typed_expr(c)} AS {q(c.id)}" for c in cols)
+    typed = ",\n    ".join(f"{typed_expr(c)} AS {q(c.id)}, {q(c.id)} AS {q(RAW + c.id)}" for c in cols)
     ref_select, ref_joins, ref_checks = _ref_join(ds)
     checks = [chk for c in cols for chk in _checks(c)] + ref_checks
     if ds.id == "org_units":
@@ -130,8 +133,11 @@ def staging_sql(ds: Dataset) -> str:
         ))
         checks.append(("p.org_level = '党支部' AND p.business_unit_id IS NULL",
                        lit("党支部必须填写业务单元编码，才能与经营指标关联")))
+    # the sentence is built only for rows that fail a check (CASE evaluates its THEN on those rows only)
+    failed = " OR ".join(f"COALESCE({cond}, FALSE)" for cond, _ in checks)
     reason = "concat_ws('；', " + ", ".join(f"CASE WHEN {cond} THEN {msg} END" for cond, msg in checks) + ")"
     extra_select = f", {ref_select}" if ref_select else ""
+    raw_cols = ", ".join(q(RAW + c.id) for c in cols)
     return f"""
 CREATE OR REPLACE TEMP TABLE staged AS
 WITH p AS (
@@ -139,8 +145,9 @@ WITH p AS (
     {typed}
   FROM raw_in
 )
-SELECT p.*{extra_select}, NULLIF({reason}, '') AS reject_reason
-FROM p JOIN raw_in AS raw USING (_row){ref_joins}
+SELECT p.* EXCLUDE ({raw_cols}){extra_select},
+  CASE WHEN {failed} THEN NULLIF({reason}, '') END AS reject_reason
+FROM p{ref_joins}
 """
 
 
@@ -154,15 +161,19 @@ def rules_sql(ds: Dataset) -> str | None:
 
 
 def duplicate_sql(ds: Dataset, key_exprs: list[str]) -> str:
-    """Within one file, a natural key seen twice keeps the later row and rejects the earlier one."""
+    """Within one file, a natural key seen twice keeps the later row and rejects the earlier one. The
+    keys seen more than once are found by aggregation first (few), then matched back."""
     part = ", ".join(key_exprs)
+    keys = ", ".join(f"{k} AS k{i}" for i, k in enumerate(key_exprs))
+    same = " AND ".join(f"d.k{i} IS NOT DISTINCT FROM {k}" for i, k in enumerate(key_exprs))
     return f"""
 UPDATE staged SET reject_reason = '与本文件第 ' || d.last_row || ' 行重复（相同{_key_words(ds)}），以后者为准'
 FROM (
-  SELECT _row, max(_row) OVER (PARTITION BY {part}) AS last_row
+  SELECT {keys}, max(_row) AS last_row
   FROM staged WHERE reject_reason IS NULL
+  GROUP BY {part} HAVING count(*) > 1
 ) AS d
-WHERE staged._row = d._row AND d._row < d.last_row
+WHERE staged.reject_reason IS NULL AND {same} AND staged._row < d.last_row
 """
 
 

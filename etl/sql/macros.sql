@@ -3,9 +3,10 @@
 
 CREATE OR REPLACE TEMP MACRO pb_text(s) AS NULLIF(trim(s), '');
 
--- numbers: thousands separators, spaces, a trailing % sign
-CREATE OR REPLACE TEMP MACRO pb_num(s) AS
-    TRY_CAST(regexp_replace(trim(s), '[,\s%]', '', 'g') AS DOUBLE);
+-- numbers: thousands separators, spaces, a trailing % sign (plain numbers skip the regex)
+CREATE OR REPLACE TEMP MACRO pb_num(s) AS COALESCE(
+    TRY_CAST(s AS DOUBLE),
+    TRY_CAST(regexp_replace(trim(s), '[,\s%]', '', 'g') AS DOUBLE));
 
 -- Excel serial day numbers (1900 date system; 20000..80000 = 1954..2119)
 CREATE OR REPLACE TEMP MACRO pb_excel_serial(s) AS
@@ -14,12 +15,16 @@ CREATE OR REPLACE TEMP MACRO pb_excel_serial(s) AS
          THEN TIMESTAMP '1899-12-30' + to_microseconds(CAST(round(CAST(trim(s) AS DOUBLE) * 86400000000) AS BIGINT))
     END;
 
+-- A string matches at most one format of a list (each must consume the whole string), so the lists
+-- are split by a character only some formats contain and the most common format goes first.
 CREATE OR REPLACE TEMP MACRO pb_timestamp(s) AS COALESCE(
-    try_strptime(trim(s), [
-        '%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M:%S.%f',
-        '%Y/%m/%d %H:%M:%S', '%Y/%m/%d %H:%M', '%Y.%m.%d %H:%M:%S', '%Y.%m.%d %H:%M',
-        '%Y年%m月%d日 %H:%M:%S', '%Y年%m月%d日 %H:%M', '%Y年%m月%d日%H时%M分', '%Y年%m月%d日%H:%M',
-        '%Y-%m-%d', '%Y/%m/%d', '%Y.%m.%d', '%Y年%m月%d日', '%Y%m%d']),
+    CASE WHEN contains(s, '年')
+         THEN try_strptime(trim(s), ['%Y年%m月%d日', '%Y年%m月%d日 %H:%M:%S', '%Y年%m月%d日 %H:%M',
+                                     '%Y年%m月%d日%H时%M分', '%Y年%m月%d日%H:%M'])
+         ELSE try_strptime(trim(s), [
+            '%Y-%m-%d', '%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M:%S.%f',
+            '%Y/%m/%d %H:%M:%S', '%Y/%m/%d %H:%M', '%Y.%m.%d %H:%M:%S', '%Y.%m.%d %H:%M',
+            '%Y/%m/%d', '%Y.%m.%d', '%Y%m%d']) END,
     pb_excel_serial(s));
 
 CREATE OR REPLACE TEMP MACRO pb_date(s) AS CAST(pb_timestamp(s) AS DATE);

@@ -44,8 +44,12 @@ CREATE TABLE IF NOT EXISTS dim_units (
     load_id            BIGINT
 );
 
+-- The two event tables (tens of millions of rows at group scale) carry no PRIMARY KEY: an ART index
+-- would be held in memory by every writer and triples bulk-insert time. Their natural keys stay unique
+-- because the loader rejects in-file duplicates and deletes the keys it is about to insert, under the
+-- single-writer lock (etl/upserts.py; tested in tests/etl/test_property.py).
 CREATE TABLE IF NOT EXISTS fct_activities (
-    activity_key  VARCHAR PRIMARY KEY,
+    activity_key  VARCHAR NOT NULL,
     activity_id   VARCHAR,
     unit_id       VARCHAR NOT NULL,
     date          DATE NOT NULL,
@@ -103,7 +107,7 @@ CREATE TABLE IF NOT EXISTS fct_assessments (
 );
 
 CREATE TABLE IF NOT EXISTS fct_outages (
-    event_id         VARCHAR PRIMARY KEY,
+    event_id         VARCHAR NOT NULL,
     business_unit_id VARCHAR NOT NULL,
     start            TIMESTAMP NOT NULL,
     "end"            TIMESTAMP NOT NULL,

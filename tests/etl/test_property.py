@@ -39,3 +39,35 @@ def test_malformed_activity_rows(tmp_path_factory, rows):
     assert r.rows_loaded + r.rows_rejected + r.rows_skipped == len(rows)
     assert n_acts <= r.rows_loaded  # rows with equal keys upsert into one
     assert all(x["reason"] for x in r.rejects)
+
+
+ids = st.sampled_from([f"HD{i}" for i in range(6)] + [""])
+act_row = st.tuples(ids, st.sampled_from(["城东供电所党支部", "城西供电所党支部"]),
+                    st.sampled_from(["2024-07-05", "2024-07-06"]), st.sampled_from(["主题党日", "党课"]),
+                    st.sampled_from(["a", "b"]))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=st.lists(st.lists(act_row, min_size=1, max_size=8), min_size=1, max_size=4))
+def test_natural_keys_stay_unique_over_overlapping_loads(tmp_path_factory, files):
+    """The activity and outage tables have no PRIMARY KEY (see schema.sql): the loader alone keeps their
+    keys unique, whatever overlaps between and within files, and the last load of a key wins."""
+    tmp = tmp_path_factory.mktemp("keys")
+    db = tmp / "w.duckdb"
+    load_files([org_file(tmp)], db)
+    header = ["活动编号", "组织名称", "活动日期", "活动类型", "活动主题", "实到人数", "应到人数"]
+    expected = {}
+    for k, rows in enumerate(files):
+        path = write_csv(tmp / f"a{k}.csv", header, [list(r) + [k + 1, 30] for r in rows])
+        (r,) = load_files([path], db)
+        assert r.error is None and r.rows_rejected == sum(1 for _ in r.rejects)
+        for a_id, unit, day, kind, topic in rows:
+            expected[a_id or (unit, day, kind, topic)] = k + 1
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        keys, distinct = con.execute("SELECT count(*), count(DISTINCT activity_key) FROM fct_activities").fetchall()[0]
+        participants = sorted(r[0] for r in con.execute("SELECT participants FROM fct_activities").fetchall())
+    finally:
+        con.close()
+    assert keys == distinct == len(expected)
+    assert participants == sorted(expected.values())  # every key holds the value of its last load

@@ -1,0 +1,288 @@
+"""Bulk CSV path: let DuckDB's CSV reader parse a large file and normalise its cells in SQL, instead of
+building Python lists cell by cell.
+
+It produces exactly what the Python reader (etl/readers.py) + `contract.extract_frame` produce — the same
+`raw_in` columns, row numbers, skipped summary/note rows and `_raw` text — and is used only when that is
+guaranteed; otherwise the caller falls back to the Python path, which also writes the precise error
+messages. The equivalence is a property test (tests/etl/test_bulk_csv.py).
+
+Used when the file:
+- is UTF-8 (with or without BOM; DuckDB checks every byte) or GBK/GB18030 (transcoded to a temporary
+  UTF-8 copy first: DuckDB has no GBK reader without an extension download);
+- has no NUL bytes, no blank lines (DuckDB skips them, which would shift row numbers), and no bare CR
+  line ends;
+- parses under DuckDB's strict mode with no row wider than the first rows (otherwise DuckDB would drop
+  the extra cells; a quote in the middle of a field is read differently from Python's csv module).
+
+Cells are NFKC-normalised like the Python reader: full-width ASCII and the Unicode spaces by a SQL
+`translate`, and the rare cells holding any other character that NFKC changes (①, ㎡, compatibility
+ideographs, combining marks …) by Python's own unicodedata, through a small mapping table."""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+import os
+import re
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+import settings
+
+from etl import contract
+from etl.errors import LimitExceeded
+from etl.readers import MAX_CELL_CHARS, normalize_cell
+from etl.validate import lit, q
+
+SAMPLE_BYTES = 1 << 16
+
+
+class Unavailable(Exception):
+    """The bulk path cannot guarantee the Python path's result for this file; use the Python path."""
+
+
+@dataclass
+class BulkCsv:
+    source: Path  # the file as given
+    path: Path  # the UTF-8 file DuckDB reads: the source itself, or a transcoded temporary copy
+    label: str
+    encoding: str
+    delimiter: str
+    width: int  # cells in the widest of the first rows
+    head: list[list[str | None]]  # first rows, normalised, for header matching
+    temporary: bool = False
+    ready: bool = False  # read into raw_src (with the view raw_in over it) by materialize
+    base: int = 0  # rowid of the file's first row in raw_src
+
+    def discard(self) -> None:
+        if self.temporary:
+            self.path.unlink(missing_ok=True)
+
+
+# --- NFKC in SQL ---------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _nfkc_tables() -> tuple[str, str, str, str]:
+    """(translate-from, translate-to, regex class of other NFKC-unstable characters, strip characters).
+
+    A character is "unstable" when NFKC may change it or the character before it: it has a
+    decomposition, is a combining mark, is a Hangul jamo, or is the second half of a canonical pair."""
+    unstable: set[int] = set(range(0x1100, 0x1200))
+    for cp in range(0x30000):
+        ch = chr(cp)
+        dec = unicodedata.decomposition(ch)
+        if dec or unicodedata.combining(ch):
+            unstable.add(cp)
+        if dec and not dec.startswith("<"):
+            parts = dec.split()
+            if len(parts) == 2:
+                unstable.add(int(parts[1], 16))
+    # single-character replacements SQL translate() can do: full-width ASCII and the Unicode spaces
+    simple = [cp for cp in sorted(unstable)
+              if (0xFF01 <= cp <= 0xFF5E or chr(cp).isspace())
+              and len(unicodedata.normalize("NFKC", chr(cp))) == 1]
+    src = "".join(chr(cp) for cp in simple)
+    dst = "".join(unicodedata.normalize("NFKC", chr(cp)) for cp in simple)
+    rest = sorted(unstable - set(simple))
+    ranges, start, prev = [], rest[0], rest[0]
+    for cp in rest[1:] + [None]:
+        if cp is not None and cp == prev + 1:
+            prev = cp
+            continue
+        ranges.append(f"\\x{{{start:X}}}" if start == prev else f"\\x{{{start:X}}}-\\x{{{prev:X}}}")
+        if cp is not None:
+            start = prev = cp
+    strip = "".join(chr(cp) for cp in range(0x110000) if chr(cp).isspace() and cp not in unstable)
+    return src, dst, "[" + "".join(ranges) + "]", strip
+
+
+@lru_cache(maxsize=1)
+def _needs_python() -> str:
+    """Regex matching a cell that Python's normalize_cell would change: an NFKC-unstable character,
+    leading or trailing whitespace, or nothing at all."""
+    src, _, cls, strip = _nfkc_tables()
+    ws = "".join(f"\\x{{{ord(c):X}}}" for c in strip)
+    simple = "".join(f"\\x{{{ord(c):X}}}" for c in src)
+    return f"[{cls[1:-1]}{simple}]|^[{ws}]|[{ws}]$|^$"
+
+
+# --- probing ---------------------------------------------------------------------------------------
+
+def probe(path: Path, label: str) -> BulkCsv | None:
+    """A BulkCsv when this file can take the bulk path, else None. Reads the bytes once for the cheap
+    structural checks; decodes in Python only GBK files."""
+    data = Path(path).read_bytes()
+    if b"\x00" in data or data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+        return None
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    if body.startswith((b"\n", b"\r\n")) or b"\n\n" in body or b"\n\r\n" in body:
+        return None
+    sample = codecs.getincrementaldecoder("utf-8")()
+    try:
+        text = sample.decode(body[:SAMPLE_BYTES], final=len(body) <= SAMPLE_BYTES)
+        encoding, target, temporary = "utf-8", Path(path), False
+    except UnicodeDecodeError:
+        try:
+            full = body.decode("gb18030")
+        except UnicodeDecodeError:
+            return None
+        if "\x00" in full:
+            return None
+        fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="pbkpi-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(full.encode("utf-8"))
+        text, encoding, target, temporary = full[:SAMPLE_BYTES], "gbk", Path(tmp), True
+    first = text[:4096]
+    delimiter = "\t" if first.count("\t") > first.count(",") else ","
+    csv.field_size_limit(MAX_CELL_CHARS)
+    # the last sample line may be cut: take only complete rows
+    lines = text if len(body) <= SAMPLE_BYTES else text[: text.rfind("\n") + 1]
+    try:
+        head = [[normalize_cell(c) for c in row]
+                for row in itertools.islice(csv.reader(io.StringIO(lines, newline=""), delimiter=delimiter),
+                                            contract.HEADER_SCAN_ROWS)]
+    except csv.Error:
+        head = []
+    if not head:
+        if temporary:
+            target.unlink(missing_ok=True)
+        return None
+    width = max(len(r) for r in head)
+    if width > settings.max_cols():
+        if temporary:
+            target.unlink(missing_ok=True)
+        return None
+    return BulkCsv(Path(path), target, label, encoding, delimiter, width, head, temporary)
+
+
+# --- materialising raw_in --------------------------------------------------------------------------
+
+def _read(con: duckdb.DuckDBPyConnection, src: BulkCsv) -> None:
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(src.width)) + "}"
+    delim = "\\t" if src.delimiter == "\t" else ","
+    for parallel in ("true", "false"):  # the parallel scanner refuses quoted newlines with null padding
+        try:
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE raw_src AS SELECT * FROM read_csv({lit(str(src.path))},
+                header = false, auto_detect = false, columns = {columns}, delim = {lit(delim)}, quote = '"',
+                escape = '"', null_padding = true, strict_mode = true, parallel = {parallel},
+                max_line_size = 8388608)""")
+            return
+        except duckdb.Error as exc:
+            if parallel == "true" and "parallel" in str(exc).lower():
+                continue
+            raise Unavailable(str(exc)) from exc
+
+
+def _fold_rare_cells(con: duckdb.DuckDBPyConnection, width: int) -> None:
+    """Normalise, with Python's unicodedata, the distinct cells that normalize_cell would change (most
+    cells are plain text DuckDB can keep as read), and write them back column by column."""
+    pattern = lit(_needs_python())
+    union = " UNION ".join(f"SELECT {i} AS col, c{i} AS v FROM raw_src WHERE regexp_matches(c{i}, {pattern})"
+                           for i in range(width))
+    rare = con.execute(union).fetchall()
+    if not rare:
+        return
+    mapping = pd.DataFrame({"col": [r[0] for r in rare], "v": [r[1] for r in rare],
+                            "n": [normalize_cell(r[1]) for r in rare]}).astype({"v": object, "n": object})
+    con.register("nfkc_map", mapping)
+    try:
+        for i in sorted(set(mapping["col"])):
+            con.execute(f"UPDATE raw_src SET c{i} = m.n FROM nfkc_map AS m WHERE m.col = {i} AND raw_src.c{i} = m.v")
+    finally:
+        con.unregister("nfkc_map")
+
+
+def _check_limits(con: duckdb.DuckDBPyConnection, src: BulkCsv) -> None:
+    longest = " OR ".join(f"strlen(c{i}) > {MAX_CELL_CHARS}" for i in range(src.width))
+    rows, long_rows = con.execute(
+        f"SELECT count(*), min(CASE WHEN {longest} THEN rowid END) FROM raw_src").fetchall()[0]
+    base = con.execute("SELECT min(rowid) FROM raw_src").fetchall()[0][0] or 0
+    if rows > settings.max_rows():
+        raise LimitExceeded(
+            f"文件「{src.label}」工作表「{src.source.stem}」有 {rows:,} 行，超过上限 {settings.max_rows():,} 行。(too many rows)")
+    if long_rows is not None:
+        chars = " OR ".join(f"length(c{i}) > {MAX_CELL_CHARS}" for i in range(src.width))
+        first = con.execute(f"SELECT min(rowid) - {base} FROM raw_src WHERE {chars}").fetchall()[0][0]
+        if first is not None:
+            raise LimitExceeded(
+                f"文件「{src.label}」工作表「{src.source.stem}」第 {first + 1} 行有超过 {MAX_CELL_CHARS:,} 个字符的单元格，"
+                f"不像正常填报内容，整个文件未导入；请检查该行。(cell too long)")
+
+
+def _skip_sql(width: int) -> str:
+    """SQL twin of contract.is_summary_or_note over the normalised cells c0..c{width-1}: a cheap
+    row-level regex picks candidate rows; the exact list-based test runs on those only."""
+    cells = [f"c{i}" for i in range(width)]
+    arr = "[" + ", ".join(cells) + "]"
+    ws_cls = r"[\t\n\x{0B}\x{0C}\r\x{1C}-\x{1F} \x{85}\x{1680}\x{2028}\x{2029}]"
+    words = "[" + ", ".join(lit(w) for w in sorted(contract.SUMMARY_WORDS)) + "]"
+    prefixes = "[" + ", ".join(lit(p) for p in contract.NOTE_PREFIXES) + "]"
+    spaced = [f"{ws_cls}*".join(re.escape(ch) for ch in w) for w in sorted(contract.SUMMARY_WORDS)]
+    candidate = "(?i)" + "|".join(spaced + [re.escape(p) for p in contract.NOTE_PREFIXES])
+    filled = f"list_filter({arr}, lambda x: x IS NOT NULL)"
+    exact = f"""(list_has_any(list_transform({filled}[1:3], lambda x: lower(regexp_replace(x, {lit(ws_cls)}, '', 'g'))), {words})
+        OR (len({filled}) <= 2 AND list_bool_or(list_transform({prefixes}, lambda p: starts_with(lower({filled}[1]), p)))))"""
+    return f"""(({' AND '.join(c + ' IS NULL' for c in cells)})
+        OR CASE WHEN regexp_matches(concat_ws(chr(31), {', '.join(cells)}), {lit(candidate)}) THEN {exact} ELSE false END)"""
+
+
+def materialize(con: duckdb.DuckDBPyConnection, src: BulkCsv, match: contract.Match) -> int:
+    """Make `raw_in` for one matched file — what `extract_frame` gives the Python path, except `_raw`,
+    which `fill_raw` adds to rejected rows only — as a view over the table `raw_src` DuckDB read.
+    Returns the number of skipped blank/summary/note rows. Raises Unavailable when the bulk path cannot
+    reproduce the Python path for this file, LimitExceeded like the Python reader."""
+    drop(con)
+    _read(con, src)
+    _check_limits(con, src)
+    _fold_rare_cells(con, src.width)
+    # rowid counts rows in file order from a base (non-zero inside a transaction); check it has no gaps
+    base, top, n = con.execute("SELECT min(rowid), max(rowid), count(*) FROM raw_src").fetchall()[0]
+    if n == 0 or top - base + 1 != n:
+        raise Unavailable("row ids are not contiguous")
+    w = src.width
+    select = []
+    for col in match.dataset.columns:
+        ci = next((i for i, cid in match.columns.items() if cid == col.id), None)
+        select.append(f"{'c' + str(ci) if ci is not None and ci < w else 'CAST(NULL AS VARCHAR)'} AS {q(col.id)}")
+    if match.dataset.custom_metrics:
+        for ci in sorted(match.extra):
+            select.append(f"{'c' + str(ci) if ci < w else 'CAST(NULL AS VARCHAR)'} AS {q('custom::' + match.extra[ci])}")
+    body = f"FROM raw_src WHERE rowid - {base} > {match.header_row}"
+    skip = _skip_sql(w)
+    skipped = con.execute(f"SELECT count(*) {body} AND {skip}").fetchall()[0][0]
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW raw_in AS
+        SELECT {', '.join(select)}, rowid - {base} + 1 AS _row, CAST(NULL AS VARCHAR) AS _raw
+        {body} AND NOT {skip}""")
+    src.ready, src.base = True, base
+    return int(skipped)
+
+
+def fill_raw(con: duckdb.DuckDBPyConnection, src: BulkCsv, match: contract.Match) -> None:
+    """Add `_raw` (the row as filled in, for the rejects report) to the rejected rows of `staged`:
+    padded to the matched columns, empty cells after them dropped — as extract_frame writes it."""
+    w = src.width
+    cells = "[" + ", ".join(f"f.c{i}" for i in range(w)) + "]"
+    keep = max(match.columns) + 1
+    last = f"({w} + 1 - coalesce(list_position(list_reverse(list_transform({cells}, lambda x: x IS NOT NULL)), true), {w} + 1))"
+    raw = f"array_to_string(list_transform({cells}[1:greatest({keep}, {last})], lambda x: coalesce(x, '')), ' | ')"
+    con.execute(f"UPDATE staged SET _raw = {raw} FROM (SELECT rowid - {src.base} + 1 AS _row, * FROM raw_src) AS f "
+                f"WHERE staged.reject_reason IS NOT NULL AND f._row = staged._row")
+
+
+def drop(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove `raw_in` — this path's view or the Python path's table of the same name (look first: a
+    failing DROP would abort the load transaction) — and `raw_src`."""
+    if con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'raw_in' AND temporary").fetchall()[0][0]:
+        con.execute("DROP VIEW raw_in")
+    else:
+        con.execute("DROP TABLE IF EXISTS raw_in")
+    con.execute("DROP TABLE IF EXISTS raw_src")
