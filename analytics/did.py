@@ -1,7 +1,8 @@
 """Event study for staggered initiatives (党建示范点 designation, 书记项目 start).
 
 Estimator: the imputation / two-stage DiD of Gardner (2021), equivalent in point estimates to
-Borusyak, Jaravel & Spiess (2024), via pyfixest.did2s. Unit and period effects are fitted on untreated
+Borusyak, Jaravel & Spiess (2024), computed by analytics/twostage.py (pyfixest.did2s gives the same
+numbers but builds dense dummy matrices that do not fit in memory at group scale). Unit and period effects are fitted on untreated
 observations only (never-treated units and not-yet-treated periods), treated outcomes are compared with
 their imputed untreated values, and the effects are averaged by event time. Unlike plain TWFE event
 dummies it is not biased when effects differ across cohorts or grow over time. Standard errors are the
@@ -14,13 +15,16 @@ Treatment is taken as absorbing: a unit counts as treated from the first period 
 positive. Units treated in their first observed period have no pre-period and are left out."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyfixest as pf
+from scipy import stats
 
 from analytics.errors import AnalysisError
 from analytics.fe import SSC, estimates_from
 from analytics.panel import Panel, check_columns
 from analytics.results import Estimate, EventStudyResult
+from analytics.twostage import TwoStageFit, two_stage_did
 
 DEFAULT_WINDOW = {"month": (6, 12), "quarter": (4, 6)}
 
@@ -34,6 +38,20 @@ def _rename(est: list[Estimate]) -> list[Estimate]:
         n = e.name
         e.name = f"e={-int(n[4:])}" if n.startswith("ev_m") else f"e={int(n[4:])}"
     return est
+
+
+def _estimates(fit: TwoStageFit, names: list[str]) -> list[Estimate]:
+    """Estimates with t(G-1) inference, as for the TWFE fits (pyfixest.did2s uses t(N-k): the same to
+    three decimals with more than a few dozen units)."""
+    se = np.sqrt(np.diag(fit.vcov))
+    df = max(fit.n_clusters - 1, 1)
+    crit = stats.t.ppf(0.975, df)
+    out = []
+    for name, b, s in zip(names, fit.beta, se):
+        p = float(2 * stats.t.sf(abs(b / s), df)) if s > 0 else float("nan")
+        out.append(Estimate(name=name, estimate=float(b), std_error=float(s), ci_low=float(b - crit * s),
+                            ci_high=float(b + crit * s), p_value=p))
+    return out
 
 
 def event_frame(panel: Panel, y: str, treatment: str) -> tuple[pd.DataFrame, dict]:
@@ -68,15 +86,16 @@ def event_study(panel: Panel, y: str, treatment: str = "demo_site", window: tupl
     for e in post:
         d[_ev(e)] = ((d["D"] == 1) & (d["rel"] == e)).astype(int)
     post_cols = [_ev(e) for e in post if d[_ev(e)].sum() > 0]
+    unit_codes = pd.factorize(d["unit"])[0]
+    t_codes = pd.factorize(d["t"])[0]
+    yv, treated = d[y].to_numpy(dtype=float), d["D"].to_numpy().astype(bool)
     try:
-        fit_dyn = pf.did2s(d, yname=y, first_stage="~ 0 | unit + t", second_stage="~ 0 + " + " + ".join(post_cols),
-                           treatment="D", cluster="unit")
-        fit_att = pf.did2s(d, yname=y, first_stage="~ 0 | unit + t", second_stage="~ 0 + D", treatment="D", cluster="unit")
-    except Exception as exc:
+        fit_dyn = two_stage_did(unit_codes, t_codes, yv, treated, d[post_cols].to_numpy(dtype=float))
+        fit_att = two_stage_did(unit_codes, t_codes, yv, treated, d[["D"]].to_numpy(dtype=float))
+    except (AnalysisError, np.linalg.LinAlgError) as exc:
         raise AnalysisError(f"事件研究无法估计：{exc}。(event study could not be estimated)") from exc
-    dynamic = _rename(estimates_from(fit_dyn))
-    att = estimates_from(fit_att)[0]
-    att.name = "ATT"
+    dynamic = _rename(_estimates(fit_dyn, post_cols))
+    att = _estimates(fit_att, ["ATT"])[0]
 
     # pre-trend test on untreated observations
     pre_cols = []
@@ -99,7 +118,7 @@ def event_study(panel: Panel, y: str, treatment: str = "demo_site", window: tupl
         dynamic=dynamic, pre=sorted(pre, key=lambda e: int(e.name[2:])), pretrend_f=f_stat, pretrend_p=f_p, att=att,
         naive_twfe=naive, cohorts={str(k): int(v) for k, v in info["cohorts"].items()},
         settings={"window": [-K, L], "never_treated_units": n_never,
-                  "always_treated_dropped": info["always_treated_dropped"], "library": f"pyfixest {pf.__version__}",
+                  "always_treated_dropped": info["always_treated_dropped"], "library": f"analytics.twostage (GMM variance, absorbed effects); pyfixest {pf.__version__} for the pre-trend and naive fits",
                   "pretrend_test": "BJS: leads on untreated observations, unit+period FE, joint F, clustered by unit"},
     )
 
