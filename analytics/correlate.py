@@ -36,32 +36,73 @@ def _demean(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     return values - (sums / np.maximum(counts, 1))[codes]
 
 
+def _corr_columns(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Pearson correlation of every column of A with every column of B (rows already aligned)."""
+    A = A - A.mean(axis=0)
+    B = B - B.mean(axis=0)
+    na, nb = np.sqrt((A * A).sum(axis=0)), np.sqrt((B * B).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (A.T @ B) / np.outer(na, nb)
+
+
+def _demean_columns(M: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    counts = np.bincount(codes, minlength=n_groups)
+    sums = np.zeros((n_groups, M.shape[1]))
+    np.add.at(sums, codes, M)
+    return M - (sums / np.maximum(counts, 1)[:, None])[codes]
+
+
+def _pair_block(xv: np.ndarray, yv: np.ndarray, codes: np.ndarray, units: int, method: str):
+    """r for every (x column, y column) on one common sample: pooled and within, with degeneracy masks."""
+    if method == "spearman":
+        xv, yv = stats.rankdata(xv, axis=0), stats.rankdata(yv, axis=0)
+    flat = (np.ptp(xv, axis=0)[:, None] == 0) | (np.ptp(yv, axis=0)[None, :] == 0)
+    pooled = np.where(flat, np.nan, _corr_columns(xv, yv))
+    xw, yw = _demean_columns(xv, codes, units), _demean_columns(yv, codes, units)
+    still = (xw.std(axis=0)[:, None] <= 1e-12) | (yw.std(axis=0)[None, :] <= 1e-12)
+    within = np.where(flat | still, np.nan, _corr_columns(xw, yw))
+    return pooled, within
+
+
 def correlate(panel: Panel, inputs: list[str], kpis: list[str], lag: int = 0,
               methods: tuple[str, ...] = ("pearson", "spearman")) -> CorrelationResult:
     df = panel.df
     check_columns(df, inputs + kpis)
     for x in inputs:
         df = add_lag(df, x, lag)
-    rows = []
-    for x in inputs:
-        xc = lag_name(x, lag)
-        for y in kpis:
-            d = df[["unit", xc, y]].dropna()
-            n = len(d)
-            codes, uniques = pd.factorize(d["unit"])
+    xcols = [lag_name(x, lag) for x in inputs]
+    # pairs share a sample when their columns share a pattern of missing values: one matrix product per
+    # pattern pair instead of one pass per input x KPI pair
+    X = df[xcols].to_numpy(dtype=float)
+    Y = df[kpis].to_numpy(dtype=float)
+    unit_codes = pd.factorize(df["unit"])[0]
+    x_pat = pd.factorize(pd.Series([np.isnan(X[:, j]).tobytes() for j in range(X.shape[1])], dtype=object))[0]
+    y_pat = pd.factorize(pd.Series([np.isnan(Y[:, j]).tobytes() for j in range(Y.shape[1])], dtype=object))[0]
+    cells = {}
+    for px in np.unique(x_pat):
+        for py in np.unique(y_pat):
+            xi, yi = np.flatnonzero(x_pat == px), np.flatnonzero(y_pat == py)
+            rows_ok = ~np.isnan(X[:, xi[0]]) & ~np.isnan(Y[:, yi[0]])
+            n = int(rows_ok.sum())
+            codes, uniques = pd.factorize(unit_codes[rows_ok])
             units = len(uniques)
+            xv, yv = X[rows_ok][:, xi], Y[rows_ok][:, yi]
             for method in methods:
-                xs, ys = (d[xc], d[y]) if method == "pearson" else (d[xc].rank(), d[y].rank())
-                xv, yv = xs.to_numpy(dtype=float), ys.to_numpy(dtype=float)
-                for scope in ("pooled", "within"):
-                    if n < MIN_N or np.ptp(xv) == 0 or np.ptp(yv) == 0:
-                        r, dof = np.nan, 0
-                    elif scope == "pooled":
-                        r, dof = float(np.corrcoef(xv, yv)[0, 1]), n - 2
-                    else:
-                        xw, yw = _demean(xv, codes, units), _demean(yv, codes, units)
-                        ok = xw.std() > 1e-12 and yw.std() > 1e-12
-                        r, dof = (float(np.corrcoef(xw, yw)[0, 1]) if ok else np.nan), n - units - 1
+                if n < MIN_N:
+                    pooled = within = np.full((len(xi), len(yi)), np.nan)
+                else:
+                    pooled, within = _pair_block(xv, yv, codes, units, method)
+                for a, i in enumerate(xi):
+                    for b, j in enumerate(yi):
+                        cells[(i, j, method)] = (n, units, pooled[a, b], within[a, b])
+    rows = []
+    for i, x in enumerate(inputs):
+        for j, y in enumerate(kpis):
+            for method in methods:
+                n, units, r_pooled, r_within = cells[(i, j, method)]
+                for scope, r, dof in (("pooled", r_pooled, n - 2), ("within", r_within, n - units - 1)):
+                    r = float(r)
+                    dof = dof if np.isfinite(r) else 0
                     p, lo, hi = _r_test(r, dof)
                     rows.append(dict(input=x, kpi=y, method=method, scope=scope, r=r, n=n, n_units=units,
                                      p_value=p, ci_low=lo, ci_high=hi))

@@ -2,6 +2,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
@@ -49,6 +50,32 @@ def test_correlation_matches_scipy_and_bh():
     xw = d.theme_days - d.groupby("unit").theme_days.transform("mean")
     yw = d.complaints_per_10k - d.groupby("unit").complaints_per_10k.transform("mean")
     assert w[w.kpi == "complaints_per_10k"].r.iloc[0] == pytest.approx(np.corrcoef(xw, yw)[0, 1])
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), holes=st.lists(st.floats(0, 0.4), min_size=4, max_size=4))
+def test_correlation_matrix_equals_pair_by_pair(seed, holes):
+    """The matrix computation (one product per missing-value pattern) equals scipy on each pair's own
+    complete cases, pooled and within, Pearson and Spearman, with columns that miss different rows."""
+    rng = np.random.default_rng(seed)
+    p = make_panel(n_units=12, n_t=15, seed=seed % 50)
+    d = p.df.copy()
+    d["members"] = d["members"] + rng.poisson(2, len(d))
+    for col, share in zip(["theme_days", "members", "complaints_per_10k", "customers"], holes):
+        d.loc[rng.random(len(d)) < share, col] = np.nan
+    r = correlate(Panel(d, "month"), ["theme_days", "members"], ["complaints_per_10k", "customers"]).table
+    for x in ["theme_days", "members"]:
+        for y in ["complaints_per_10k", "customers"]:
+            s = d[["unit", x, y]].dropna()
+            got = r[(r.input == x) & (r.kpi == y)].set_index(["method", "scope"])["r"]
+            assert got[("pearson", "pooled")] == pytest.approx(stats.pearsonr(s[x], s[y])[0], abs=1e-12)
+            assert got[("spearman", "pooled")] == pytest.approx(stats.spearmanr(s[x], s[y])[0], abs=1e-12)
+            xw = s[x] - s.groupby("unit")[x].transform("mean")
+            yw = s[y] - s.groupby("unit")[y].transform("mean")
+            if yw.std() > 1e-9 and xw.std() > 1e-9:
+                assert got[("pearson", "within")] == pytest.approx(np.corrcoef(xw, yw)[0, 1], abs=1e-12)
+            else:
+                assert np.isnan(got[("pearson", "within")])
 
 
 def test_simpson_flag():
