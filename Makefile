@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 DB     ?= $(or $(PBKPI_DB),data/warehouse.duckdb)
 PORT   ?= 8501
 
-.PHONY: setup system-deps run demo test test-fast stress bench lock clean
+.PHONY: setup system-deps run warm demo test test-fast stress bench lock clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,13 @@ $(DB): | setup
 demo: setup
 	$(PY) -m etl demo --db $(DB)
 
+# the statistics pages' caches are warmed in the background while the server starts (ui/warm.py)
 run: setup $(DB)
+	@PBKPI_DB=$(abspath $(DB)) nohup $(PY) -m ui.warm >/dev/null 2>&1 &
 	PBKPI_DB=$(abspath $(DB)) $(PY) -m streamlit run app.py --server.port $(PORT)
+
+warm: setup
+	PBKPI_DB=$(abspath $(DB)) $(PY) -m ui.warm
 
 test: setup system-deps
 	$(PY) -m pytest -n 2 --dist loadgroup

@@ -5,6 +5,7 @@ PBKPI_DEMO_DIR    where `etl demo` writes its synthetic source files (default da
 PBKPI_MAX_UPLOAD_MB   largest file the ETL and the upload page accept (default 50)
 PBKPI_MAX_ROWS    most data rows one file may hold (default 2,000,000)
 PBKPI_MAX_COLS    most columns one file may hold (default 200)
+PBKPI_WARM        1 (default): after an upload, warm the dashboard caches in a background process (ui/warm.py)
 """
 from __future__ import annotations
 
@@ -33,3 +34,7 @@ def max_rows() -> int:
 
 def max_cols() -> int:
     return int(os.environ.get("PBKPI_MAX_COLS", "200"))
+
+
+def warm_after_load() -> bool:
+    return os.environ.get("PBKPI_WARM", "1") != "0"

@@ -24,28 +24,39 @@ def _write_csv(path: Path, df: pd.DataFrame, encoding: str, title: str | None = 
 
 def _write_xlsx(path: Path, sheets: dict[str, pd.DataFrame], title: str, total_row: dict | None = None,
                 note: str = "填表人：演示数据生成器    审核人：（合成数据）") -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
+    """A workbook as branches send it: merged title row, header, data, an optional 合计 row, a blank row
+    and a 填表人 note, plus an instructions sheet. xlsxwriter in constant-memory mode streams rows, so
+    group-scale files (millions of rows) fit in memory."""
+    import xlsxwriter
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
+    bold = wb.add_format({"bold": True, "font_size": 14, "align": "center"})
+    date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
     for name, df in sheets.items():
-        ws = wb.create_sheet(name)
-        ws.append([title])
-        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=max(2, len(df.columns)))
-        ws.cell(1, 1).font = Font(bold=True, size=14)
-        ws.cell(1, 1).alignment = Alignment(horizontal="center")
-        ws.append(list(df.columns))
-        for row in df.itertuples(index=False):
-            ws.append([None if (isinstance(v, float) and np.isnan(v)) or v is pd.NaT else
-                       (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for v in row])
+        ws = wb.add_worksheet(name)
+        ws.merge_range(0, 0, 0, max(1, len(df.columns) - 1), title, bold)
+        ws.write_row(1, 0, list(df.columns))
+        r = 2
+        cols = [df[c].to_numpy(dtype=object) for c in df.columns]
+        for values in zip(*cols):
+            for c, v in enumerate(values):
+                if v is None or v is pd.NaT or (isinstance(v, float) and v != v):
+                    continue
+                if isinstance(v, pd.Timestamp):
+                    ws.write_datetime(r, c, v.to_pydatetime(), date_fmt)
+                elif isinstance(v, (bool, np.bool_)):
+                    ws.write_boolean(r, c, bool(v))
+                elif isinstance(v, (int, float, np.integer, np.floating)):
+                    ws.write_number(r, c, float(v))
+                else:
+                    ws.write_string(r, c, str(v))
+            r += 1
         if total_row:
-            ws.append([total_row.get(c, "") for c in df.columns])
-        ws.append([])
-        ws.append([note])
-    info = wb.create_sheet("填表说明")
-    info.append(["说明：本文件为 PB-KPI Lens 合成演示数据 (synthetic demo data)，不代表任何真实单位。"])
-    wb.save(path)
+            ws.write_row(r, 0, [total_row.get(c, "") for c in df.columns])
+            r += 1
+        ws.write_string(r + 1, 0, note)
+    wb.add_worksheet("填表说明").write_string(0, 0, "说明：本文件为 PB-KPI Lens 合成演示数据 (synthetic demo data)，不代表任何真实单位。")
+    wb.close()
 
 
 def write_sources(sim: dict, out_dir: Path, seed: int = 2024) -> list[Path]:
@@ -156,7 +167,10 @@ def write_sources(sim: dict, out_dir: Path, seed: int = 2024) -> list[Path]:
     k_out.loc[len(k_out)] = ["BU999", "2024-01", "1,000", 1, 10.0, "99%", 88, 5, 0, np.nan, 99]
     k_out.loc[len(k_out)] = [kpi.business_unit_id.iloc[0], "2024-13", "1,000", 1, 10.0, "99%", 88, 5, 0, np.nan, 99]
     p = out_dir / "经营指标月报.xlsx"
-    _write_xlsx(p, {"月报": k_out}, f"经营指标月报 — {title}")
+    # an Excel sheet holds 1,048,576 rows: at group scale the report comes as one sheet per year
+    sheets = ({"月报": k_out} if len(k_out) < 1_000_000 else
+              {f"{y}年": part for y, part in k_out.groupby(k_out["月份"].str[:4])})
+    _write_xlsx(p, sheets, f"经营指标月报 — {title}")
     paths.append(p)
 
     (out_dir / "README.txt").write_text(

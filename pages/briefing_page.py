@@ -4,20 +4,15 @@ import streamlit as st
 
 from analytics.panel import PanelFilter
 from briefing import export
-from briefing.content import BriefingError, build, event_text, finding_text, narrative, quarter_label
+from briefing.content import BriefingError, event_text, finding_text, narrative, quarter_label
 from briefing.figures import browser_path, build_figures, kpi_frame
-from ui import data, layout
+from ui import analyses, data, layout
 from ui.i18n import lang, tr, value_label
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def briefing(v: str, quarter: str, scope):
-    return build(data.db_path(), quarter, scope)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def export_bytes(v: str, quarter: str, scope, fmt: str, lang_: str) -> bytes:
-    b = briefing(v, quarter, scope)
+    b = analyses.briefing(v, quarter, scope)
     if fmt == "pptx":
         return export.to_pptx(b, lang_)
     if fmt == "html":
@@ -33,7 +28,7 @@ if layout.header("brief.page.title", "brief.page.caption"):
     quarter = st.selectbox(tr("brief.page.quarter"), quarters, index=len(quarters) - 1, key="br_quarter")
     scope = PanelFilter(unit_types=f.unit_types, regions=f.regions, units=(f.unit,) if f.unit else ())
     try:
-        b = briefing(v, quarter, scope)
+        b = analyses.briefing(v, quarter, scope)
     except BriefingError as exc:
         st.error(str(exc))
         st.stop()

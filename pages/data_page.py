@@ -10,7 +10,7 @@ import streamlit as st
 import settings
 from etl.load import load_files
 from etl.templates import write_templates
-from ui import charts, data, layout
+from ui import charts, data, layout, warm
 from ui.i18n import lang, tr
 
 layout.header("page.data.title", "page.data.caption")
@@ -31,6 +31,8 @@ if files and st.button(tr("page.data.load"), type="primary", key="dt_load"):
                 paths.append(p)
             results = load_files(paths, settings.db_path(), labels=[f.name for f in files])
         data.clear()
+        if any(r.rows_loaded for r in results):
+            warm.start_background(settings.db_path())
         st.session_state["dt_results"] = [r.to_dict() for r in results]
         st.rerun()
 

@@ -2,59 +2,39 @@
 import pandas as pd
 import streamlit as st
 
-from analytics.correlate import correlate
 from analytics.errors import AnalysisError
-from analytics.panel import add_lag, from_warehouse_frame, lag_name
-from analytics.quartiles import quartile_compare
 from analytics.summaries import summarize_correlations, summarize_quartiles
 from catalogue.formats import fmt_p
-from ui import charts, data, layout, state
+from ui import analyses, charts, data, layout
 from ui.i18n import fmt, lang, mname, tr
 
-INPUTS = state.metric_options("input")
-KPIS = state.metric_options("kpi")
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def corr_matrix(v: str, f: state.Filters, lag: int):
-    p = from_warehouse_frame(state.filtered_panel(v, f), f.grain)
-    return correlate(p, INPUTS, KPIS, lag)
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def quartiles(v: str, f: state.Filters, x: str, y: str, lag: int):
-    p = from_warehouse_frame(state.filtered_panel(v, f), f.grain)
-    r = quartile_compare(p, x, y, lag, n_boot=1000)
-    r.settings["grain"] = f.grain
-    return r
+INPUTS, KPIS, D = analyses.INPUTS, analyses.KPIS, analyses.DEFAULTS["rel"]
 
 
 if layout.header("page.rel.title", "page.rel.caption"):
     v = data.version()
     f = st.session_state["filters"]
     c1, c2, c3 = st.columns([2, 2, 1])
-    x = c1.selectbox(tr("page.rel.input"), INPUTS, index=INPUTS.index("theme_days"), key="rel_x", format_func=fmt("label"))
-    y = c2.selectbox(tr("page.rel.kpi"), KPIS, index=KPIS.index("complaints_per_10k"), key="rel_y", format_func=fmt("label"))
-    lag = c3.number_input(tr("page.rel.lag"), min_value=0, max_value=12, value=1, step=1, key="rel_lag")
-    df = from_warehouse_frame(state.filtered_panel(v, f), f.grain).df
-    df = add_lag(df, x, lag)
-    xc = lag_name(x, lag)
-    d = df[["unit", "business_unit_name", "period", xc, y]].dropna()
+    x = c1.selectbox(tr("page.rel.input"), INPUTS, index=INPUTS.index(D["x"]), key="rel_x", format_func=fmt("label"))
+    y = c2.selectbox(tr("page.rel.kpi"), KPIS, index=KPIS.index(D["y"]), key="rel_y", format_func=fmt("label"))
+    lag = c3.number_input(tr("page.rel.lag"), min_value=0, max_value=12, value=D["lag"], step=1, key="rel_lag")
+    shown, w, n_points = analyses.within_points(v, f, x, y, int(lag))
     layout.fishing_note(f.is_narrowed())
-    if len(d) < 10:
+    if n_points < 10:
         st.warning(tr("page.rel.too_few"))
         st.stop()
     try:
-        res = corr_matrix(v, f, lag)
+        res = analyses.corr_matrix(v, f, int(lag))
     except AnalysisError as exc:
         st.error(str(exc))
         st.stop()
     t = res.table[(res.table.input == x) & (res.table.kpi == y) & (res.table.method == "pearson")].set_index("scope")
 
-    w = d.assign(xw=d[xc] - d.groupby("unit")[xc].transform("mean"), yw=d[y] - d.groupby("unit")[y].transform("mean"))
     a, b = st.columns(2)
-    a.plotly_chart(charts.scatter_fit(w["xw"], w["yw"], tr("chart.within_x", name=mname(x)), tr("chart.within_y", name=mname(y)),
-                                      hover=w["business_unit_name"] + " " + w["period"], title=tr("page.rel.within_scatter")), key="rel_sc")
+    a.plotly_chart(charts.scatter_fit(shown["xw"], shown["yw"], tr("chart.within_x", name=mname(x)), tr("chart.within_y", name=mname(y)),
+                                      hover=shown["label"], title=tr("page.rel.within_scatter"), fit_on=w), key="rel_sc")
+    if len(shown) < n_points:
+        a.caption(tr("page.rel.sampled", shown=f"{len(shown):,}", total=f"{n_points:,}"))
     b.plotly_chart(charts.binned(w["xw"], w["yw"], tr("chart.within_x", name=mname(x)), tr("chart.within_y", name=mname(y)),
                                  title=tr("page.rel.binned")), key="rel_bin")
 
@@ -69,7 +49,7 @@ if layout.header("page.rel.title", "page.rel.caption"):
     st.caption(tr("page.rel.compare_note"))
 
     try:
-        qr = quartiles(v, f, x, y, lag)
+        qr = analyses.quartiles(v, f, x, y, int(lag))
         st.info(summarize_quartiles(qr, lang()))
     except AnalysisError as exc:
         st.caption(str(exc))

@@ -3,42 +3,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import did, fe, reverse
-from analytics.diagnostics import diagnose
 from analytics.errors import AnalysisError
-from analytics.panel import from_warehouse_frame
 from analytics.summaries import summarize_event_study, summarize_fit, summarize_reverse
 from catalogue.formats import fmt_effect, fmt_p
-from ui import charts, data, layout, state
+from ui import analyses, charts, data, layout
 from ui.i18n import fmt, lang, mlabel, mname, tr
 
-INPUTS = state.metric_options("input")
-KPIS = state.metric_options("kpi")
-TREATMENTS = ["demo_site", "secretary_projects_active"]
-
-
-def panel_for(v, f):
-    return from_warehouse_frame(state.filtered_panel(v, f), f.grain)
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def fit_cached(v, f, y, xs, lag, controls):
-    return fe.fit_twfe(panel_for(v, f), y, list(xs), lag, list(controls))
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def diagnose_cached(v, f, y, xs, lag, controls):
-    return diagnose(fit_cached(v, f, y, xs, lag, controls), panel_for(v, f))
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def event_cached(v, f, y, treatment):
-    return did.event_study(panel_for(v, f), y, treatment)
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def reverse_cached(v, f, y, x):
-    return reverse.reverse_check(panel_for(v, f), y, x)
+INPUTS, KPIS, TREATMENTS, D = analyses.INPUTS, analyses.KPIS, analyses.TREATMENTS, analyses.DEFAULTS["tests"]
 
 
 def term_label(name: str) -> str:
@@ -60,14 +31,14 @@ if layout.header("page.tests.title", "page.tests.caption"):
 
     st.subheader(tr("page.tests.twfe"))
     c1, c2, c3, c4 = st.columns([2, 3, 1, 2])
-    y = c1.selectbox(tr("page.rel.kpi"), KPIS, index=KPIS.index("complaints_per_10k"), key="ts_y", format_func=fmt("label"))
-    xs = c2.multiselect(tr("page.tests.inputs"), INPUTS, default=["theme_days"], key="ts_x", format_func=fmt("metric"))
-    lag = c3.number_input(tr("page.rel.lag"), 0, 12, 1, key="ts_lag")
+    y = c1.selectbox(tr("page.rel.kpi"), KPIS, index=KPIS.index(D["y"]), key="ts_y", format_func=fmt("label"))
+    xs = c2.multiselect(tr("page.tests.inputs"), INPUTS, default=list(D["xs"]), key="ts_x", format_func=fmt("metric"))
+    lag = c3.number_input(tr("page.rel.lag"), 0, 12, D["lag"], key="ts_lag")
     controls = c4.multiselect(tr("page.tests.controls"), [m for m in INPUTS + ["customers", "members"] if m not in xs],
                               key="ts_ctrl", format_func=fmt("metric"), placeholder=tr("filter.none"))
     fit = None
     try:
-        fit = fit_cached(v, f, y, tuple(xs), int(lag), tuple(controls))
+        fit = analyses.fit(v, f, y, tuple(xs), int(lag), tuple(controls))
     except AnalysisError as exc:
         st.error(str(exc))
     if fit is not None:
@@ -80,9 +51,9 @@ if layout.header("page.tests.title", "page.tests.caption"):
     st.subheader(tr("page.tests.event"))
     e1, e2 = st.columns(2)
     treat = e1.selectbox(tr("page.tests.treatment"), TREATMENTS, key="ts_treat", format_func=fmt("metric"))
-    ey = e2.selectbox(tr("page.tests.event_y"), KPIS, index=KPIS.index("satisfaction"), key="ts_ey", format_func=fmt("label"))
+    ey = e2.selectbox(tr("page.tests.event_y"), KPIS, index=KPIS.index(D["event_y"]), key="ts_ey", format_func=fmt("label"))
     try:
-        es = event_cached(v, f, ey, treat)
+        es = analyses.event(v, f, ey, treat)
         frame = es.to_frame()
         naive = pd.DataFrame([{"event_time": int(e.name[2:]), "estimate": e.estimate} for e in es.naive_twfe])
         st.plotly_chart(charts.event_study(frame, naive, tr("chart.event_time", grain=tr(f"filter.grain_{f.grain}")), mlabel(ey),
@@ -99,7 +70,7 @@ if layout.header("page.tests.title", "page.tests.caption"):
     st.subheader(tr("page.tests.reverse"))
     if fit is not None and xs:
         try:
-            rv = reverse_cached(v, f, y, xs[0])
+            rv = analyses.direction(v, f, y, xs[0])
             st.dataframe(pd.DataFrame([
                 {tr("table.direction"): tr("page.tests.forward", x=mname(xs[0]), y=mname(y)), tr("table.estimate"): fmt_effect(rv.forward.estimate),
                  "p": fmt_p(rv.forward.p_value), "N": rv.n_obs_forward},
@@ -112,7 +83,7 @@ if layout.header("page.tests.title", "page.tests.caption"):
 
     st.subheader(tr("page.tests.diagnostics"))
     if fit is not None:
-        dg = diagnose_cached(v, f, y, tuple(xs), int(lag), tuple(controls))
+        dg = analyses.diagnostics(v, f, y, tuple(xs), int(lag), tuple(controls))
         d1, d2 = st.columns(2)
         with d1:
             st.markdown(tr("page.tests.missing"))

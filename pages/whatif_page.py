@@ -2,24 +2,14 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import fe
 from analytics.errors import AnalysisError
-from analytics.panel import from_warehouse_frame
 from analytics.summaries import summarize_whatif
 from analytics.whatif import what_if
 from catalogue.formats import fmt_effect
-from ui import charts, data, layout, state
+from ui import analyses, charts, data, layout, state
 from ui.i18n import fmt, lang, mlabel, mname, tr
 
-INPUTS = state.metric_options("input")
-KPIS = state.metric_options("kpi")
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def model(v, grain, y, xs, lag):
-    # the model is fitted on every unit; the scenario then applies to the filtered ones
-    p = from_warehouse_frame(data.panel(v, grain), grain)
-    return fe.fit_twfe(p, y, list(xs), lag)
+INPUTS, KPIS, D = analyses.INPUTS, analyses.KPIS, analyses.DEFAULTS["tests"]
 
 
 def scenario(col, name: str, xs: list[str], key: str) -> dict:
@@ -41,18 +31,18 @@ if layout.header("page.whatif.title", "page.whatif.caption"):
     v = data.version()
     f = st.session_state["filters"]
     c1, c2, c3 = st.columns([2, 3, 1])
-    y = c1.selectbox(tr("page.rel.kpi"), KPIS, index=KPIS.index("complaints_per_10k"), key="wi_y", format_func=fmt("label"))
-    xs = c2.multiselect(tr("page.tests.inputs"), INPUTS, default=["theme_days"], key="wi_x", format_func=fmt("metric"))
-    lag = c3.number_input(tr("page.rel.lag"), 0, 12, 1, key="wi_lag")
+    y = c1.selectbox(tr("page.rel.kpi"), KPIS, index=KPIS.index(D["y"]), key="wi_y", format_func=fmt("label"))
+    xs = c2.multiselect(tr("page.tests.inputs"), INPUTS, default=list(D["xs"]), key="wi_x", format_func=fmt("metric"))
+    lag = c3.number_input(tr("page.rel.lag"), 0, 12, D["lag"], key="wi_lag")
     if not xs:
         st.info(tr("page.whatif.pick_input"))
         st.stop()
     try:
-        fit = model(v, f.grain, y, tuple(xs), int(lag))
+        fit = analyses.whatif_model(v, f.grain, y, tuple(xs), int(lag))
     except AnalysisError as exc:
         st.error(str(exc))
         st.stop()
-    target = from_warehouse_frame(state.filtered_panel(v, f, with_unit=True), f.grain)
+    target = state.filtered(v, f, with_unit=True)
     st.caption(tr("page.whatif.scope", n=target.df["unit"].nunique(), period=target.df["period"].max() if len(target.df) else "—"))
     ca, cb = st.columns(2)
     results = {}

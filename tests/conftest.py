@@ -13,6 +13,8 @@ import pytest
 from etl import warehouse
 
 DEMO_SEED = 2024
+# uploads in the tests must not start background cache warm-ups (ui/warm.py); the warm-up is tested directly
+os.environ["PBKPI_WARM"] = "0"
 
 
 def _shared_dir(tmp_path_factory) -> Path:

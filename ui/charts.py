@@ -68,10 +68,13 @@ def quadrant(df: pd.DataFrame, labels: dict[str, str], x_title: str, y_title: st
 
 
 def scatter_fit(x: pd.Series, y: pd.Series, x_title: str, y_title: str, hover: pd.Series | None = None,
-                title: str = "", height: int = 400) -> go.Figure:
+                title: str = "", height: int = 400, fit_on: pd.DataFrame | None = None) -> go.Figure:
+    """Points and an OLS line; `fit_on` (columns xw, yw) fits the line on all points when x, y are a sample."""
     fig = go.Figure(go.Scatter(x=x, y=y, mode="markers", marker=dict(size=5, opacity=0.35, color=BLUE),
                                text=hover, hovertemplate="%{text}<br>%{x:.2f}, %{y:.3f}<extra></extra>" if hover is not None else None,
                                showlegend=False))
+    if fit_on is not None:
+        x, y = fit_on["xw"], fit_on["yw"]
     ok = x.notna() & y.notna()
     if ok.sum() > 2 and x[ok].std() > 0:
         b, a = np.polyfit(x[ok], y[ok], 1)

@@ -80,7 +80,9 @@ def manifest(v: str) -> dict:
     return json.loads(raw) if raw else {}
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+# Frames the pages read on every rerun are shared objects (cache_resource), not per-caller copies:
+# st.cache_data would unpickle the whole panel on each rerun (≈0.5 s per million rows). Treat as read-only.
+@st.cache_resource(show_spinner=False, max_entries=4)
 def panel(v: str, grain: str) -> pd.DataFrame:
     if grain not in ("month", "quarter"):
         raise ValueError(grain)

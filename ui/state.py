@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from analytics.panel import PanelFilter
+from analytics.panel import Panel, PanelFilter, from_warehouse_frame
 from catalogue import LANGS, metrics
 from ui import data
 from ui.i18n import fmt, lang, tr
@@ -153,8 +153,9 @@ def _coerce_period(value, periods: list[str], default: str) -> str:
     return cand if cand in periods else default
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
 def filtered_panel(v: str, f: Filters, with_unit: bool = False) -> pd.DataFrame:
-    """The panel rows the filters select, as a frame (cached upstream)."""
+    """The panel rows the filters select: a shared frame, read-only."""
     df = data.panel(v, f.grain)
     if df.empty:
         return df
@@ -170,6 +171,12 @@ def filtered_panel(v: str, f: Filters, with_unit: bool = False) -> pd.DataFrame:
     if f.end:
         m &= df["period"] <= f.end
     return df[m]
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def filtered(v: str, f: Filters, with_unit: bool = False) -> Panel:
+    """The filtered rows as an analysis Panel (unit, t): shared, read-only."""
+    return from_warehouse_frame(filtered_panel(v, f, with_unit), f.grain)
 
 
 def metric_options(role: str) -> list[str]:

@@ -1,0 +1,97 @@
+"""Warm the dashboard's result caches after a load: `python -m ui.warm [--db PATH] [--slices all,regions,types]`.
+
+Computes what every statistics page shows on a first visit (ui/analyses.py: correlations, quartiles, TWFE,
+event study, direction check, diagnostics, what-if model, quarterly briefing) for the whole company and for
+each single region and unit type — the slices leadership looks at most — and keeps it on disk keyed on the
+warehouse version, so a freshly started server answers from there. Other filter combinations are computed
+on their first visit and kept as well. Results of earlier warehouse versions are removed.
+
+Run it after `python -m etl load`; `make run` and the upload page start it in the background
+(PBKPI_WARM=0 turns that off)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def slices(v: str, which: str) -> list:
+    """The Filters of each slice, exactly as the sidebar builds them by default (monthly, whole range)."""
+    from ui import data
+    from ui.state import REGIONS, UNIT_TYPES, Filters
+
+    periods = sorted(data.panel(v, "month")["period"].unique())
+    start, end = (periods[0], periods[-1]) if periods else (None, None)
+    out = []
+    for part in which.split(","):
+        if part == "all":
+            out.append(Filters("month", start, end, (), (), None))
+        elif part == "regions":
+            out += [Filters("month", start, end, (), (r,), None) for r in REGIONS]
+        elif part == "types":
+            out += [Filters("month", start, end, (t,), (), None) for t in UNIT_TYPES]
+        else:
+            raise SystemExit(f"--slices 只能包含 all、regions、types，收到 {part!r}。(unknown slice)")
+    return out
+
+
+def warm(db: Path, which: str = "all,regions,types", log=print) -> dict:
+    """Compute every statistics page's first view for every slice; returns {page: seconds}."""
+    os.environ["PBKPI_DB"] = str(Path(db).resolve())
+    from analytics.errors import AnalysisError
+    from briefing.content import BriefingError
+    from ui import analyses, data
+
+    v = data.version()
+    if not data.has_data(v):
+        log("仓库中没有数据，无需预热。(no data)")
+        return {}
+    analyses.prune(v)
+    timings: dict[str, float] = {}
+    for f in slices(v, which):
+        for page, compute in analyses.default_views(v, f):
+            t0 = time.perf_counter()
+            try:
+                compute()
+            except (AnalysisError, BriefingError) as exc:  # shown on the page as well; nothing to keep
+                log(f"  · {page} {f.regions or f.unit_types or '全部'}: {exc}")
+            timings[page] = timings.get(page, 0.0) + time.perf_counter() - t0
+    for page, secs in timings.items():
+        log(f"  {page}: {secs:.1f} s")
+    return timings
+
+
+def start_background(db: Path) -> None:
+    """Warm the caches in a detached process (the upload page calls this after a successful load)."""
+    import subprocess
+
+    if not settings.warm_after_load():
+        return
+    subprocess.Popen([sys.executable, "-m", "ui.warm", "--db", str(db)], cwd=ROOT, start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m ui.warm", description=__doc__.splitlines()[0])
+    ap.add_argument("--db", default=None, help="warehouse file (default: $PBKPI_DB or data/warehouse.duckdb)")
+    ap.add_argument("--slices", default="all,regions,types")
+    args = ap.parse_args(argv)
+    db = Path(args.db) if args.db else settings.db_path()
+    if not db.exists():
+        print(f"仓库文件不存在：{db}。(no warehouse)", file=sys.stderr)
+        return 2
+    t = time.perf_counter()
+    print(f"预热看板缓存 warming dashboard caches for {db} …")
+    warm(db, args.slices)
+    print(f"完成 done in {time.perf_counter() - t:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
