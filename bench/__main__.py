@@ -123,7 +123,7 @@ def markdown(all_res: list[dict], env: dict) -> str:
         lines.append(f"{head}| ETL ÷ pandas script (clean CSV, per row) | {(a['seconds'] / a['rows']) / (p['seconds'] / p['rows']):.2f}× | | |")
         pages = r.get("pages") or {}
         if "_warm_seconds" in pages:
-            lines.append(f"{head}| cache warm-up after a load (`python -m ui.warm`) | {pages['_warm_seconds']:.1f} | | |")
+            lines.append(f"{head}| cache warm-up after a load (`python -m ui.warm --slices all,regions`) | {pages['_warm_seconds']:.1f} | | |")
         for page, v in pages.items():
             if not page.startswith("_"):
                 lines.append(f"{head}| page {page}: cold / warm / filter change / uncached filter | "
