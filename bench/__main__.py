@@ -57,7 +57,7 @@ def bench_scale(scale: str, repeat: int, with_pages: bool) -> dict:
     work = ROOT / "bench" / "results" / scale
     work.mkdir(parents=True, exist_ok=True)
     for old in work.glob("*.duckdb*"):
-        old.unlink()
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
     gen = generate(scale, work)
     paths = gen["paths"]
     org = [p for p in paths if "组织机构" in p]
