@@ -7,11 +7,8 @@ from dataclasses import dataclass, field
 import duckdb
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
-from analytics.did import event_study
 from analytics.errors import AnalysisError
-from analytics.fe import fit_twfe
 from analytics.indices import compute_indices, quadrant_movers
 from analytics.panel import Panel, PanelFilter, apply_filter, shift_quarter
 from analytics.rollup import rollup
@@ -84,6 +81,13 @@ def _val(s: pd.Series, key):
 
 
 def build(db_path, quarter: str, scope: PanelFilter | None = None) -> Briefing:
+    # the estimators (scipy, statsmodels, pyfixest) load only when a briefing is computed, not when a
+    # page that shows a kept one imports this module
+    from statsmodels.stats.multitest import multipletests
+
+    from analytics.did import event_study
+    from analytics.fe import fit_twfe
+
     scope = scope or PanelFilter()
     if len(quarter) != 6 or quarter[4] != "Q" or not quarter[:4].isdigit() or quarter[5] not in "1234":
         raise BriefingError(f"季度格式应为 2025Q3，收到 {quarter!r}。(quarter must look like 2025Q3)")

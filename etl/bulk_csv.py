@@ -42,6 +42,7 @@ from etl.readers import MAX_CELL_CHARS, normalize_cell
 from etl.validate import lit, q
 
 SAMPLE_BYTES = 1 << 16
+SCAN_CHUNK = 1 << 23
 
 
 class Unavailable(Exception):
@@ -115,24 +116,42 @@ def _needs_python() -> str:
 
 # --- probing ---------------------------------------------------------------------------------------
 
+def _plain_structure(path: Path) -> bool:
+    """No NUL bytes, no bare CR, no blank line: scanned in chunks, so memory stays flat for big files."""
+    tail = b"\n"  # as if a line ended just before the file: a leading blank line counts
+    with open(path, "rb") as fh:
+        head = fh.read(3)
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return False
+        fh.seek(3 if head == b"\xef\xbb\xbf" else 0)
+        for chunk in iter(lambda: fh.read(SCAN_CHUNK), b""):
+            joined = tail + chunk
+            if (b"\x00" in chunk or b"\n\n" in joined or b"\n\r\n" in joined
+                    or joined.count(b"\r") != joined.count(b"\r\n") + joined.endswith(b"\r")):
+                return False
+            tail = joined[-2:]
+    return not tail.endswith(b"\r")
+
+
 def probe(path: Path, label: str) -> BulkCsv | None:
-    """A BulkCsv when this file can take the bulk path, else None. Reads the bytes once for the cheap
-    structural checks; decodes in Python only GBK files."""
-    data = Path(path).read_bytes()
-    if b"\x00" in data or data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    """A BulkCsv when this file can take the bulk path, else None. Scans the bytes once for the cheap
+    structural checks; decodes in Python only GBK files (DuckDB validates UTF-8 itself)."""
+    if not _plain_structure(Path(path)):
         return None
-    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
-        return None
-    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
-    if body.startswith((b"\n", b"\r\n")) or b"\n\n" in body or b"\n\r\n" in body:
-        return None
+    with open(path, "rb") as fh:
+        data = fh.read(SAMPLE_BYTES + 3)
+    bom = data.startswith(b"\xef\xbb\xbf")
+    body = data[3:] if bom else data
+    whole = Path(path).stat().st_size - (3 if bom else 0) <= SAMPLE_BYTES
     sample = codecs.getincrementaldecoder("utf-8")()
     try:
-        text = sample.decode(body[:SAMPLE_BYTES], final=len(body) <= SAMPLE_BYTES)
+        text = sample.decode(body[:SAMPLE_BYTES], final=whole)
         encoding, target, temporary = "utf-8", Path(path), False
     except UnicodeDecodeError:
+        if bom:  # a UTF-8 BOM on a file that is not UTF-8: the Python reader explains the problem
+            return None
         try:
-            full = body.decode("gb18030")
+            full = Path(path).read_bytes().decode("gb18030")
         except UnicodeDecodeError:
             return None
         if "\x00" in full:
@@ -145,7 +164,7 @@ def probe(path: Path, label: str) -> BulkCsv | None:
     delimiter = "\t" if first.count("\t") > first.count(",") else ","
     csv.field_size_limit(MAX_CELL_CHARS)
     # the last sample line may be cut: take only complete rows
-    lines = text if len(body) <= SAMPLE_BYTES else text[: text.rfind("\n") + 1]
+    lines = text if (whole or encoding == "gbk" and len(text) < SAMPLE_BYTES) else text[: text.rfind("\n") + 1]
     try:
         head = [[normalize_cell(c) for c in row]
                 for row in itertools.islice(csv.reader(io.StringIO(lines, newline=""), delimiter=delimiter),

@@ -20,12 +20,11 @@ from pathlib import Path
 import streamlit as st
 
 import settings
-from analytics import did, fe, reverse
-from analytics.correlate import correlate
-from analytics.diagnostics import diagnose
 from analytics.panel import add_lag, from_warehouse_frame, lag_name
-from analytics.quartiles import quartile_compare
 from ui import data, state
+
+# The estimators (scipy, statsmodels, pyfixest: ≈ 1.5 s to import) are imported inside the functions, so
+# that a page reading kept results does not load them.
 
 ROOT = Path(__file__).resolve().parents[1]
 INPUTS = state.metric_options("input")
@@ -102,11 +101,15 @@ def kept(func):
 
 @kept
 def corr_matrix(v: str, f: state.Filters, lag: int):
+    from analytics.correlate import correlate
+
     return correlate(state.filtered(v, f), INPUTS, KPIS, lag)
 
 
 @kept
 def quartiles(v: str, f: state.Filters, x: str, y: str, lag: int):
+    from analytics.quartiles import quartile_compare
+
     r = quartile_compare(state.filtered(v, f), x, y, lag, n_boot=1000)
     r.settings["grain"] = f.grain
     return r
@@ -129,27 +132,37 @@ def within_points(v: str, f: state.Filters, x: str, y: str, lag: int):
 
 @kept
 def fit(v: str, f: state.Filters, y: str, xs: tuple, lag: int, controls: tuple):
+    from analytics import fe
+
     return fe.fit_twfe(state.filtered(v, f), y, list(xs), lag, list(controls))
 
 
 @kept
 def diagnostics(v: str, f: state.Filters, y: str, xs: tuple, lag: int, controls: tuple):
+    from analytics.diagnostics import diagnose
+
     return diagnose(fit(v, f, y, xs, lag, controls), state.filtered(v, f))
 
 
 @kept
 def event(v: str, f: state.Filters, y: str, treatment: str):
+    from analytics import did
+
     return did.event_study(state.filtered(v, f), y, treatment)
 
 
 @kept
 def direction(v: str, f: state.Filters, y: str, x: str):
+    from analytics import reverse
+
     return reverse.reverse_check(state.filtered(v, f), y, x)
 
 
 @kept
 def whatif_model(v: str, grain: str, y: str, xs: tuple, lag: int):
     # fitted on every unit; the scenario then applies to the filtered ones
+    from analytics import fe
+
     return fe.fit_twfe(from_warehouse_frame(data.panel(v, grain), grain), y, list(xs), lag)
 
 

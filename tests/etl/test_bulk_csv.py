@@ -166,3 +166,24 @@ def test_bulk_and_python_paths_load_the_same_warehouse(tmp_path, monkeypatch):
         b = duckdb.connect(str(slow), read_only=True).execute(f"SELECT {cols} FROM {name} ORDER BY ALL").df()
         pd.testing.assert_frame_equal(a, b, check_dtype=False, obj=name)
     shutil.rmtree(tmp_path / "src")
+
+
+def _structure_reference(data: bytes) -> bool:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
+        return False
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    if data.count(b"\r") != data.count(b"\r\n"):
+        return False
+    return not (body.startswith((b"\n", b"\r\n")) or b"\n\n" in body or b"\n\r\n" in body)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=40).map(lambda b: b.replace(b"\x00", b"a"))
+       | st.text(alphabet="ab,\r\n\x00", max_size=40).map(str.encode),
+       bom=st.booleans(), chunk=st.integers(1, 9))
+def test_chunked_structure_scan_equals_whole_file_scan(tmp_path, monkeypatch, data, bom, chunk):
+    monkeypatch.setattr(bulk_csv, "SCAN_CHUNK", chunk)
+    data = (b"\xef\xbb\xbf" if bom else b"") + data
+    p = tmp_path / "s.csv"
+    p.write_bytes(data)
+    assert bulk_csv._plain_structure(p) == _structure_reference(data)
