@@ -75,9 +75,10 @@ def bench_scale(scale: str, repeat: int, with_pages: bool) -> dict:
     res["etl_xlsx"] = run_step("etl_load", db, *xlsx)
     res["load_rest"] = run_step("etl_load", db, *[p for p in paths if p not in org + acts + outs + xlsx])
     res["etl_clean"] = median_of("etl_clean", repeat, template, work / "clean.duckdb", gen["clean_csv"])
+    res["etl_phases"] = run_step("etl_phases", template, work / "clean.duckdb", gen["clean_csv"])
     res["bare_duckdb"] = median_of("bare_duckdb", repeat, work / "bare.duckdb", gen["clean_csv"])
     res["pandas_script"] = run_step("pandas_script", work / "pandas.duckdb", gen["clean_csv"])
-    for f in ("clean.duckdb", "bare.duckdb", "pandas.duckdb", "org_only.duckdb"):
+    for f in ("clean.duckdb", "bare.duckdb", "pandas.duckdb"):
         (work / f).unlink(missing_ok=True)
     res["panel_refresh"] = median_of("panel_refresh", repeat, db)
     res["twfe"] = median_of("twfe", repeat, db)
@@ -96,7 +97,7 @@ def pages_of(db: Path) -> dict:
     return out
 
 
-STEPS = [("etl_clean", "ETL, clean CSV (validated)"), ("bare_duckdb", "bare DuckDB, same CSV"),
+STEPS = [("etl_clean", "ETL, clean CSV (validated; panel rebuild not included)"), ("bare_duckdb", "bare DuckDB, same CSV"),
          ("pandas_script", "pandas script, same CSV"), ("etl_activities", "ETL, activity CSVs as sent (GBK, names)"),
          ("etl_outages", "ETL, outage CSVs as sent (GBK)"), ("etl_xlsx", "ETL, Excel workbooks"),
          ("panel_refresh", "panel refresh"), ("twfe", "TWFE fit"), ("correlate", "correlation matrix"),
@@ -121,6 +122,10 @@ def markdown(all_res: list[dict], env: dict) -> str:
         a, b, p = r["etl_clean"], r["bare_duckdb"], r["pandas_script"]
         lines.append(f"{head}| **ETL ÷ bare DuckDB** (clean CSV, per row) | {(a['seconds'] / a['rows']) / (b['seconds'] / b['rows']):.1f}× | | |")
         lines.append(f"{head}| ETL ÷ pandas script (clean CSV, per row) | {(a['seconds'] / a['rows']) / (p['seconds'] / p['rows']):.2f}× | | |")
+        ph = (r.get("etl_phases") or {}).get("phases")
+        if ph:
+            parts = ", ".join(f"{k} {v:.2f}" for k, v in sorted(ph.items(), key=lambda kv: -kv[1]) if v >= 0.005)
+            lines.append(f"{head}| ETL clean CSV by phase, s (one run) | {parts} | | |")
         pages = r.get("pages") or {}
         if "_warm_seconds" in pages:
             lines.append(f"{head}| cache warm-up after a load (`python -m ui.warm --slices all,regions`) | {pages['_warm_seconds']:.1f} | | |")
@@ -139,6 +144,9 @@ def main(argv=None) -> int:
     ap.add_argument("--pages", default="demo,province,group", help="scales at which to time the pages")
     ap.add_argument("--pages-only", action="store_true",
                     help="re-time only the pages on the warehouses a previous run left under bench/results/")
+    ap.add_argument("--phases-only", action="store_true",
+                    help="re-run only the ETL phase breakdown on the files a previous run left under bench/results/")
+    ap.add_argument("--render", action="store_true", help="only rewrite RESULTS.md and growth.png from results.json")
     args = ap.parse_args(argv)
     import duckdb
     import pyfixest
@@ -148,9 +156,20 @@ def main(argv=None) -> int:
            "when": time.strftime("%Y-%m-%d %H:%M"), "repeat": args.repeat}
     store = ROOT / "bench" / "results.json"
     previous = {r["scale"]: r for r in json.loads(store.read_text())["results"]} if store.exists() else {}
+    if args.render:
+        results = [previous[s] for s in SCALES if s in previous]
+        (ROOT / "bench" / "RESULTS.md").write_text(markdown(results, json.loads(store.read_text())["env"]), encoding="utf-8")
+        from bench.growth import plot
+
+        plot(results, ROOT / "bench" / "growth.png")
+        return 0
     for scale in args.scales.split(","):
         print(f"== {scale}", flush=True)
-        if args.pages_only:
+        work = ROOT / "bench" / "results" / scale
+        if args.phases_only:
+            previous[scale]["etl_phases"] = run_step("etl_phases", work / "org_only.duckdb", work / "clean.duckdb",
+                                                     work / "activities_clean.csv")
+        elif args.pages_only:
             previous[scale]["pages"] = pages_of(ROOT / "bench" / "results" / scale / "w.duckdb")
             previous[scale]["pages_when"] = env["when"]
         else:
