@@ -34,8 +34,15 @@ class Sheet:
 
 def normalize_cell(value) -> str | None:
     """Text form of one cell; None for empty. Dates become ISO strings, whole floats lose '.0'."""
+    kind = type(value)  # exact-type fast paths first: this runs for every cell of every workbook
+    if kind is str:
+        if not value.isascii():  # NFKC changes nothing in ASCII (and maps U+3000 to a space)
+            value = unicodedata.normalize("NFKC", value)
+        return value.strip() or None
     if value is None:
         return None
+    if kind is int:
+        return str(value)
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, dt.datetime):
@@ -50,7 +57,7 @@ def normalize_cell(value) -> str | None:
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     if isinstance(value, int):
         return str(value)
-    text = unicodedata.normalize("NFKC", str(value)).replace("\u3000", " ").strip()
+    text = unicodedata.normalize("NFKC", str(value)).strip()
     return text or None
 
 
