@@ -2,12 +2,11 @@
 import pandas as pd
 import streamlit as st
 
-from analytics.indices import QUADRANTS, compute_indices, quadrant_movers
+from analytics.indices import QUADRANTS
 from analytics.panel import shift_quarter
-from analytics.rollup import rollup
 from catalogue import metric, target_status
 from catalogue.formats import fmt_metric, fmt_number
-from ui import charts, data, layout, state
+from ui import analyses, charts, data, layout, state
 from ui.i18n import lang, mname, tr, value_label
 
 CARDS = ["rs1", "saidi", "complaints_per_10k", "satisfaction", "bill_recovery", "line_loss",
@@ -24,12 +23,11 @@ def rag(mid: str, value) -> str:
 if layout.header("page.overview.title", "page.overview.caption"):
     v = data.version()
     f = st.session_state["filters"]
-    qdf = state.filtered_panel(v, state.Filters("quarter", None, None, f.unit_types, f.regions, None))
-    quarters = sorted(qdf["period"].unique())
-    end_q = f.end if f.grain == "quarter" else (f"{f.end[:4]}Q{(int(f.end[5:]) - 1) // 3 + 1}" if f.end else None)
-    default = quarters.index(end_q) if end_q in quarters else len(quarters) - 1
-    quarter = st.selectbox(tr("page.overview.quarter"), quarters, index=default, key="ov_quarter")
-    totals = rollup(qdf, ["period"]).set_index("period")
+    qf = analyses.overview_filters(f)
+    quarters = sorted(state.filtered_panel(v, qf)["period"].unique())
+    quarter = st.selectbox(tr("page.overview.quarter"), quarters, index=analyses.overview_quarter(quarters, f), key="ov_quarter")
+    ov = analyses.overview(v, qf, quarter)
+    totals = ov["totals"]
 
     st.subheader(tr("page.overview.cards"))
     for row_start in range(0, len(CARDS), 3):
@@ -51,9 +49,7 @@ if layout.header("page.overview.title", "page.overview.caption"):
     st.caption(tr("page.overview.rag_note"))
 
     st.subheader(tr("page.overview.index_trend"))
-    pooled = compute_indices(qdf, scope="pooled")
-    trend = pooled.groupby("period_start")[["pb_index", "biz_index"]].mean().reset_index()
-    fig = charts.line(trend, "period_start", {"pb_index": tr("chart.pb_index"), "biz_index": tr("chart.biz_index")},
+    fig = charts.line(ov["trend"], "period_start", {"pb_index": tr("chart.pb_index"), "biz_index": tr("chart.biz_index")},
                       y_title=tr("chart.index_axis"))
     events = data.major_event_months(v)
     if not events.empty:
@@ -63,8 +59,7 @@ if layout.header("page.overview.title", "page.overview.caption"):
     st.caption(tr("page.overview.index_note"))
 
     st.subheader(tr("page.overview.quadrant", quarter=quarter))
-    cur = compute_indices(qdf[qdf["period"].isin([quarter, shift_quarter(quarter, 1)])], scope="period")
-    now = cur[cur["period"] == quarter].rename(columns={"business_unit_id": "unit"}).copy()
+    now = ov["now"].copy()  # kept results are shared: add display columns to a copy
     now["unit_type_label"] = now["unit_type"].map(lambda x: value_label("unit_type", x))
     now["region_label"] = now["region"].map(lambda x: value_label("region", x))
     labels = {q: tr(f"quadrant.{q}") for q in QUADRANTS}
@@ -75,7 +70,7 @@ if layout.header("page.overview.title", "page.overview.caption"):
         counts = now["quadrant"].value_counts()
         st.dataframe(pd.DataFrame({tr("table.quadrant"): [labels[q] for q in QUADRANTS],
                                    tr("table.units"): [int(counts.get(q, 0)) for q in QUADRANTS]}), hide_index=True)
-        movers = quadrant_movers(cur.rename(columns={"business_unit_id": "unit"}), quarter, shift_quarter(quarter, 1))
+        movers = ov["movers"]
         st.markdown(tr("page.overview.movers", n=len(movers)))
         if len(movers):
             st.dataframe(pd.DataFrame({
@@ -85,7 +80,7 @@ if layout.header("page.overview.title", "page.overview.caption"):
     st.caption(tr("page.overview.quadrant_note"))
 
     st.subheader(tr("page.overview.funnel"))
-    fq = qdf[qdf["period"] == quarter].dropna(subset=["complaints_per_10k", "customers"])
+    fq = ov["funnel"]
     if len(fq):
         overall = 10_000 * fq["complaints"].sum() / fq["customers"].sum()
         st.plotly_chart(charts.funnel(fq, "complaints_per_10k", "customers", overall, tr("chart.customers"),

@@ -166,6 +166,38 @@ def whatif_model(v: str, grain: str, y: str, xs: tuple, lag: int):
     return fe.fit_twfe(from_warehouse_frame(data.panel(v, grain), grain), y, list(xs), lag)
 
 
+def overview_filters(f: state.Filters) -> state.Filters:
+    """The overview works on quarters over the whole range, with the sidebar's type and area filters."""
+    return state.Filters("quarter", None, None, f.unit_types, f.regions, None)
+
+
+def overview_quarter(quarters: list[str], f: state.Filters) -> int:
+    """Index of the quarter the overview opens on: the one holding the sidebar's end, else the last."""
+    end_q = f.end if f.grain == "quarter" else (f"{f.end[:4]}Q{(int(f.end[5:]) - 1) // 3 + 1}" if f.end else None)
+    return quarters.index(end_q) if end_q in quarters else len(quarters) - 1
+
+
+@kept
+def overview(v: str, qf: state.Filters, quarter: str) -> dict:
+    """Headline totals, the index trend, this quarter's quadrant with movers, and the funnel frame."""
+    from analytics.indices import compute_indices, quadrant_movers
+    from analytics.panel import shift_quarter
+    from analytics.rollup import rollup
+
+    qdf = state.filtered_panel(v, qf)
+    pooled = compute_indices(qdf, scope="pooled")
+    cur = compute_indices(qdf[qdf["period"].isin([quarter, shift_quarter(quarter, 1)])], scope="period")
+    now = cur[cur["period"] == quarter].rename(columns={"business_unit_id": "unit"})
+    fq = qdf[qdf["period"] == quarter].dropna(subset=["complaints_per_10k", "customers"])
+    return {
+        "totals": rollup(qdf, ["period"]).set_index("period"),
+        "trend": pooled.groupby("period_start")[["pb_index", "biz_index"]].mean().reset_index(),
+        "now": now,
+        "movers": quadrant_movers(cur.rename(columns={"business_unit_id": "unit"}), quarter, shift_quarter(quarter, 1)),
+        "funnel": fq[["business_unit_name", "complaints_per_10k", "customers", "complaints"]],
+    }
+
+
 @kept
 def briefing(v: str, quarter: str, scope):
     from briefing.content import build
@@ -180,7 +212,10 @@ def default_views(v: str, f: state.Filters) -> list[tuple[str, callable]]:
     r, t = DEFAULTS["rel"], DEFAULTS["tests"]
     quarters = sorted(data.panel(v, "quarter")["period"].unique())
     scope = PanelFilter(unit_types=f.unit_types, regions=f.regions, units=(f.unit,) if f.unit else ())
+    qf = overview_filters(f)
+    q_list = sorted(state.filtered_panel(v, qf)["period"].unique())
     return [
+        ("overview", lambda: overview(v, qf, q_list[overview_quarter(q_list, f)]) if q_list else None),
         ("relationships", lambda: (within_points(v, f, r["x"], r["y"], r["lag"]), corr_matrix(v, f, r["lag"]),
                                    quartiles(v, f, r["x"], r["y"], r["lag"]))),
         ("tests", lambda: (fit(v, f, t["y"], t["xs"], t["lag"], t["controls"]), event(v, f, t["event_y"], t["treatment"]),

@@ -12,7 +12,7 @@ from ui import analyses
 from ui.warm import warm
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-STAT_PAGES = ["relationships", "tests", "whatif", "briefing"]
+STAT_PAGES = ["overview", "relationships", "tests", "whatif", "briefing"]
 
 
 def forget_memory() -> None:
@@ -28,7 +28,7 @@ def test_first_visits_after_warm_up_read_from_disk(demo_db, tmp_path, monkeypatc
     timings = warm(db, "all,regions", log=lambda *a: None)
     assert set(timings) == set(STAT_PAGES)
     cached = list(Path(str(db) + ".cache").glob("*/*.pkl"))
-    assert len(cached) >= 4 * 8  # four slices, eight statistics each
+    assert len(cached) >= 4 * 9  # four slices, nine results each
 
     forget_memory()
     analyses.STATS.update(computed=0, from_disk=0)
