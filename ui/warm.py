@@ -1,8 +1,8 @@
 """Warm the dashboard's result caches after a load: `python -m ui.warm [--db PATH] [--slices all,regions,types]`.
 
-Computes what the overview and every statistics page show on a first visit (ui/analyses.py: overview totals,
-indices and quadrant, correlations, quartiles, TWFE,
-event study, direction check, diagnostics, what-if model, quarterly briefing) for the whole company and for
+Computes what the overview and every statistics page show on a first visit (ui/analyses.py: overview
+totals, indices and quadrant, correlations, quartiles, TWFE, event study, direction check, diagnostics,
+what-if model, quarterly briefing) for the whole company and for
 each single region and unit type — the slices leadership looks at most — and keeps it on disk keyed on the
 warehouse version, so a freshly started server answers from there. Other filter combinations are computed
 on their first visit and kept as well. Results of earlier warehouse versions are removed.
