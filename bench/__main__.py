@@ -75,7 +75,8 @@ def bench_scale(scale: str, repeat: int, with_pages: bool) -> dict:
     res["etl_xlsx"] = run_step("etl_load", db, *xlsx)
     res["load_rest"] = run_step("etl_load", db, *[p for p in paths if p not in org + acts + outs + xlsx])
     res["etl_clean"] = median_of("etl_clean", repeat, template, work / "clean.duckdb", gen["clean_csv"])
-    res["etl_phases"] = run_step("etl_phases", template, work / "clean.duckdb", gen["clean_csv"])
+    res.update(extra_steps(scale, "phases"))
+    res.update(extra_steps(scale, "xlsx"))
     res["bare_duckdb"] = median_of("bare_duckdb", repeat, work / "bare.duckdb", gen["clean_csv"])
     res["pandas_script"] = run_step("pandas_script", work / "pandas.duckdb", gen["clean_csv"])
     for f in ("clean.duckdb", "bare.duckdb", "pandas.duckdb"):
@@ -85,8 +86,21 @@ def bench_scale(scale: str, repeat: int, with_pages: bool) -> dict:
     res["correlate"] = median_of("correlate", repeat, db)
     res["event_study"] = median_of("event", repeat, db)
     if with_pages:
-        res["pages"] = pages_of(db)
+        res.update(extra_steps(scale, "pages"))
     return res
+
+
+def extra_steps(scale: str, which: str) -> dict:
+    """Steps that run on what bench_scale left behind (generated files, the loaded warehouse)."""
+    work = ROOT / "bench" / "results" / scale
+    if which == "pages":
+        return {"pages": pages_of(work / "w.duckdb")}
+    if which == "phases":
+        return {"etl_phases": run_step("etl_phases", work / "org_only.duckdb", work / "clean.duckdb",
+                                       work / "activities_clean.csv")}
+    outage_csv = sorted((work / "src").glob("停电事件_*.csv"))[0]
+    return {"etl_xlsx_same": run_step("etl_xlsx_same", work / "org_only.duckdb", work / "clean.duckdb",
+                                      work / "activities_clean.csv", outage_csv, work)}
 
 
 def pages_of(db: Path) -> dict:
@@ -122,6 +136,9 @@ def markdown(all_res: list[dict], env: dict) -> str:
         a, b, p = r["etl_clean"], r["bare_duckdb"], r["pandas_script"]
         lines.append(f"{head}| **ETL ÷ bare DuckDB** (clean CSV, per row) | {(a['seconds'] / a['rows']) / (b['seconds'] / b['rows']):.1f}× | | |")
         lines.append(f"{head}| ETL ÷ pandas script (clean CSV, per row) | {(a['seconds'] / a['rows']) / (p['seconds'] / p['rows']):.2f}× | | |")
+        for name, part in ((r.get("etl_xlsx_same") or {}).get("parts") or {}).items():
+            lines.append(f"{head}| ETL, {name} as one Excel workbook ({part['rows']:,} rows) | {part['seconds']:.2f} | "
+                         f"{part['rows'] / part['seconds']:,.0f} | |")
         ph = (r.get("etl_phases") or {}).get("phases")
         if ph:
             parts = ", ".join(f"{k} {v:.2f}" for k, v in sorted(ph.items(), key=lambda kv: -kv[1]) if v >= 0.005)
@@ -142,10 +159,8 @@ def main(argv=None) -> int:
     ap.add_argument("--scales", default="demo,province")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--pages", default="demo,province,group", help="scales at which to time the pages")
-    ap.add_argument("--pages-only", action="store_true",
-                    help="re-time only the pages on the warehouses a previous run left under bench/results/")
-    ap.add_argument("--phases-only", action="store_true",
-                    help="re-run only the ETL phase breakdown on the files a previous run left under bench/results/")
+    ap.add_argument("--only", default=None, choices=["pages", "phases", "xlsx"],
+                    help="re-run one group of steps on the files and warehouses a previous run left under bench/results/")
     ap.add_argument("--render", action="store_true", help="only rewrite RESULTS.md and growth.png from results.json")
     args = ap.parse_args(argv)
     import duckdb
@@ -165,13 +180,9 @@ def main(argv=None) -> int:
         return 0
     for scale in args.scales.split(","):
         print(f"== {scale}", flush=True)
-        work = ROOT / "bench" / "results" / scale
-        if args.phases_only:
-            previous[scale]["etl_phases"] = run_step("etl_phases", work / "org_only.duckdb", work / "clean.duckdb",
-                                                     work / "activities_clean.csv")
-        elif args.pages_only:
-            previous[scale]["pages"] = pages_of(ROOT / "bench" / "results" / scale / "w.duckdb")
-            previous[scale]["pages_when"] = env["when"]
+        if args.only:
+            previous[scale].update(extra_steps(scale, args.only))
+            previous[scale][f"{args.only}_when"] = env["when"]
         else:
             previous[scale] = bench_scale(scale, args.repeat, scale in args.pages.split(","))
         results = [previous[s] for s in SCALES if s in previous]
