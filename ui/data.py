@@ -160,4 +160,6 @@ def rejects(v: str, load_id: int | None = None) -> pd.DataFrame:
 
 
 def clear() -> None:
+    """After an upload: drop cached query results and the shared panel frames of the old version."""
     st.cache_data.clear()
+    panel.clear()

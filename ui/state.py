@@ -153,7 +153,8 @@ def _coerce_period(value, periods: list[str], default: str) -> str:
     return cand if cand in periods else default
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
+# shared frames (no per-caller copies); at group scale a whole panel is ~0.5 GB, hence the small bounds
+@st.cache_resource(show_spinner=False, max_entries=8)
 def filtered_panel(v: str, f: Filters, with_unit: bool = False) -> pd.DataFrame:
     """The panel rows the filters select: a shared frame, read-only."""
     df = data.panel(v, f.grain)
@@ -170,10 +171,10 @@ def filtered_panel(v: str, f: Filters, with_unit: bool = False) -> pd.DataFrame:
         m &= df["period"] >= f.start
     if f.end:
         m &= df["period"] <= f.end
-    return df[m]
+    return df if m.all() else df[m]
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def filtered(v: str, f: Filters, with_unit: bool = False) -> Panel:
     """The filtered rows as an analysis Panel (unit, t): shared, read-only."""
     return from_warehouse_frame(filtered_panel(v, f, with_unit), f.grain)
