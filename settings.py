@@ -5,6 +5,7 @@ PBKPI_DEMO_DIR    where `etl demo` writes its synthetic source files (default da
 PBKPI_MAX_UPLOAD_MB   largest file the ETL and the upload page accept (default 50)
 PBKPI_MAX_ROWS    most data rows one file may hold (default 2,000,000)
 PBKPI_MAX_COLS    most columns one file may hold (default 200)
+PBKPI_DUCKDB_MEMORY  memory DuckDB may use in loaders and analyses before spilling to disk (default 3GB)
 PBKPI_WARM        1 (default): after an upload, warm the dashboard caches in a background process (ui/warm.py)
 """
 from __future__ import annotations
@@ -34,6 +35,10 @@ def max_rows() -> int:
 
 def max_cols() -> int:
     return int(os.environ.get("PBKPI_MAX_COLS", "200"))
+
+
+def duckdb_memory() -> str:
+    return os.environ.get("PBKPI_DUCKDB_MEMORY", "3GB")
 
 
 def warm_after_load() -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+import settings
 from catalogue import metrics
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -25,7 +26,11 @@ def connect(path: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPy
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    # DuckDB would take 80% of RAM; a bound makes big loads spill to disk (beside the warehouse) instead
+    config = {"memory_limit": settings.duckdb_memory()}
+    if not read_only:
+        config["temp_directory"] = str(path.parent / ".duckdb_tmp")
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
     con.execute(sql_file("macros.sql"))
     return con
 
