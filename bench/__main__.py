@@ -53,40 +53,55 @@ def generate(scale: str, work: Path) -> dict:
             "activities": len(act), "outages": len(sim["frames"]["outages"]), "business_units": int(sim["manifest"]["n_business_units"])}
 
 
-def bench_scale(scale: str, repeat: int, with_pages: bool) -> dict:
+def bench_scale(scale: str, repeat: int, with_pages: bool, resume: bool = False) -> dict:
+    """Generate, then run every step. Each finished step is saved to <scale>/partial.json, so that
+    `--resume` continues a long run (a group-scale run takes about an hour) where it stopped."""
     work = ROOT / "bench" / "results" / scale
-    work.mkdir(parents=True, exist_ok=True)
-    for old in work.glob("*.duckdb*"):
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
-    gen = generate(scale, work)
-    paths = gen["paths"]
+    partial = work / "partial.json"
+    res = json.loads(partial.read_text()) if resume and partial.exists() else None
+    if res is None:
+        work.mkdir(parents=True, exist_ok=True)
+        for old in work.glob("*.duckdb*"):
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+        gen = generate(scale, work)
+        res = {"scale": scale, "when": time.strftime("%Y-%m-%d %H:%M"), "generate": {"seconds": gen["seconds"]},
+               "rows": {k: gen[k] for k in ("activities", "outages", "business_units")},
+               "paths": gen["paths"], "clean_csv": gen["clean_csv"]}
+        partial.write_text(json.dumps(res, ensure_ascii=False))
+    paths = res["paths"]
     org = [p for p in paths if "组织机构" in p]
     acts = [p for p in paths if "党建活动" in p]
     outs = [p for p in paths if "停电事件" in p]
     xlsx = [p for p in paths if p.endswith(".xlsx") and p not in org]
     db = work / "w.duckdb"
-    res = {"scale": scale, "when": time.strftime("%Y-%m-%d %H:%M"), "generate": {"seconds": gen["seconds"]},
-           "rows": {k: gen[k] for k in ("activities", "outages", "business_units")}}
-    res["load_org"] = run_step("etl_load", db, *org)
     template = work / "org_only.duckdb"
-    shutil.copyfile(db, template)
-    res["etl_activities"] = run_step("etl_load", db, *acts)
-    res["etl_outages"] = run_step("etl_load", db, *outs)
-    res["etl_xlsx"] = run_step("etl_load", db, *xlsx)
-    res["load_rest"] = run_step("etl_load", db, *[p for p in paths if p not in org + acts + outs + xlsx])
-    res["etl_clean"] = median_of("etl_clean", repeat, template, work / "clean.duckdb", gen["clean_csv"])
-    res.update(extra_steps(scale, "phases"))
-    res.update(extra_steps(scale, "xlsx"))
-    res["bare_duckdb"] = median_of("bare_duckdb", repeat, work / "bare.duckdb", gen["clean_csv"])
-    res["pandas_script"] = run_step("pandas_script", work / "pandas.duckdb", gen["clean_csv"])
+
+    def step(name, fn):
+        if name not in res:
+            out = fn()
+            res.update(out) if name.startswith("+") else res.__setitem__(name, out)
+            res[name] = res.get(name) or True
+            partial.write_text(json.dumps(res, ensure_ascii=False, default=str))
+
+    step("load_org", lambda: run_step("etl_load", db, *org))
+    step("template", lambda: shutil.copyfile(db, template) and {})
+    step("etl_activities", lambda: run_step("etl_load", db, *acts))
+    step("etl_outages", lambda: run_step("etl_load", db, *outs))
+    step("etl_xlsx", lambda: run_step("etl_load", db, *xlsx))
+    step("load_rest", lambda: run_step("etl_load", db, *[p for p in paths if p not in org + acts + outs + xlsx]))
+    step("etl_clean", lambda: median_of("etl_clean", repeat, template, work / "clean.duckdb", res["clean_csv"]))
+    step("bare_duckdb", lambda: median_of("bare_duckdb", repeat, work / "bare.duckdb", res["clean_csv"]))
+    step("pandas_script", lambda: run_step("pandas_script", work / "pandas.duckdb", res["clean_csv"]))
     for f in ("clean.duckdb", "bare.duckdb", "pandas.duckdb"):
         (work / f).unlink(missing_ok=True)
-    res["panel_refresh"] = median_of("panel_refresh", repeat, db)
-    res["twfe"] = median_of("twfe", repeat, db)
-    res["correlate"] = median_of("correlate", repeat, db)
-    res["event_study"] = median_of("event", repeat, db)
+    step("+phases", lambda: extra_steps(scale, "phases"))
+    step("+xlsx", lambda: extra_steps(scale, "xlsx"))
+    step("panel_refresh", lambda: median_of("panel_refresh", repeat, db))
+    step("twfe", lambda: median_of("twfe", repeat, db))
+    step("correlate", lambda: median_of("correlate", repeat, db))
+    step("event_study", lambda: median_of("event", repeat, db))
     if with_pages:
-        res.update(extra_steps(scale, "pages"))
+        step("+pages", lambda: extra_steps(scale, "pages"))
     return res
 
 
@@ -167,6 +182,7 @@ def main(argv=None) -> int:
     ap.add_argument("--pages", default="demo,province,group", help="scales at which to time the pages")
     ap.add_argument("--only", default=None, choices=["etl", "pages", "phases", "xlsx"],
                     help="re-run one group of steps on the files and warehouses a previous run left under bench/results/")
+    ap.add_argument("--resume", action="store_true", help="continue an interrupted run from <scale>/partial.json")
     ap.add_argument("--render", action="store_true", help="only rewrite RESULTS.md and growth.png from results.json")
     args = ap.parse_args(argv)
     import duckdb
@@ -190,7 +206,7 @@ def main(argv=None) -> int:
             previous[scale].update(extra_steps(scale, args.only, args.repeat))
             previous[scale][f"{args.only}_when"] = env["when"]
         else:
-            previous[scale] = bench_scale(scale, args.repeat, scale in args.pages.split(","))
+            previous[scale] = bench_scale(scale, args.repeat, scale in args.pages.split(","), args.resume)
         results = [previous[s] for s in SCALES if s in previous]
         store.write_text(json.dumps({"env": env, "results": results}, ensure_ascii=False, indent=1, default=str))
         md = markdown(results, env)
