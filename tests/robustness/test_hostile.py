@@ -40,6 +40,21 @@ def test_zip_bomb_xlsx_refused(tmp_path, db):
     assert counts(db) == before
 
 
+def test_big_workbook_with_a_normal_ratio_is_not_a_bomb(tmp_path, db, monkeypatch):
+    """Past the size threshold only a zip-bomb ratio (or 20x the upload limit) refuses a workbook: a group's
+    KPI report legitimately inflates to hundreds of MB. Threshold shrunk to a few KB to test it."""
+    from etl import readers
+    from tests.etl.files import write_xlsx
+
+    monkeypatch.setattr(readers, "MAX_UNZIPPED_BYTES", 4096)
+    rows = [[f"B{1 + i % 3}", f"2024-{1 + i % 12:02d}", 20 + i % 7, i % 3] for i in range(36)]
+    p = write_xlsx(tmp_path / "m.xlsx", ["组织编码", "月份", "党员人数", "党员先锋岗数"], rows)
+    with zipfile.ZipFile(p) as zf:
+        assert sum(i.file_size for i in zf.infolist()) > 4096  # over the threshold, at a workbook's ratio
+    (r,) = load_files([p], db)
+    assert r.error is None and r.rows_loaded + r.rows_rejected == 36
+
+
 def test_huge_cell_refused(tmp_path, db):
     p = write_csv(tmp_path / "m.csv", ["组织编码", "月份", "党员人数", "备注"],
                   [["B1", "2024-07", 20, "x"], ["B2", "2024-07", 15, "y" * (10 << 20)]])
