@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from etl import bulk_csv, contract, publish, readers, upserts, validate, warehouse
 from etl.errors import EtlError, UnknownKind
@@ -41,7 +42,7 @@ class _Prepared:
     label: str
     digest: str
     # (sheet, match, rows as text columns or a CSV DuckDB will read in bulk, skipped rows)
-    parts: list[tuple[str, contract.Match, pd.DataFrame | bulk_csv.BulkCsv, int]]
+    parts: list[tuple[str, contract.Match, pa.Table | pd.DataFrame | bulk_csv.BulkCsv, int]]
     result: FileResult
 
     def discard(self) -> None:
@@ -68,7 +69,7 @@ def prepare(path: Path, label: str | None = None, kind: str | None = None) -> _P
     if bulk is not None:
         sheets = [readers.Sheet(Path(label).stem, bulk.head, bulk.encoding)]
     else:
-        sheets = readers.read_file(Path(path), label)
+        sheets = readers.iter_sheets(Path(path), label)  # one at a time: each is compacted before the next
     for sh in sheets:
         m = contract.match_sheet(sh, kind)
         if m is None:
@@ -78,7 +79,9 @@ def prepare(path: Path, label: str | None = None, kind: str | None = None) -> _P
         if bulk is not None:
             frame, skipped = bulk, 0  # read and counted by DuckDB at load time
         else:
-            frame, skipped = contract.extract_frame(sh, m)
+            rows, skipped = contract.extract_frame(sh, m)
+            # Arrow holds the text columns in a fraction of the memory of Python strings
+            frame = pa.Table.from_pandas(rows, preserve_index=False)
         parts.append((sh.name, m, frame, skipped))
         if m.personal:
             res.notes.append(f"工作表「{sh.name}」含个人信息列（{'、'.join(m.personal)}），未导入这些列。")

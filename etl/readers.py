@@ -89,13 +89,19 @@ def check_file(path: Path, label: str) -> str:
 
 def read_file(path: Path, name: str | None = None) -> list[Sheet]:
     """Read every sheet of an Excel file, or the one table of a CSV file."""
+    return list(iter_sheets(path, name))
+
+
+def iter_sheets(path: Path, name: str | None = None):
+    """The sheets one at a time, so that a caller can finish with one before the next is read (a group's
+    KPI workbook holds a million rows across its sheets)."""
     path = Path(path)
     label = name or path.name
     suffix = check_file(path, label)
-    sheets = _read_excel(path, label) if suffix in EXCEL_SUFFIXES else [_read_csv(path, label)]
+    sheets = _iter_excel(path, label) if suffix in EXCEL_SUFFIXES else iter([_read_csv(path, label)])
     for sh in sheets:
         _check_limits(sh, label)
-    return sheets
+        yield sh
 
 
 def _check_limits(sheet: Sheet, label: str) -> None:
@@ -116,23 +122,29 @@ def _check_limits(sheet: Sheet, label: str) -> None:
         )
 
 
-def _read_excel(path: Path, label: str) -> list[Sheet]:
+def _iter_excel(path: Path, label: str):
     from python_calamine import CalamineWorkbook
 
     if Path(label).suffix.lower() == ".xlsx":
         _check_zip(path, label)
     try:
         wb = CalamineWorkbook.from_path(str(path))
-        out = []
-        for sheet_name in wb.sheet_names:
-            raw = wb.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
-            out.append(Sheet(sheet_name, [[normalize_cell(v) for v in row] for row in raw]))
-        return out
+        names = wb.sheet_names
     except Exception as exc:  # calamine raises several private error types
-        raise UnreadableFile(
-            f"文件「{label}」无法作为 Excel 读取（{type(exc).__name__}），可能已损坏或并非 Excel 文件；"
-            f"请用 Excel 打开后另存为 .xlsx 再导入。(unreadable workbook)"
-        ) from exc
+        raise _unreadable_workbook(label, exc) from exc
+    for sheet_name in names:
+        try:
+            raw = wb.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
+        except Exception as exc:
+            raise _unreadable_workbook(label, exc) from exc
+        yield Sheet(sheet_name, [[normalize_cell(v) for v in row] for row in raw])
+
+
+def _unreadable_workbook(label: str, exc: Exception) -> UnreadableFile:
+    return UnreadableFile(
+        f"文件「{label}」无法作为 Excel 读取（{type(exc).__name__}），可能已损坏或并非 Excel 文件；"
+        f"请用 Excel 打开后另存为 .xlsx 再导入。(unreadable workbook)"
+    )
 
 
 def _check_zip(path: Path, label: str) -> None:
