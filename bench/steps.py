@@ -34,8 +34,8 @@ def etl_clean(template_db: str, db: str, csv: str) -> dict:
             "errors": [res.error] if res.error else []}
 
 
-PHASES = [("read_csv(", "read (DuckDB CSV reader, text)"), ("regexp_matches(c", "NFKC scan"),
-          ("_skip", "summary/note rows"), ("AND NOT", "summary/note rows"), ("TEMP TABLE staged", "validation SQL"),
+PHASES = [("read_csv(", "read (DuckDB CSV reader, text)"), (" AS col, c", "NFKC scan"),
+          ("SELECT count(*) FROM raw_src WHERE rowid", "summary/note rows"), ("TEMP TABLE staged", "validation SQL"),
           ("行重复", "in-file duplicates"), ("TEMP TABLE incoming", "typed rows + keys"), ("DELETE FROM", "upsert: delete"),
           ("INSERT INTO fct_", "upsert: append"), ("panel_", "panel rebuild"), ("CHECKPOINT", "checkpoint"),
           ("COMMIT", "commit")]
