@@ -48,7 +48,7 @@ def _table_exists(con, name: str) -> bool:
     ).fetchall()[0][0])
 
 
-def panel_sql() -> tuple[str, str]:
+def panel_sql(base: str = "panel_month_base") -> tuple[str, str]:
     ms = metrics().values()
     month_cols = ",\n  ".join(f"{m.month} AS {m.id}" for m in ms)
     quarter_cols = ",\n  ".join(f"{m.quarter} AS {m.id}" for m in ms)
@@ -56,7 +56,7 @@ def panel_sql() -> tuple[str, str]:
 CREATE OR REPLACE TABLE panel_month AS
 SELECT b.business_unit_id, {UNIT_ATTRS}, b.month AS period_start, strftime(b.month, '%Y-%m') AS period,
   {month_cols}
-FROM panel_month_base AS b JOIN dim_business_units AS bu USING (business_unit_id)
+FROM {base} AS b JOIN dim_business_units AS bu USING (business_unit_id)
 ORDER BY b.business_unit_id, b.month"""
     quarter = f"""
 CREATE OR REPLACE TABLE panel_quarter AS
@@ -65,16 +65,19 @@ SELECT b.business_unit_id, any_value(bu.business_unit_name) AS business_unit_nam
   CAST(date_trunc('quarter', b.month) AS DATE) AS period_start,
   strftime(date_trunc('quarter', b.month), '%Y') || 'Q' || quarter(b.month) AS period,
   {quarter_cols}
-FROM panel_month_base AS b JOIN dim_business_units AS bu USING (business_unit_id)
+FROM {base} AS b JOIN dim_business_units AS bu USING (business_unit_id)
 GROUP BY b.business_unit_id, date_trunc('quarter', b.month), quarter(b.month)
 ORDER BY b.business_unit_id, period_start"""
     return month, quarter
 
 
 def refresh_panels(con: duckdb.DuckDBPyConnection) -> None:
-    month, quarter = panel_sql()
+    # both panels read the base sums (an aggregation over every fact row): evaluate the view once
+    con.execute("CREATE OR REPLACE TEMP TABLE panel_base_once AS SELECT * FROM panel_month_base")
+    month, quarter = panel_sql("panel_base_once")
     con.execute(month)
     con.execute(quarter)
+    con.execute("DROP TABLE panel_base_once")
 
 
 def set_meta(con, key: str, value: str) -> None:

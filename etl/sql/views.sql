@@ -27,13 +27,26 @@ WHERE date_diff('second', start, "end") > 300
 GROUP BY ALL;
 
 CREATE OR REPLACE VIEW panel_month_base AS
-WITH months AS (
+-- the activity table (the largest) is read once: per branch and month, then rolled up from there
+WITH act_all AS MATERIALIZED (
+    SELECT unit_id, CAST(date_trunc('month', date) AS DATE) AS month,
+           count(*) FILTER (WHERE activity_type IN ('支部党员大会', '支部委员会', '党小组会', '党课')) AS n_meetings,
+           count(*) FILTER (WHERE activity_type = '主题党日') AS n_theme_days,
+           count(*) FILTER (WHERE activity_type = '专题学习') AS n_study_sessions,
+           count(*) AS n_activities,
+           sum(participants) FILTER (WHERE participants IS NOT NULL AND expected IS NOT NULL) AS sum_participants,
+           sum(expected) FILTER (WHERE participants IS NOT NULL AND expected IS NOT NULL) AS sum_expected,
+           sum(hours * COALESCE(participants, expected)) AS sum_person_hours
+    FROM fct_activities
+    GROUP BY ALL
+),
+months AS (
     SELECT CAST(unnest(generate_series(lo, hi, INTERVAL 1 MONTH)) AS DATE) AS month
     FROM (
         SELECT min(m) AS lo, max(m) AS hi FROM (
             SELECT month AS m FROM fct_membership
             UNION ALL SELECT month FROM fct_kpi_monthly
-            UNION ALL SELECT CAST(date_trunc('month', date) AS DATE) FROM fct_activities
+            UNION ALL SELECT month FROM act_all
         )
     ) WHERE lo IS NOT NULL
 ),
@@ -44,22 +57,18 @@ branches AS (
     SELECT unit_id, business_unit_id, org_level, founded FROM dim_units WHERE business_unit_id IS NOT NULL
 ),
 act_range AS (
-    SELECT CAST(date_trunc('month', min(date)) AS DATE) AS lo, CAST(date_trunc('month', max(date)) AS DATE) AS hi
-    FROM fct_activities
+    SELECT min(month) AS lo, max(month) AS hi FROM act_all
 ),
 act_units AS (
-    SELECT DISTINCT b.business_unit_id FROM fct_activities AS a JOIN branches AS b USING (unit_id)
+    SELECT DISTINCT b.business_unit_id FROM act_all AS a JOIN branches AS b USING (unit_id)
 ),
 act AS (
-    SELECT b.business_unit_id, CAST(date_trunc('month', a.date) AS DATE) AS month,
-           count(*) FILTER (WHERE a.activity_type IN ('支部党员大会', '支部委员会', '党小组会', '党课')) AS n_meetings,
-           count(*) FILTER (WHERE a.activity_type = '主题党日') AS n_theme_days,
-           count(*) FILTER (WHERE a.activity_type = '专题学习') AS n_study_sessions,
-           count(*) AS n_activities,
-           sum(a.participants) FILTER (WHERE a.participants IS NOT NULL AND a.expected IS NOT NULL) AS sum_participants,
-           sum(a.expected) FILTER (WHERE a.participants IS NOT NULL AND a.expected IS NOT NULL) AS sum_expected,
-           sum(a.hours * COALESCE(a.participants, a.expected)) AS sum_person_hours
-    FROM fct_activities AS a JOIN branches AS b USING (unit_id)
+    SELECT b.business_unit_id, a.month,
+           sum(a.n_meetings) AS n_meetings, sum(a.n_theme_days) AS n_theme_days,
+           sum(a.n_study_sessions) AS n_study_sessions, sum(a.n_activities) AS n_activities,
+           sum(a.sum_participants) AS sum_participants, sum(a.sum_expected) AS sum_expected,
+           sum(a.sum_person_hours) AS sum_person_hours
+    FROM act_all AS a JOIN branches AS b USING (unit_id)
     GROUP BY ALL
 ),
 mem AS (
