@@ -46,10 +46,9 @@ def _corr_columns(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 
 def _demean_columns(M: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
-    counts = np.bincount(codes, minlength=n_groups)
-    sums = np.zeros((n_groups, M.shape[1]))
-    np.add.at(sums, codes, M)
-    return M - (sums / np.maximum(counts, 1)[:, None])[codes]
+    counts = np.maximum(np.bincount(codes, minlength=n_groups), 1)
+    means = np.column_stack([np.bincount(codes, weights=M[:, j], minlength=n_groups) for j in range(M.shape[1])])
+    return M - (means / counts[:, None])[codes]
 
 
 def _pair_block(xv: np.ndarray, yv: np.ndarray, codes: np.ndarray, units: int, method: str):
