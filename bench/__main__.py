@@ -116,6 +116,10 @@ def extra_steps(scale: str, which: str, repeat: int = 3) -> dict:
         return out | extra_steps(scale, "phases")
     if which == "pages":
         return {"pages": pages_of(work / "w.duckdb")}
+    if which == "stats":
+        db = work / "w.duckdb"
+        return {"panel_refresh": median_of("panel_refresh", repeat, db), "twfe": median_of("twfe", repeat, db),
+                "correlate": median_of("correlate", repeat, db), "event_study": median_of("event", repeat, db)}
     if which == "excel":  # the source workbooks again (their keys are replaced, so the warehouse is unchanged)
         books = [str(p) for p in sorted((work / "src").glob("*.xlsx")) if "组织机构" not in p.name]
         return {"etl_xlsx": run_step("etl_load", work / "w.duckdb", *books)}
@@ -183,7 +187,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scales", default="demo,province")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--pages", default="demo,province,group", help="scales at which to time the pages")
-    ap.add_argument("--only", default=None, choices=["etl", "excel", "pages", "phases", "xlsx"],
+    ap.add_argument("--only", default=None, choices=["etl", "excel", "pages", "phases", "stats", "xlsx"],
                     help="re-run one group of steps on the files and warehouses a previous run left under bench/results/")
     ap.add_argument("--resume", action="store_true", help="continue an interrupted run from <scale>/partial.json")
     ap.add_argument("--render", action="store_true", help="only rewrite RESULTS.md and growth.png from results.json")
