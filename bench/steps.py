@@ -141,8 +141,9 @@ def panel_refresh(db: str) -> dict:
     from etl import warehouse
 
     con = warehouse.connect(db)
-    t = time.perf_counter()
     con.execute("BEGIN TRANSACTION")
+    con.execute(warehouse.sql_file("views.sql"))  # this version's views, whatever the warehouse was built with
+    t = time.perf_counter()
     warehouse.refresh_panels(con)
     con.execute("ROLLBACK")
     return {"seconds": time.perf_counter() - t}
