@@ -69,6 +69,7 @@ def prune(v: str) -> int:
 
 
 STATS = {"computed": 0, "from_disk": 0}
+KEPT: list = []  # every kept function (ui.warm empties their memory between slices)
 
 
 def kept(func):
@@ -96,7 +97,9 @@ def kept(func):
             pass  # a read-only disk only costs speed
         return value
 
-    return st.cache_resource(show_spinner=False, max_entries=64)(on_disk)
+    cached = st.cache_resource(show_spinner=False, max_entries=64)(on_disk)
+    KEPT.append(cached)
+    return cached
 
 
 @kept

@@ -42,6 +42,18 @@ def slices(v: str, which: str) -> list:
     return out
 
 
+def forget_slice() -> None:
+    """Results are on disk now: drop this slice's frames and results from memory before the next one (a
+    group's filtered panel is ~0.5 GB); the whole panel stays."""
+    import gc
+
+    from ui import analyses, state
+
+    for fn in (state.filtered, state.filtered_panel, *analyses.KEPT):
+        fn.clear()
+    gc.collect()
+
+
 def warm(db: Path, which: str = "all,regions,types", log=print) -> dict:
     """Compute every statistics page's first view for every slice; returns {page: seconds}."""
     os.environ["PBKPI_DB"] = str(Path(db).resolve())
@@ -63,6 +75,7 @@ def warm(db: Path, which: str = "all,regions,types", log=print) -> dict:
             except (AnalysisError, BriefingError) as exc:  # shown on the page as well; nothing to keep
                 log(f"  · {page} {f.regions or f.unit_types or '全部'}: {exc}")
             timings[page] = timings.get(page, 0.0) + time.perf_counter() - t0
+        forget_slice()
     for page, secs in timings.items():
         log(f"  {page}: {secs:.1f} s")
     return timings
