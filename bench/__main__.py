@@ -132,7 +132,9 @@ def extra_steps(scale: str, which: str, repeat: int = 3) -> dict:
 
 
 def pages_of(db: Path) -> dict:
-    """Warm the disk caches as `python -m ui.warm` does after a load, then time every page."""
+    """Warm the disk caches as `python -m ui.warm` does after a load, then time every page. Results kept by
+    an earlier run are removed first, so that the warm-up and the uncached combination really compute."""
+    shutil.rmtree(str(db) + ".cache", ignore_errors=True)
     warm = run_step("warm", db)
     out = run_step("pages", db)["pages"]
     out["_warm_seconds"] = warm["seconds"]
