@@ -13,6 +13,8 @@ from etl.templates import write_templates
 from ui import charts, data, layout, warm
 from ui.i18n import lang, tr
 
+COVERAGE_ROWS = 80  # business units in the coverage heatmap; beyond this it is unreadable
+
 layout.header("page.data.title", "page.data.caption")
 v = data.version()
 
@@ -70,5 +72,10 @@ if data.has_data(v):
             layout.download_csv(all_rj, "rejects_all", key="dl_rj_all")
     st.subheader(tr("page.data.coverage"))
     cov = data.coverage(v)
+    n_units = cov["business_unit_id"].nunique()
+    if n_units > COVERAGE_ROWS:  # a group has thousands of units: show where reports are missing most
+        gaps = (cov["sources"] < 3).groupby(cov["business_unit_id"]).sum()
+        cov = cov[cov["business_unit_id"].isin(gaps.nlargest(COVERAGE_ROWS).index)]
+        st.caption(tr("page.data.coverage_worst", shown=COVERAGE_ROWS, total=f"{n_units:,}"))
     st.plotly_chart(charts.coverage_heatmap(cov, height=max(400, 14 * cov["business_unit_id"].nunique())), key="dt_cov")
     st.caption(tr("page.data.coverage_note"))

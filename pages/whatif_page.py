@@ -3,6 +3,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics.errors import AnalysisError
+from analytics.panel import from_warehouse_frame
 from analytics.summaries import summarize_whatif
 from analytics.whatif import what_if
 from catalogue.formats import fmt_effect
@@ -42,7 +43,9 @@ if layout.header("page.whatif.title", "page.whatif.caption"):
     except AnalysisError as exc:
         st.error(str(exc))
         st.stop()
-    target = state.filtered(v, f, with_unit=True)
+    rows = state.filtered_panel(v, f, with_unit=True)
+    # the scenario starts from each unit's latest period: only those rows become a Panel
+    target = from_warehouse_frame(rows[rows["period"] == rows["period"].max()] if len(rows) else rows, f.grain)
     st.caption(tr("page.whatif.scope", n=target.df["unit"].nunique(), period=target.df["period"].max() if len(target.df) else "—"))
     ca, cb = st.columns(2)
     results = {}
