@@ -204,22 +204,43 @@ def load_files(paths, db_path, kind: str | None = None, labels: list[str] | None
     receives the seconds spent rebuilding the panels (the benchmark reports that step separately)."""
     labels = labels or [Path(p).name for p in paths]
     results: list[FileResult | None] = [None] * len(labels)
-    prepared: list[tuple[int, _Prepared]] = []
-    for i, (p, label) in enumerate(zip(paths, labels)):
-        try:
-            prepared.append((i, prepare(Path(p), label, kind)))
-        except EtlError as exc:
-            results[i] = FileResult(file=label, error=str(exc))
-    order = {k: i for i, k in enumerate(upserts.ORDER)}
-    prepared.sort(key=lambda ip: min(order[m.dataset.id] for _, m, _, _ in ip[1].parts))
-    if not prepared:
-        return [r for r in results if r is not None]
-    # write a private copy and publish it in one rename: readers never wait and never see a partial load
-    with publish.working_copy(Path(db_path)) as work:
-        con = warehouse.connect(work)
-        try:
-            warehouse.init_schema(con)
-            for i, prep in prepared:
+    # dependency order from the first rows alone; then each file is read whole, loaded and released
+    # before the next, so memory holds one file at a time
+    order = sorted(range(len(labels)), key=lambda i: _sniff_order(Path(paths[i]), labels[i], kind))
+    try:
+        with publish.working_copy(Path(db_path)) as work:
+            _load_in_order(work, [(i, Path(paths[i]), labels[i]) for i in order], kind, results, timings)
+            if all(r is None or r.error for r in results):
+                raise _NothingLoaded  # leave the live warehouse (and the dashboards' caches) untouched
+    except _NothingLoaded:
+        pass
+    return [r for r in results if r is not None]
+
+
+class _NothingLoaded(Exception):
+    pass
+
+
+def _sniff_order(path: Path, label: str, kind: str | None) -> int:
+    rank = {k: i for i, k in enumerate(upserts.ORDER)}
+    if kind:
+        return rank.get(kind, len(rank))
+    found = [rank[m.dataset.id] for sh in readers.head_sheets(path, label, contract.HEADER_SCAN_ROWS)
+             if (m := contract.match_sheet(sh)) is not None]
+    return min(found, default=len(rank))
+
+
+def _load_in_order(work: Path, files: list, kind: str | None, results: list, timings: dict | None) -> None:
+    con = warehouse.connect(work)
+    try:
+        warehouse.init_schema(con)
+        for i, path, label in files:
+            try:
+                prep = prepare(path, label, kind)
+            except EtlError as exc:
+                results[i] = FileResult(file=label, error=str(exc))
+                continue
+            try:
                 try:
                     results[i] = load_prepared(con, prep)
                 except EtlError as exc:  # found only while reading in bulk: limits, encoding
@@ -232,16 +253,18 @@ def load_files(paths, db_path, kind: str | None = None, labels: list[str] | None
                     prep.result.rows_loaded = prep.result.rows_rejected = 0
                     prep.result.rejects = []
                     results[i] = prep.result
-            # panels once per command: nobody sees the working copy before it is published whole
-            started = time.perf_counter()
-            con.execute("BEGIN TRANSACTION")
-            warehouse.refresh_panels(con)
-            con.execute("COMMIT")
-            if timings is not None:
-                timings["panels"] = time.perf_counter() - started
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
-            for _, prep in prepared:
+            finally:
                 prep.discard()
-    return [r for r in results if r is not None]
+                prep.parts.clear()  # release this file's rows before reading the next
+        if all(r is None or r.error for r in results):
+            return
+        # panels once per command: nobody sees the working copy before it is published whole
+        started = time.perf_counter()
+        con.execute("BEGIN TRANSACTION")
+        warehouse.refresh_panels(con)
+        con.execute("COMMIT")
+        if timings is not None:
+            timings["panels"] = time.perf_counter() - started
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()

@@ -5,9 +5,11 @@ text (full-width digits and punctuation folded to ASCII) or None, so that the va
 dates and numbers in SQL without caring where the file came from."""
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
+import itertools
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -90,6 +92,35 @@ def check_file(path: Path, label: str) -> str:
 def read_file(path: Path, name: str | None = None) -> list[Sheet]:
     """Read every sheet of an Excel file, or the one table of a CSV file."""
     return list(iter_sheets(path, name))
+
+
+def head_sheets(path: Path, label: str, n: int) -> list[Sheet]:
+    """The first `n` rows of every sheet, cheaply, to tell what a file holds before reading it whole.
+    Best effort: a file this cannot read gives [] (reading it whole then explains what is wrong)."""
+    try:
+        suffix = check_file(Path(path), label)
+        if suffix in EXCEL_SUFFIXES:
+            from python_calamine import CalamineWorkbook
+
+            wb = CalamineWorkbook.from_path(str(path))
+            return [Sheet(s, [[normalize_cell(v) for v in row]
+                              for row in wb.get_sheet_by_name(s).to_python(skip_empty_area=False, nrows=n)])
+                    for s in wb.sheet_names]
+        with open(path, "rb") as fh:
+            data = fh.read(1 << 16)
+        for enc in ("utf-8-sig", "gb18030"):
+            try:
+                text = codecs.getincrementaldecoder(enc)().decode(data, final=False)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            return []
+        delimiter = "\t" if text[:4096].count("\t") > text[:4096].count(",") else ","
+        rows = csv.reader(io.StringIO(text[: text.rfind("\n") + 1] or text, newline=""), delimiter=delimiter)
+        return [Sheet(Path(label).stem, [[normalize_cell(c) for c in r] for r in itertools.islice(rows, n)])]
+    except Exception:  # noqa: BLE001 - only an ordering hint; the full read reports the problem
+        return []
 
 
 def iter_sheets(path: Path, name: str | None = None):

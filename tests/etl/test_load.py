@@ -252,3 +252,17 @@ def test_org_units_parent_and_business_unit_checks(tmp_path):
     (r,) = load_files([write_csv(tmp_path / "o.csv", ORG_HEADER, rows)], db)
     reasons = " ".join(x["reason"] for x in r.rejects)
     assert r.rows_rejected == 2 and "P404" in reasons and "业务单元编码" in reasons
+
+
+def test_a_command_that_loads_nothing_leaves_the_warehouse_file_untouched(tmp_path, db):
+    """Unreadable or unrecognised files only: no new version is published (the dashboards' caches, keyed on
+    the file's size and mtime, stay valid)."""
+    before = db.stat()
+    junk = tmp_path / "junk.csv"
+    junk.write_text("这不是,任何模板\n1,2\n", encoding="utf-8")
+    empty = tmp_path / "empty.xlsx"
+    empty.write_bytes(b"")
+    results = load_files([junk, empty], db)
+    assert all(r.error for r in results)
+    after = db.stat()
+    assert (after.st_mtime_ns, after.st_size) == (before.st_mtime_ns, before.st_size)
