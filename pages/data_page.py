@@ -13,6 +13,16 @@ from etl.templates import write_templates
 from ui import charts, data, layout, warm
 from ui.i18n import lang, tr
 
+@st.cache_data(show_spinner=False, max_entries=2)
+def templates_zip(lang_: str) -> bytes:
+    """The blank Excel templates, zipped (built once per language: openpyxl takes a while)."""
+    buf = io.BytesIO()
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buf, "w") as zf:
+        for p in write_templates(Path(tmp), lang_):
+            zf.write(p, p.name)
+    return buf.getvalue()
+
+
 COVERAGE_ROWS = 80  # business units in the coverage heatmap; beyond this it is unreadable
 
 layout.header("page.data.title", "page.data.caption")
@@ -52,11 +62,7 @@ for r in st.session_state.get("dt_results", []):
         layout.download_csv(pd.DataFrame(r["rejects"]), f"rejects_{Path(r['file']).stem}", key=f"dl_rj_{r['load_id']}")
 
 st.subheader(tr("page.data.templates"))
-buf = io.BytesIO()
-with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buf, "w") as zf:
-    for p in write_templates(Path(tmp), lang()):
-        zf.write(p, p.name)
-st.download_button(tr("page.data.download_templates"), buf.getvalue(), file_name=f"pbkpi_templates_{lang()}.zip",
+st.download_button(tr("page.data.download_templates"), templates_zip(lang()), file_name=f"pbkpi_templates_{lang()}.zip",
                    mime="application/zip", key="dt_tpl")
 
 if data.has_data(v):
