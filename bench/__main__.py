@@ -136,8 +136,9 @@ def pages_of(db: Path) -> dict:
     an earlier run are removed first, so that the warm-up and the uncached combination really compute."""
     shutil.rmtree(str(db) + ".cache", ignore_errors=True)
     warm = run_step("warm", db)
-    out = run_step("pages", db)["pages"]
-    out["_warm_seconds"] = warm["seconds"]
+    timed = run_step("pages", db)
+    out = timed["pages"]
+    out["_warm_seconds"], out["_warm_peak_mb"], out["_pages_peak_mb"] = warm["seconds"], warm["peak_mb"], timed["peak_mb"]
     return out
 
 
@@ -175,7 +176,9 @@ def markdown(all_res: list[dict], env: dict) -> str:
             lines.append(f"{head}| ETL clean CSV by phase, s (one run) | {parts} | | |")
         pages = r.get("pages") or {}
         if "_warm_seconds" in pages:
-            lines.append(f"{head}| cache warm-up after a load (`python -m ui.warm --slices all,regions`) | {pages['_warm_seconds']:.1f} | | |")
+            lines.append(f"{head}| cache warm-up after a load (`python -m ui.warm --slices all,regions`) | "
+                         f"{pages['_warm_seconds']:.1f} | | {pages.get('_warm_peak_mb', float('nan')):.0f} |")
+            lines.append(f"{head}| all page timings below, one server process | | | {pages.get('_pages_peak_mb', float('nan')):.0f} |")
         for page, v in pages.items():
             if not page.startswith("_"):
                 lines.append(f"{head}| page {page}: cold / warm / filter change / uncached filter | "
