@@ -42,14 +42,15 @@ def slices(v: str, which: str) -> list:
     return out
 
 
-def forget_slice() -> None:
-    """Results are on disk now: drop this slice's frames and results from memory before the next one (a
-    group's filtered panel is ~0.5 GB); the whole panel stays."""
+def forget() -> None:
+    """Results are on disk now: drop every frame and result from memory before the next page's views (at
+    group scale a panel is ~0.5 GB and each page builds its own frames; re-reading the panel costs ~2 s,
+    holding them all would take the warm-up past 4 GB)."""
     import gc
 
-    from ui import analyses, state
+    from ui import analyses, data, state
 
-    for fn in (state.filtered, state.filtered_panel, *analyses.KEPT):
+    for fn in (data.panel, state.filtered, state.filtered_panel, *analyses.KEPT):
         fn.clear()
     gc.collect()
 
@@ -75,7 +76,7 @@ def warm(db: Path, which: str = "all,regions,types", log=print) -> dict:
             except (AnalysisError, BriefingError) as exc:  # shown on the page as well; nothing to keep
                 log(f"  · {page} {f.regions or f.unit_types or '全部'}: {exc}")
             timings[page] = timings.get(page, 0.0) + time.perf_counter() - t0
-        forget_slice()
+            forget()
     for page, secs in timings.items():
         log(f"  {page}: {secs:.1f} s")
     return timings
