@@ -14,9 +14,9 @@ Used when the file:
 - parses under DuckDB's strict mode with no row wider than the first rows (otherwise DuckDB would drop
   the extra cells; a quote in the middle of a field is read differently from Python's csv module).
 
-Cells are NFKC-normalised like the Python reader: full-width ASCII and the Unicode spaces by a SQL
-`translate`, and the rare cells holding any other character that NFKC changes (①, ㎡, compatibility
-ideographs, combining marks …) by Python's own unicodedata, through a small mapping table."""
+Cells are normalised like the Python reader: a regex in SQL finds the distinct cells that NFKC or
+stripping would change (full-width forms, ①, ㎡, compatibility ideographs, combining marks, padding …),
+Python's own unicodedata normalises just those, and a small mapping table writes them back."""
 from __future__ import annotations
 
 import codecs
@@ -59,7 +59,6 @@ class BulkCsv:
     width: int  # cells in the widest of the first rows
     head: list[list[str | None]]  # first rows, normalised, for header matching
     temporary: bool = False
-    ready: bool = False  # read into raw_src (with the view raw_in over it) by materialize
     base: int = 0  # rowid of the file's first row in raw_src
 
     def discard(self) -> None:
@@ -70,11 +69,10 @@ class BulkCsv:
 # --- NFKC in SQL ---------------------------------------------------------------------------------
 
 @lru_cache(maxsize=1)
-def _nfkc_tables() -> tuple[str, str, str, str]:
-    """(translate-from, translate-to, regex class of other NFKC-unstable characters, strip characters).
-
-    A character is "unstable" when NFKC may change it or the character before it: it has a
-    decomposition, is a combining mark, is a Hangul jamo, or is the second half of a canonical pair."""
+def _needs_python() -> str:
+    """Regex matching a cell that Python's normalize_cell would change: a character NFKC may change (it
+    has a decomposition, is a combining mark or Hangul jamo, or is the second half of a canonical pair —
+    full-width forms and Unicode spaces included), leading or trailing whitespace, or nothing at all."""
     unstable: set[int] = set(range(0x1100, 0x1200))
     for cp in range(0x30000):
         ch = chr(cp)
@@ -85,33 +83,18 @@ def _nfkc_tables() -> tuple[str, str, str, str]:
             parts = dec.split()
             if len(parts) == 2:
                 unstable.add(int(parts[1], 16))
-    # single-character replacements SQL translate() can do: full-width ASCII and the Unicode spaces
-    simple = [cp for cp in sorted(unstable)
-              if (0xFF01 <= cp <= 0xFF5E or chr(cp).isspace())
-              and len(unicodedata.normalize("NFKC", chr(cp))) == 1]
-    src = "".join(chr(cp) for cp in simple)
-    dst = "".join(unicodedata.normalize("NFKC", chr(cp)) for cp in simple)
-    rest = sorted(unstable - set(simple))
-    ranges, start, prev = [], rest[0], rest[0]
-    for cp in rest[1:] + [None]:
+    ranges, cps = [], sorted(unstable)
+    start = prev = cps[0]
+    for cp in cps[1:] + [None]:
         if cp is not None and cp == prev + 1:
             prev = cp
             continue
         ranges.append(f"\\x{{{start:X}}}" if start == prev else f"\\x{{{start:X}}}-\\x{{{prev:X}}}")
         if cp is not None:
             start = prev = cp
-    strip = "".join(chr(cp) for cp in range(0x110000) if chr(cp).isspace() and cp not in unstable)
-    return src, dst, "[" + "".join(ranges) + "]", strip
-
-
-@lru_cache(maxsize=1)
-def _needs_python() -> str:
-    """Regex matching a cell that Python's normalize_cell would change: an NFKC-unstable character,
-    leading or trailing whitespace, or nothing at all."""
-    src, _, cls, strip = _nfkc_tables()
-    ws = "".join(f"\\x{{{ord(c):X}}}" for c in strip)
-    simple = "".join(f"\\x{{{ord(c):X}}}" for c in src)
-    return f"[{cls[1:-1]}{simple}]|^[{ws}]|[{ws}]$|^$"
+    # whitespace str.strip() removes that NFKC leaves alone (NFKC turns the other spaces into U+0020)
+    ws = "".join(f"\\x{{{cp:X}}}" for cp in range(0x110000) if chr(cp).isspace() and cp not in unstable)
+    return f"[{''.join(ranges)}]|^[{ws}]|[{ws}]$|^$"
 
 
 # --- probing ---------------------------------------------------------------------------------------
@@ -281,7 +264,7 @@ def materialize(con: duckdb.DuckDBPyConnection, src: BulkCsv, match: contract.Ma
     con.execute(f"""CREATE OR REPLACE TEMP VIEW raw_in AS
         SELECT {', '.join(select)}, rowid - {base} + 1 AS _row, CAST(NULL AS VARCHAR) AS _raw
         {body} AND NOT {skip}""")
-    src.ready, src.base = True, base
+    src.base = base
     return int(skipped)
 
 
