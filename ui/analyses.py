@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 import settings
@@ -121,8 +122,6 @@ def quartiles(v: str, f: state.Filters, x: str, y: str, lag: int):
 @kept
 def within_points(v: str, f: state.Filters, x: str, y: str, lag: int):
     """Unit-demeaned x and y: a random sample of points to draw, all points for the line and bins, and N."""
-    import pandas as pd
-
     df = add_lag(state.filtered(v, f).df, x, lag)
     xc = lag_name(x, lag)
     d = df[["unit", "business_unit_name", "period", xc, y]].dropna()
