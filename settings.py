@@ -6,6 +6,8 @@ PBKPI_MAX_UPLOAD_MB   largest file the ETL and the upload page accept (default 5
 PBKPI_MAX_ROWS    most data rows one file may hold (default 2,000,000)
 PBKPI_MAX_COLS    most columns one file may hold (default 200)
 PBKPI_DUCKDB_MEMORY  memory DuckDB may use in loaders and analyses before spilling to disk (default 3GB)
+PBKPI_BACKGROUND_ROWS  a statistic not yet kept for a filtered slice of at least this many panel rows is
+                  computed in a background thread while the page answers at once (default 50,000; ui/analyses.py)
 PBKPI_WARM        1 (default): after an upload, warm the dashboard caches in a background process (ui/warm.py)
 """
 from __future__ import annotations
@@ -39,6 +41,10 @@ def max_cols() -> int:
 
 def duckdb_memory() -> str:
     return os.environ.get("PBKPI_DUCKDB_MEMORY", "3GB")
+
+
+def background_rows() -> int:
+    return int(os.environ.get("PBKPI_BACKGROUND_ROWS", "50000"))
 
 
 def warm_after_load() -> bool:

@@ -196,6 +196,9 @@ def st_clear() -> None:
 
     cache_data_api._data_caches._function_caches.clear()
     cache_resource_api._resource_caches._function_caches.clear()
+    from ui import analyses
+
+    analyses.forget_memory()
 
 
 def pages(db: str) -> dict:

@@ -27,6 +27,8 @@ if layout.header("brief.page.title", "brief.page.caption"):
     quarters = sorted(data.panel(v, "quarter")["period"].unique())
     quarter = st.selectbox(tr("brief.page.quarter"), quarters, index=len(quarters) - 1, key="br_quarter")
     scope = PanelFilter(unit_types=f.unit_types, regions=f.regions, units=(f.unit,) if f.unit else ())
+    if not layout.statistics_ready(v, [(analyses.briefing, quarter, scope)]):
+        st.stop()
     try:
         b = analyses.briefing(v, quarter, scope)
     except BriefingError as exc:

@@ -26,6 +26,8 @@ if layout.header("page.overview.title", "page.overview.caption"):
     qf = analyses.overview_filters(f)
     quarters = sorted(state.filtered_panel(v, qf)["period"].unique())
     quarter = st.selectbox(tr("page.overview.quarter"), quarters, index=analyses.overview_quarter(quarters, f), key="ov_quarter")
+    if not layout.statistics_ready(v, [(analyses.overview, qf, quarter)]):
+        st.stop()
     ov = analyses.overview(v, qf, quarter)
     totals = ov["totals"]
 

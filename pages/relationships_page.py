@@ -18,6 +18,9 @@ if layout.header("page.rel.title", "page.rel.caption"):
     x = c1.selectbox(tr("page.rel.input"), INPUTS, index=INPUTS.index(D["x"]), key="rel_x", format_func=fmt("label"))
     y = c2.selectbox(tr("page.rel.kpi"), KPIS, index=KPIS.index(D["y"]), key="rel_y", format_func=fmt("label"))
     lag = c3.number_input(tr("page.rel.lag"), min_value=0, max_value=12, value=D["lag"], step=1, key="rel_lag")
+    if not layout.statistics_ready(v, [(analyses.within_points, f, x, y, int(lag)), (analyses.corr_matrix, f, int(lag)),
+                                       (analyses.quartiles, f, x, y, int(lag))]):
+        st.stop()
     shown, w, n_points = analyses.within_points(v, f, x, y, int(lag))
     layout.fishing_note(f.is_narrowed())
     if n_points < 10:

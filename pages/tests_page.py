@@ -24,34 +24,7 @@ def coef_table(est_list) -> pd.DataFrame:
                           tr("table.std_effect"): fmt_effect(e.std_effect) if e.std_effect is not None else "—"} for e in est_list])
 
 
-if layout.header("page.tests.title", "page.tests.caption"):
-    v = data.version()
-    f = st.session_state["filters"]
-    layout.fishing_note(f.is_narrowed())
-
-    st.subheader(tr("page.tests.twfe"))
-    c1, c2, c3, c4 = st.columns([2, 3, 1, 2])
-    y = c1.selectbox(tr("page.rel.kpi"), KPIS, index=KPIS.index(D["y"]), key="ts_y", format_func=fmt("label"))
-    xs = c2.multiselect(tr("page.tests.inputs"), INPUTS, default=list(D["xs"]), key="ts_x", format_func=fmt("metric"))
-    lag = c3.number_input(tr("page.rel.lag"), 0, 12, D["lag"], key="ts_lag")
-    controls = c4.multiselect(tr("page.tests.controls"), [m for m in INPUTS + ["customers", "members"] if m not in xs],
-                              key="ts_ctrl", format_func=fmt("metric"), placeholder=tr("filter.none"))
-    fit = None
-    try:
-        fit = analyses.fit(v, f, y, tuple(xs), int(lag), tuple(controls))
-    except AnalysisError as exc:
-        st.error(str(exc))
-    if fit is not None:
-        st.dataframe(coef_table(fit.coefficients), hide_index=True)
-        st.caption(tr("page.tests.fit_meta", n_obs=f"{fit.n_obs:,}", n_units=fit.n_units, n_periods=fit.n_periods,
-                      se=fit.small_sample))
-        st.success(summarize_fit(fit, lang()))
-        layout.download_csv(fit.to_frame(), "twfe", key="dl_twfe")
-
-    st.subheader(tr("page.tests.event"))
-    e1, e2 = st.columns(2)
-    treat = e1.selectbox(tr("page.tests.treatment"), TREATMENTS, key="ts_treat", format_func=fmt("metric"))
-    ey = e2.selectbox(tr("page.tests.event_y"), KPIS, index=KPIS.index(D["event_y"]), key="ts_ey", format_func=fmt("label"))
+def event_section(v: str, f, ey: str, treat: str) -> None:
     try:
         es = analyses.event(v, f, ey, treat)
         frame = es.to_frame()
@@ -66,6 +39,42 @@ if layout.header("page.tests.title", "page.tests.caption"):
         layout.download_csv(frame, "event_study", key="dl_es")
     except AnalysisError as exc:
         st.error(str(exc))
+
+
+if layout.header("page.tests.title", "page.tests.caption"):
+    v = data.version()
+    f = st.session_state["filters"]
+    layout.fishing_note(f.is_narrowed())
+
+    st.subheader(tr("page.tests.twfe"))
+    c1, c2, c3, c4 = st.columns([2, 3, 1, 2])
+    y = c1.selectbox(tr("page.rel.kpi"), KPIS, index=KPIS.index(D["y"]), key="ts_y", format_func=fmt("label"))
+    xs = c2.multiselect(tr("page.tests.inputs"), INPUTS, default=list(D["xs"]), key="ts_x", format_func=fmt("metric"))
+    lag = c3.number_input(tr("page.rel.lag"), 0, 12, D["lag"], key="ts_lag")
+    controls = c4.multiselect(tr("page.tests.controls"), [m for m in INPUTS + ["customers", "members"] if m not in xs],
+                              key="ts_ctrl", format_func=fmt("metric"), placeholder=tr("filter.none"))
+    fit = None
+    model = (f, y, tuple(xs), int(lag), tuple(controls))
+    # the direction check and diagnostics are drawn further down but computed with the fit
+    if layout.statistics_ready(v, [(analyses.fit, *model), (analyses.diagnostics, *model)]
+                               + ([(analyses.direction, f, y, xs[0])] if xs else [])):
+        try:
+            fit = analyses.fit(v, *model)
+        except AnalysisError as exc:
+            st.error(str(exc))
+    if fit is not None:
+        st.dataframe(coef_table(fit.coefficients), hide_index=True)
+        st.caption(tr("page.tests.fit_meta", n_obs=f"{fit.n_obs:,}", n_units=fit.n_units, n_periods=fit.n_periods,
+                      se=fit.small_sample))
+        st.success(summarize_fit(fit, lang()))
+        layout.download_csv(fit.to_frame(), "twfe", key="dl_twfe")
+
+    st.subheader(tr("page.tests.event"))
+    e1, e2 = st.columns(2)
+    treat = e1.selectbox(tr("page.tests.treatment"), TREATMENTS, key="ts_treat", format_func=fmt("metric"))
+    ey = e2.selectbox(tr("page.tests.event_y"), KPIS, index=KPIS.index(D["event_y"]), key="ts_ey", format_func=fmt("label"))
+    if layout.statistics_ready(v, [(analyses.event, f, ey, treat)]):
+        event_section(v, f, ey, treat)
 
     st.subheader(tr("page.tests.reverse"))
     if fit is not None and xs:

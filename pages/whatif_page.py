@@ -38,6 +38,8 @@ if layout.header("page.whatif.title", "page.whatif.caption"):
     if not xs:
         st.info(tr("page.whatif.pick_input"))
         st.stop()
+    if not layout.statistics_ready(v, [(analyses.whatif_model, f.grain, y, tuple(xs), int(lag))]):
+        st.stop()
     try:
         fit = analyses.whatif_model(v, f.grain, y, tuple(xs), int(lag))
     except AnalysisError as exc:

@@ -15,10 +15,11 @@ import os
 import pickle
 import shutil
 import tempfile
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import pandas as pd
-import streamlit as st
 
 import settings
 from analytics.panel import add_lag, from_warehouse_frame, lag_name
@@ -69,25 +70,79 @@ def prune(v: str) -> int:
     return gone
 
 
-STATS = {"computed": 0, "from_disk": 0}
-KEPT: list = []  # every kept function (ui.warm empties their memory between slices)
+STATS = {"computed": 0, "from_disk": 0, "background": 0}
+KEPT: list = []  # every kept function
+MEMORY_ENTRIES = 64
+
+_lock = threading.RLock()
+_memory: OrderedDict = OrderedDict()  # (qualname, v, key) -> value, shared by every session, LRU
+# (qualname, v, key) -> (exception, sticky): what a computation raised, in memory only. The domain errors
+# (AnalysisError, BriefingError: ValueErrors such as "too few treated units") hold for the whole version;
+# anything else (out of memory, a locked file) is raised once on the page and then tried again.
+_failed: dict = {}
+_queue: list = []  # pending (memory key, thunk), newest last: the worker takes the newest request first
+_running: list = []  # the key being computed
+_wake = threading.Condition(_lock)
+_worker: threading.Thread | None = None
+QUEUE_LIMIT = 16  # requests older than the last 16 are dropped (the visitor has long moved on)
+
+
+class Pending(Exception):
+    """Some statistic of this view is being computed in the background."""
+
+
+def _key(func, v, args) -> tuple:
+    return func.__qualname__, v, hashlib.sha256(pickle.dumps((func.__qualname__, args), protocol=4)).hexdigest()[:32]
+
+
+def _remember(mkey, value) -> None:
+    with _lock:
+        _memory[mkey] = value
+        _memory.move_to_end(mkey)
+        while len(_memory) > MEMORY_ENTRIES:
+            _memory.popitem(last=False)
+
+
+def forget_memory() -> None:
+    """Drop every result held in memory (the disk copies stay): what a freshly started server has."""
+    with _lock:
+        _memory.clear()
+        _failed.clear()
 
 
 def kept(func):
     """In memory (shared across sessions) on top of a pickle on disk, keyed on (version, arguments)."""
 
-    @functools.wraps(func)
-    def on_disk(v, *args):
-        key = hashlib.sha256(pickle.dumps((func.__qualname__, args), protocol=4)).hexdigest()[:32]
-        path = cache_dir(v) / f"{func.__qualname__}-{key}.pkl"
+    def path_of(mkey) -> Path:
+        return cache_dir(mkey[1]) / f"{mkey[0]}-{mkey[2]}.pkl"
+
+    def lookup(mkey):
+        """(True, value) when kept in memory or on disk; a kept failure is raised again."""
+        with _lock:
+            if mkey in _memory:
+                _memory.move_to_end(mkey)
+                return True, _memory[mkey]
+            if mkey in _failed:
+                exc, sticky = _failed[mkey] if _failed[mkey][1] else _failed.pop(mkey)
+                raise exc
         try:
-            value = pickle.loads(path.read_bytes())
-            STATS["from_disk"] += 1
-            return value
+            value = pickle.loads(path_of(mkey).read_bytes())
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            pass
-        value = func(v, *args)
+            return False, None
+        STATS["from_disk"] += 1
+        _remember(mkey, value)
+        return True, value
+
+    def compute(mkey, v, args):
+        try:
+            value = func(v, *args)
+        except Exception as exc:  # noqa: BLE001 - kept so that a page waiting for it shows it
+            with _lock:
+                _failed[mkey] = (exc, isinstance(exc, ValueError))
+            raise
         STATS["computed"] += 1
+        _remember(mkey, value)
+        path = path_of(mkey)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -98,9 +153,91 @@ def kept(func):
             pass  # a read-only disk only costs speed
         return value
 
-    cached = st.cache_resource(show_spinner=False, max_entries=64)(on_disk)
-    KEPT.append(cached)
-    return cached
+    @functools.wraps(func)
+    def call(v, *args):
+        mkey = _key(func, v, args)
+        found, value = lookup(mkey)
+        return value if found else compute(mkey, v, args)
+
+    def ready(v, *args) -> bool:
+        """Kept already (a kept failure counts: the page shows it)."""
+        try:
+            return lookup(_key(func, v, args))[0]
+        except Exception:  # noqa: BLE001
+            return True
+
+    def submit(v, *args) -> None:
+        mkey = _key(func, v, args)
+        _enqueue(mkey, lambda: compute(mkey, v, args))
+
+    def clear() -> None:
+        with _lock:
+            for k in [k for k in _memory if k[0] == func.__qualname__]:
+                del _memory[k]
+
+    call.ready, call.submit, call.clear = ready, submit, clear
+    KEPT.append(call)
+    return call
+
+
+def _enqueue(mkey, thunk) -> None:
+    global _worker
+    with _lock:
+        if mkey in _running:
+            return
+        _queue[:] = [item for item in _queue if item[0] != mkey]  # a repeated request moves to the front
+        _queue.append((mkey, thunk))
+        del _queue[:-QUEUE_LIMIT]
+        if _worker is None or not _worker.is_alive():
+            _worker = threading.Thread(target=_work, name="pbkpi-statistics", daemon=True)
+            _worker.start()
+        _wake.notify()
+
+
+def _work() -> None:
+    """One background thread, one statistic at a time (each may need a GB at group scale)."""
+    while True:
+        with _lock:
+            while not _queue:
+                _wake.wait()
+            mkey, thunk = _queue.pop()
+            _running.append(mkey)
+        try:
+            thunk()
+            STATS["background"] += 1
+        except Exception:  # noqa: BLE001 - kept in _failed; the page raises it on its next run
+            pass
+        finally:
+            with _lock:
+                _running.remove(mkey)
+
+
+def busy() -> bool:
+    """The background worker has something queued or running."""
+    with _lock:
+        return bool(_queue) or bool(_running)
+
+
+def slice_rows(v: str, args: tuple) -> int:
+    """Rows the statistic works on: the filtered panel when its first argument is the sidebar's filters,
+    else the whole monthly panel."""
+    f = args[0] if args and isinstance(args[0], state.Filters) else None
+    return len(state.filtered_panel(v, f)) if f is not None else len(data.panel(v, "month"))
+
+
+def ensure(v: str, calls: list[tuple]) -> None:
+    """Before a page draws its statistics: every (kept function, *args) in `calls` is kept, or cheap
+    enough to compute now (a slice under PBKPI_BACKGROUND_ROWS panel rows). Otherwise the missing ones go to the
+    background worker and Pending is raised: the page shows what it has and a notice, and reruns itself
+    when the worker is done (ui.layout.wait_for_statistics)."""
+    missing = [(fn, args) for fn, *args in calls if not fn.ready(v, *args)]
+    if not missing:
+        return
+    if all(slice_rows(v, tuple(args)) < settings.background_rows() for _, args in missing):
+        return  # the page computes them inline
+    for fn, args in reversed(missing):  # the worker takes the last first: keep the page's order
+        fn.submit(v, *args)
+    raise Pending(max(slice_rows(v, tuple(args)) for _, args in missing))
 
 
 @kept

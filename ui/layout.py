@@ -22,6 +22,32 @@ def header(title_key: str, caption_key: str | None = None) -> bool:
     return True
 
 
+def statistics_ready(v: str, calls: list[tuple]) -> bool:
+    """True when the statistics in `calls` ((kept function, *args), see ui.analyses.ensure) can be drawn
+    now; otherwise they are computing in the background: show a notice, check every second, and rerun
+    the page when they are ready."""
+    from ui import analyses
+
+    try:
+        analyses.ensure(v, calls)
+        return True
+    except analyses.Pending as pending:
+        st.info(tr("app.computing", rows=f"{pending.args[0]:,}"), icon=":material/hourglass_top:")
+        _rerun_when_ready(v, calls)
+        return False
+
+
+@st.fragment(run_every=1.0)
+def _rerun_when_ready(v: str, calls: list[tuple]) -> None:
+    from ui import analyses
+
+    try:
+        analyses.ensure(v, calls)  # also hands a request the worker dropped back to it
+    except analyses.Pending:
+        return
+    st.rerun()
+
+
 MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
 
 

@@ -19,6 +19,7 @@ def forget_memory() -> None:
     """What a freshly started server has: nothing in memory (the disk cache stays)."""
     cache_data_api._data_caches._function_caches.clear()
     cache_resource_api._resource_caches._function_caches.clear()
+    analyses.forget_memory()
 
 
 def test_first_visits_after_warm_up_read_from_disk(demo_db, tmp_path, monkeypatch):
