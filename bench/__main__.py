@@ -138,7 +138,8 @@ def pages_of(db: Path) -> dict:
     warm = run_step("warm", db)
     timed = run_step("pages", db)
     out = timed["pages"]
-    out["_warm_seconds"], out["_warm_peak_mb"], out["_pages_peak_mb"] = warm["seconds"], warm["peak_mb"], timed["peak_mb"]
+    out["_warm_seconds"], out["_pages_peak_mb"] = warm["seconds"], timed["peak_mb"]
+    out["_warm_peak_mb"] = max(warm["peak_mb"], warm.get("children_peak_mb", 0))
     return out
 
 
@@ -181,9 +182,10 @@ def markdown(all_res: list[dict], env: dict) -> str:
             lines.append(f"{head}| all page timings below, one server process | | | {pages.get('_pages_peak_mb', float('nan')):.0f} |")
         for page, v in pages.items():
             if not page.startswith("_"):
+                result = f" (statistics shown after {v['uncached_result']:.2f})" if "uncached_result" in v else ""
                 lines.append(f"{head}| page {page}: cold / warm / filter change / uncached filter | "
                              f"{v['cold']:.2f} / {v['warm']:.2f} / {v['filter_change']:.2f} / "
-                             f"{v.get('filter_uncached', float('nan')):.2f} | | |")
+                             f"{v.get('filter_uncached', float('nan')):.2f}{result} | | |")
     return "\n".join(lines) + "\n"
 
 

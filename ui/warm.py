@@ -5,7 +5,8 @@ totals, indices and quadrant, correlations, quartiles, TWFE, event study, direct
 what-if model, quarterly briefing) for the whole company and for
 each single region and unit type — the slices leadership looks at most — and keeps it on disk keyed on the
 warehouse version, so a freshly started server answers from there. Other filter combinations are computed
-on their first visit and kept as well. Results of earlier warehouse versions are removed.
+on their first visit and kept as well. Results of earlier warehouse versions are removed. Each page is
+warmed in its own short-lived process (peak memory of one page), `--pages` runs chosen pages in this one.
 
 Run it after `python -m etl load`; `make run` and the upload page start it in the background
 (PBKPI_WARM=0 turns that off)."""
@@ -55,8 +56,15 @@ def forget() -> None:
     gc.collect()
 
 
-def warm(db: Path, which: str = "all,regions,types", log=print) -> dict:
-    """Compute every statistics page's first view for every slice; returns {page: seconds}."""
+PAGES = ("overview", "relationships", "tests", "whatif", "briefing")
+
+
+def warm(db: Path, which: str = "all,regions,types", log=print, pages=PAGES, isolate: bool = False) -> dict:
+    """Compute every statistics page's first view for every slice; returns {page: seconds}. With isolate,
+    each page is warmed in its own short-lived process, so that the peak memory is one page's, not the
+    high-water mark of all of them in one process (at group scale 4.3 GB in one process)."""
+    if isolate:
+        return _warm_isolated(Path(db), which, log, pages)
     os.environ["PBKPI_DB"] = str(Path(db).resolve())
     from analytics.errors import AnalysisError
     from briefing.content import BriefingError
@@ -70,6 +78,8 @@ def warm(db: Path, which: str = "all,regions,types", log=print) -> dict:
     timings: dict[str, float] = {}
     for f in slices(v, which):
         for page, compute in analyses.default_views(v, f):
+            if page not in pages:
+                continue
             t0 = time.perf_counter()
             try:
                 compute()
@@ -79,6 +89,23 @@ def warm(db: Path, which: str = "all,regions,types", log=print) -> dict:
             forget()
     for page, secs in timings.items():
         log(f"  {page}: {secs:.1f} s")
+    return timings
+
+
+def _warm_isolated(db: Path, which: str, log, pages) -> dict:
+    import json
+    import subprocess
+
+    timings: dict[str, float] = {}
+    for page in pages:
+        proc = subprocess.run([sys.executable, "-m", "ui.warm", "--db", str(db), "--slices", which, "--pages", page,
+                               "--json"], cwd=ROOT, capture_output=True, text=True)
+        for line in proc.stdout.splitlines()[:-1]:
+            log(line)
+        if proc.returncode != 0:
+            log(f"  ! {page}: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
+            continue
+        timings.update(json.loads(proc.stdout.splitlines()[-1]))
     return timings
 
 
@@ -96,14 +123,28 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ui.warm", description=__doc__.splitlines()[0])
     ap.add_argument("--db", default=None, help="warehouse file (default: $PBKPI_DB or data/warehouse.duckdb)")
     ap.add_argument("--slices", default="all,regions,types")
+    ap.add_argument("--pages", default=None, help="warm only these pages, in this process (comma-separated; "
+                    "default: every statistics page, each in its own process)")
+    ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # last line: {page: seconds}
     args = ap.parse_args(argv)
     db = Path(args.db) if args.db else settings.db_path()
     if not db.exists():
         print(f"仓库文件不存在：{db}。(no warehouse)", file=sys.stderr)
         return 2
+    if args.pages:
+        unknown = set(args.pages.split(",")) - set(PAGES)
+        if unknown:
+            print(f"--pages 只能包含 {'、'.join(PAGES)}，收到 {'、'.join(sorted(unknown))}。(unknown page)", file=sys.stderr)
+            return 2
+        timings = warm(db, args.slices, pages=tuple(args.pages.split(",")))
+        if args.json:
+            import json
+
+            print(json.dumps(timings))
+        return 0
     t = time.perf_counter()
-    print(f"预热看板缓存 warming dashboard caches for {db} …")
-    warm(db, args.slices)
+    print(f"预热看板缓存 warming dashboard caches for {db} …", flush=True)
+    warm(db, args.slices, log=lambda line: print(line, flush=True), isolate=True)
     print(f"完成 done in {time.perf_counter() - t:.1f} s")
     return 0
 

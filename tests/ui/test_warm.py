@@ -59,3 +59,18 @@ def test_a_new_warehouse_version_is_computed_afresh_and_old_results_pruned(demo_
     second = {p.parent.name for p in Path(str(db) + ".cache").glob("*/*.pkl")}
     assert analyses.STATS["computed"] > 0 and analyses.STATS["from_disk"] == 0
     assert len(first) == len(second) == 1 and first != second
+
+
+def test_one_process_per_page_keeps_the_same_results(demo_db, tmp_path, monkeypatch):
+    """`python -m ui.warm` warms each page in its own process; it keeps exactly what one process keeps."""
+    kept = {}
+    for isolate in (False, True):
+        db = tmp_path / f"{isolate}" / "warehouse.duckdb"
+        db.parent.mkdir()
+        shutil.copyfile(demo_db, db)
+        monkeypatch.setenv("PBKPI_DB", str(db))
+        forget_memory()
+        timings = warm(db, "all", log=lambda *a: None, isolate=isolate)
+        assert set(timings) == set(STAT_PAGES)
+        kept[isolate] = sorted(p.name for p in Path(str(db) + ".cache").glob("*/*.pkl"))
+    assert kept[True] == kept[False] and len(kept[True]) >= 9
