@@ -261,10 +261,11 @@ def _load_in_order(work: Path, files: list, kind: str | None, results: list, tim
         # panels once per command: nobody sees the working copy before it is published whole
         started = time.perf_counter()
         con.execute("BEGIN TRANSACTION")
-        warehouse.refresh_panels(con)
+        done = warehouse.refresh_panels(con, incremental=True)
         con.execute("COMMIT")
         if timings is not None:
             timings["panels"] = time.perf_counter() - started
+            timings["panels_refreshed"] = done
         con.execute("CHECKPOINT")
     finally:
         con.close()

@@ -50,14 +50,50 @@ TABLE_KEYS: dict[str, list[str]] = {
 }
 
 
+# The months of the analysis panels a row feeds (first and last), as expressions over the table's columns;
+# None: the dataset feeds every month (the organisation: which business unit a branch belongs to).
+PANEL_MONTHS: dict[str, tuple[str, str] | None] = {
+    "org_units": None,
+    "party_activities": ("date_trunc('month', date)", "date_trunc('month', date)"),
+    "membership": ("month", "month"),
+    "initiatives": ("date_trunc('month', start)", "date_trunc('month', COALESCE(\"end\", DATE '9999-12-01'))"),
+    "assessments": ("period_start", "period_end"),
+    "outages": ("date_trunc('month', start)", "date_trunc('month', start)"),
+    "kpi_monthly": ("month", "month"),
+}
+
+TOUCHED_TABLE = ("CREATE TEMP TABLE IF NOT EXISTS panel_touched "
+                 "(lo DATE, hi DATE, every_month BOOLEAN)")
+
+
+def touched_sql(dataset_id: str, table: str) -> str:
+    """Record which panel months the upsert about to run changes: those of the arriving rows and, where the
+    natural key does not fix the month (an activity, outage or initiative id), of the rows they replace.
+    etl/warehouse.py then refreshes only those months. Runs inside the file's transaction: a rolled-back
+    file records nothing."""
+    months = PANEL_MONTHS[dataset_id]
+    if months is None:
+        return "INSERT INTO panel_touched VALUES (NULL, NULL, TRUE)"
+    lo, hi = months
+    parts = [f"SELECT min({lo}) AS lo, max({hi}) AS hi FROM incoming"]
+    keys = TABLE_KEYS[dataset_id]
+    if len(keys) == 1:  # a single id column: a corrected row may have moved to another month
+        parts.append(f"SELECT min({lo}), max({hi}) FROM {table} WHERE {keys[0]} IN (SELECT {keys[0]} FROM incoming)")
+    union = " UNION ALL ".join(parts)
+    return f"INSERT INTO panel_touched SELECT CAST(min(lo) AS DATE), CAST(max(hi) AS DATE), FALSE FROM ({union}) HAVING min(lo) IS NOT NULL"
+
+
 def upsert_sql(dataset_id: str, table: str, load_id: int) -> list[str]:
     """Statements that replace, by natural key, the rows of `table` with the accepted rows of `staged`:
-    delete the keys about to arrive, then append. Keys are unique within `staged` (in-file duplicates are
-    rejected first), so the table's keys stay unique without an index on the big tables."""
+    note the panel months they touch, delete the keys about to arrive, then append. Keys are unique within
+    `staged` (in-file duplicates are rejected first), so the table's keys stay unique without an index on
+    the big tables."""
     same = " AND ".join(f"t.{k} = n.{k}" for k in TABLE_KEYS[dataset_id])
     return [
         f"CREATE OR REPLACE TEMP TABLE incoming AS SELECT {SELECTS[dataset_id]}, {int(load_id)} AS load_id "
         f"FROM staged WHERE reject_reason IS NULL",
+        TOUCHED_TABLE,
+        touched_sql(dataset_id, table),
         f"DELETE FROM {table} AS t USING incoming AS n WHERE {same}",
         f"INSERT INTO {table} BY NAME SELECT * FROM incoming",
     ]

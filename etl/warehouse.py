@@ -6,6 +6,8 @@ rebuilt once at the end of every load command, in the private working copy that 
 in whole, so a reader never sees a panel out of step with the fact tables."""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -42,24 +44,23 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
         refresh_panels(con)
 
 
-def _table_exists(con, name: str) -> bool:
+def _table_exists(con, name: str, kind: str = "BASE TABLE") -> bool:
     return bool(con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_type = 'BASE TABLE'", [name]
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_type = ?", [name, kind]
     ).fetchall()[0][0])
 
 
 def panel_sql(base: str = "panel_month_base") -> tuple[str, str]:
+    """The SELECTs of panel_month and panel_quarter over a base table (panel_month_base's columns)."""
     ms = metrics().values()
     month_cols = ",\n  ".join(f"{m.month} AS {m.id}" for m in ms)
     quarter_cols = ",\n  ".join(f"{m.quarter} AS {m.id}" for m in ms)
     month = f"""
-CREATE OR REPLACE TABLE panel_month AS
 SELECT b.business_unit_id, {UNIT_ATTRS}, b.month AS period_start, strftime(b.month, '%Y-%m') AS period,
   {month_cols}
 FROM {base} AS b JOIN dim_business_units AS bu USING (business_unit_id)
 ORDER BY b.business_unit_id, b.month"""
     quarter = f"""
-CREATE OR REPLACE TABLE panel_quarter AS
 SELECT b.business_unit_id, any_value(bu.business_unit_name) AS business_unit_name,
   any_value(bu.unit_type) AS unit_type, any_value(bu.region) AS region,
   CAST(date_trunc('quarter', b.month) AS DATE) AS period_start,
@@ -71,13 +72,118 @@ ORDER BY b.business_unit_id, period_start"""
     return month, quarter
 
 
-def refresh_panels(con: duckdb.DuckDBPyConnection) -> None:
-    # both panels read the base sums (an aggregation over every fact row): evaluate the view once
-    con.execute("CREATE OR REPLACE TEMP TABLE panel_base_once AS SELECT * FROM panel_month_base")
-    month, quarter = panel_sql("panel_base_once")
-    con.execute(month)
-    con.execute(quarter)
-    con.execute("DROP TABLE panel_base_once")
+# What every panel row depends on beyond its own months (etl/sql/views.sql, panel_base_window): the
+# data's month range and the range of activity reporting (rows inside them count zero activities, outside
+# they are missing), which business units report activities or outages at all, the major-event switch and
+# the panel definition itself. Kept in meta after each refresh; a load that changes any of the last four
+# refreshes the panels whole, a change of the ranges adds the months between the old and new bounds.
+STATE_SQL = """
+WITH act AS (SELECT CAST(date_trunc('month', min(date)) AS DATE) AS lo, CAST(date_trunc('month', max(date)) AS DATE) AS hi
+             FROM fct_activities),
+     data AS (SELECT min(m) AS lo, max(m) AS hi FROM (
+                SELECT min(month) AS m FROM fct_membership UNION ALL SELECT max(month) FROM fct_membership
+                UNION ALL SELECT min(month) FROM fct_kpi_monthly UNION ALL SELECT max(month) FROM fct_kpi_monthly
+                UNION ALL SELECT lo FROM act UNION ALL SELECT hi FROM act))
+SELECT CAST(data.lo AS VARCHAR), CAST(data.hi AS VARCHAR), CAST(act.lo AS VARCHAR), CAST(act.hi AS VARCHAR),
+  (SELECT count(*) || ':' || CAST(sum(hash(business_unit_id)) AS VARCHAR) FROM (
+     SELECT DISTINCT u.business_unit_id FROM (SELECT DISTINCT unit_id FROM fct_activities) AS a
+     JOIN dim_units AS u USING (unit_id) WHERE u.business_unit_id IS NOT NULL)),
+  (SELECT count(*) || ':' || CAST(sum(hash(business_unit_id)) AS VARCHAR) FROM (
+     SELECT DISTINCT business_unit_id FROM fct_outages)),
+  (SELECT value FROM meta WHERE key = 'exclude_major_events')
+FROM data, act"""
+WHOLE_PANEL_SHARE = 0.5  # a window over more than this share of the months: refresh whole (same cost)
+
+
+def panel_state(con) -> dict:
+    row = con.execute(STATE_SQL).fetchall()[0]
+    month, quarter = panel_sql("b")
+    definition = hashlib.sha256((sql_file("views.sql") + month + quarter).encode()).hexdigest()[:16]
+    return {"data_lo": row[0], "data_hi": row[1], "act_lo": row[2], "act_hi": row[3], "act_units": row[4],
+            "outage_units": row[5], "exclude_major_events": row[6], "definition": definition}
+
+
+def _touched(con) -> tuple[bool, str | None, str | None]:
+    """(every month, first, last) the loads since the last refresh touched (etl/upserts.py)."""
+    if not _table_exists(con, "panel_touched", "LOCAL TEMPORARY"):
+        return False, None, None
+    every, lo, hi = con.execute("SELECT bool_or(every_month), CAST(min(lo) AS VARCHAR), CAST(max(hi) AS VARCHAR) "
+                                "FROM panel_touched").fetchall()[0]
+    return bool(every), lo, hi
+
+
+def _add_month(day: str, n: int) -> str:
+    y, m = divmod(int(day[:4]) * 12 + int(day[5:7]) - 1 + n, 12)
+    return f"{y:04d}-{m + 1:02d}-01"
+
+
+def refresh_window(con, old: dict | None, new: dict) -> tuple[str, str] | str | None:
+    """The months (first, last; whole quarters) a refresh must recompute after loads; "none" when nothing
+    changed, None when the panels must be refreshed whole."""
+    every, lo, hi = _touched(con)
+    if every or old is None or new["data_lo"] is None or any(
+            old.get(k) != new[k] for k in ("act_units", "outage_units", "exclude_major_events", "definition")):
+        return None
+    los, his = [lo] if lo else [], [hi] if hi else []
+    for k in ("data_lo", "data_hi", "act_lo", "act_hi"):
+        a, b = old.get(k), new[k]
+        if a == b:
+            continue
+        if a is None or b is None:
+            los.append(a or b)
+            his.append(a or b)
+        elif k.endswith("_lo"):  # months from the earlier first month up to the later one (excluded) changed
+            los.append(min(a, b))
+            his.append(_add_month(max(a, b), -1))
+        else:  # months after the earlier last month up to the later one
+            los.append(_add_month(min(a, b), 1))
+            his.append(max(a, b))
+    if not los:
+        return "none"
+    span_lo = min(x for x in (old["data_lo"], new["data_lo"]) if x)
+    span_hi = max(x for x in (old["data_hi"], new["data_hi"]) if x)
+    lo, hi = max(min(los), span_lo), min(max(his), span_hi)
+    if lo > hi:  # e.g. an initiative that starts after the last month of data: no panel row changes
+        return "none"
+    lo_q, hi_q = con.execute(
+        "SELECT CAST(date_trunc('quarter', ?::DATE) AS DATE)::VARCHAR, "
+        "CAST(date_trunc('quarter', ?::DATE) + INTERVAL 2 MONTH AS DATE)::VARCHAR", [lo, hi]).fetchall()[0]
+    months = con.execute("SELECT date_diff('month', ?::DATE, ?::DATE) + 1, date_diff('month', ?::DATE, ?::DATE) + 1",
+                         [lo_q, hi_q, span_lo, span_hi]).fetchall()[0]
+    if months[0] > WHOLE_PANEL_SHARE * months[1]:
+        return None
+    return lo_q, hi_q
+
+
+def refresh_panels(con: duckdb.DuckDBPyConnection, incremental: bool = False) -> str:
+    """Rebuild panel_month and panel_quarter; with incremental, recompute only the months the loads since
+    the last refresh touched (refresh_window) when nothing global changed. Returns what was done: "whole",
+    "none" or "YYYY-MM-DD..YYYY-MM-DD". Either way the panels equal a whole rebuild (property-tested)."""
+    new = panel_state(con)
+    old = json.loads(get_meta(con, "panel_state") or "null") if _table_exists(con, "panel_month") else None
+    window = refresh_window(con, old, new) if incremental else None
+    # both panels read the base sums (an aggregation over the fact rows): evaluate them once
+    if window is None:
+        con.execute("CREATE OR REPLACE TEMP TABLE panel_base_once AS SELECT * FROM panel_month_base")
+        month, quarter = panel_sql("panel_base_once")
+        con.execute("CREATE OR REPLACE TABLE panel_month AS " + month)
+        con.execute("CREATE OR REPLACE TABLE panel_quarter AS " + quarter)
+        done = "whole"
+    elif window == "none":
+        done = "none"
+    else:
+        lo, hi = window
+        con.execute("CREATE OR REPLACE TEMP TABLE panel_base_once AS SELECT * FROM panel_base_window(?::DATE, ?::DATE)",
+                    [lo, hi])
+        month, quarter = panel_sql("panel_base_once")
+        for table, select in (("panel_month", month), ("panel_quarter", quarter)):
+            con.execute(f"DELETE FROM {table} WHERE period_start BETWEEN ?::DATE AND ?::DATE", [lo, hi])
+            con.execute(f"INSERT INTO {table} BY NAME " + select)
+        done = f"{lo}..{hi}"
+    con.execute("DROP TABLE IF EXISTS panel_base_once")
+    con.execute("DROP TABLE IF EXISTS panel_touched")
+    set_meta(con, "panel_state", json.dumps(new))
+    return done
 
 
 def set_meta(con, key: str, value: str) -> None:

@@ -1,5 +1,5 @@
 -- Views over the fact tables. panel_month and panel_quarter themselves are tables generated from the
--- metric catalogue over panel_month_base (see etl/warehouse.py: refresh_panels).
+-- metric catalogue over panel_base_window / panel_month_base (see etl/warehouse.py: refresh_panels).
 
 CREATE OR REPLACE VIEW dim_business_units AS
 SELECT business_unit_id,
@@ -26,8 +26,13 @@ WHERE date_diff('second', start, "end") > 300
            AND COALESCE((SELECT value FROM meta WHERE key = 'exclude_major_events'), 'false') = 'true')
 GROUP BY ALL;
 
-CREATE OR REPLACE VIEW panel_month_base AS
--- the activity table (the largest) is read once: per branch and month, then rolled up from there
+-- The month spine (every business unit x every month in the data) with the base sums every metric is
+-- built from, for the months win_lo..win_hi (first days of months). Facts are read for those months only, so that
+-- a load touching a few months refreshes them without reading the rest (etl/warehouse.py). What depends
+-- on all months -- the data's month range, the range of activity reporting, which units report
+-- activities or outages at all -- is computed over the whole tables, so a window's rows equal the same
+-- rows of the full computation.
+CREATE OR REPLACE MACRO panel_base_window(win_lo, win_hi) AS TABLE
 WITH act_all AS MATERIALIZED (
     SELECT unit_id, CAST(date_trunc('month', date) AS DATE) AS month,
            count(*) FILTER (WHERE activity_type IN ('支部党员大会', '支部委员会', '党小组会', '党课')) AS n_meetings,
@@ -38,17 +43,22 @@ WITH act_all AS MATERIALIZED (
            sum(expected) FILTER (WHERE participants IS NOT NULL AND expected IS NOT NULL) AS sum_expected,
            sum(hours * COALESCE(participants, expected)) AS sum_person_hours
     FROM fct_activities
+    WHERE date >= win_lo AND date < win_hi + INTERVAL 1 MONTH
     GROUP BY ALL
 ),
+act_range AS (
+    SELECT CAST(date_trunc('month', min(date)) AS DATE) AS lo, CAST(date_trunc('month', max(date)) AS DATE) AS hi
+    FROM fct_activities
+),
 months AS (
-    SELECT CAST(unnest(generate_series(lo, hi, INTERVAL 1 MONTH)) AS DATE) AS month
+    SELECT CAST(unnest(generate_series(greatest(r.lo, win_lo), least(r.hi, win_hi), INTERVAL 1 MONTH)) AS DATE) AS month
     FROM (
         SELECT min(m) AS lo, max(m) AS hi FROM (
-            SELECT month AS m FROM fct_membership
-            UNION ALL SELECT month FROM fct_kpi_monthly
-            UNION ALL SELECT month FROM act_all
+            SELECT min(month) AS m FROM fct_membership UNION ALL SELECT max(month) FROM fct_membership
+            UNION ALL SELECT min(month) FROM fct_kpi_monthly UNION ALL SELECT max(month) FROM fct_kpi_monthly
+            UNION ALL SELECT lo FROM act_range UNION ALL SELECT hi FROM act_range
         )
-    ) WHERE lo IS NOT NULL
+    ) AS r WHERE r.lo IS NOT NULL AND greatest(r.lo, win_lo) <= least(r.hi, win_hi)
 ),
 spine AS (
     SELECT bu.business_unit_id, m.month FROM dim_business_units AS bu CROSS JOIN months AS m
@@ -56,16 +66,14 @@ spine AS (
 branches AS (
     SELECT unit_id, business_unit_id, org_level, founded FROM dim_units WHERE business_unit_id IS NOT NULL
 ),
-act_range AS (
-    SELECT min(month) AS lo, max(month) AS hi FROM act_all
-),
 act_units AS (
-    SELECT DISTINCT b.business_unit_id FROM act_all AS a JOIN branches AS b USING (unit_id)
+    SELECT DISTINCT b.business_unit_id FROM (SELECT DISTINCT unit_id FROM fct_activities) AS a JOIN branches AS b USING (unit_id)
 ),
 act AS (
     SELECT b.business_unit_id, a.month,
-           sum(a.n_meetings) AS n_meetings, sum(a.n_theme_days) AS n_theme_days,
-           sum(a.n_study_sessions) AS n_study_sessions, sum(a.n_activities) AS n_activities,
+           -- counts stay BIGINT (the planner's statistics give that for the whole table, not for a window)
+           CAST(sum(a.n_meetings) AS BIGINT) AS n_meetings, CAST(sum(a.n_theme_days) AS BIGINT) AS n_theme_days,
+           CAST(sum(a.n_study_sessions) AS BIGINT) AS n_study_sessions, CAST(sum(a.n_activities) AS BIGINT) AS n_activities,
            sum(a.sum_participants) AS sum_participants, sum(a.sum_expected) AS sum_expected,
            sum(a.sum_person_hours) AS sum_person_hours
     FROM act_all AS a JOIN branches AS b USING (unit_id)
@@ -78,6 +86,7 @@ mem AS (
            sum(m.commando_teams) AS commando_teams, sum(m.study_hours * m.members) AS study_hours_x_members,
            sum(m.proposals) AS proposals, sum(m.proposals_adopted) AS proposals_adopted
     FROM fct_membership AS m JOIN branches AS b USING (unit_id)
+    WHERE m.month BETWEEN win_lo AND win_hi
     GROUP BY ALL
 ),
 -- 2018 branch work rules: committee meeting and party-group meeting monthly, general meeting and
@@ -112,12 +121,28 @@ ass AS (
     SELECT p.business_unit_id, p.month,
            sum(p.total * COALESCE(m.members, 1)) AS pb_score_x_members,
            sum(COALESCE(m.members, 1)) AS pb_score_members
-    FROM ass_pick AS p LEFT JOIN fct_membership AS m ON m.unit_id = p.unit_id AND m.month = p.month
+    FROM ass_pick AS p
+    LEFT JOIN (SELECT unit_id, month, members FROM fct_membership WHERE month BETWEEN win_lo AND win_hi) AS m
+      ON m.unit_id = p.unit_id AND m.month = p.month
     WHERE p.rk = 1
     GROUP BY ALL
 ),
 outage_units AS (
     SELECT DISTINCT business_unit_id FROM fct_outages
+),
+-- as fct_reliability_month, for the window's months
+rel AS (
+    SELECT business_unit_id,
+           CAST(date_trunc('month', start) AS DATE) AS month,
+           sum(customers * date_diff('second', start, "end") / 3600.0) AS customer_hours,
+           sum(customers) AS customers_interrupted,
+           count(*) AS n_outages
+    FROM fct_outages
+    WHERE start >= win_lo AND start < win_hi + INTERVAL 1 MONTH
+      AND date_diff('second', start, "end") > 300
+      AND NOT (COALESCE(major_event, FALSE)
+               AND COALESCE((SELECT value FROM meta WHERE key = 'exclude_major_events'), 'false') = 'true')
+    GROUP BY ALL
 )
 SELECT s.business_unit_id, s.month,
        CASE WHEN au.business_unit_id IS NOT NULL AND s.month BETWEEN ar.lo AND ar.hi
@@ -152,4 +177,7 @@ LEFT JOIN ini ON ini.business_unit_id = s.business_unit_id AND ini.month = s.mon
 LEFT JOIN ass ON ass.business_unit_id = s.business_unit_id AND ass.month = s.month
 LEFT JOIN fct_kpi_monthly AS k ON k.business_unit_id = s.business_unit_id AND k.month = s.month
 LEFT JOIN outage_units AS ou ON ou.business_unit_id = s.business_unit_id
-LEFT JOIN fct_reliability_month AS rel ON rel.business_unit_id = s.business_unit_id AND rel.month = s.month;
+LEFT JOIN rel ON rel.business_unit_id = s.business_unit_id AND rel.month = s.month;
+
+CREATE OR REPLACE VIEW panel_month_base AS
+SELECT * FROM panel_base_window(DATE '0001-01-01', DATE '9999-12-01');
