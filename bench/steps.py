@@ -149,6 +149,13 @@ def panel_month_load(db: str, work: str) -> dict:
 
     copy, csv = Path(work) / "month_load.duckdb", Path(work) / "kpi_next_month.csv"
     shutil.copyfile(db, copy)
+    from etl import warehouse
+
+    con = warehouse.connect(copy)  # a warehouse built by an older version first gets this one's panels
+    warehouse.init_schema(con)
+    if warehouse.get_meta(con, "panel_state") is None:
+        warehouse.refresh_panels(con)
+    con.close()
     con = duckdb.connect(str(copy), read_only=True)
     cols = [c.id for c in datasets()["kpi_monthly"].columns if c.id != "business_unit_name"]
     frame = con.execute(f"""SELECT {', '.join(c if c != 'month' else "strftime(month + INTERVAL 1 MONTH, '%Y-%m') AS month" for c in cols)}
