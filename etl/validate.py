@@ -157,7 +157,8 @@ def rules_sql(ds: Dataset) -> str | None:
     if not ds.rules:
         return None
     parts = ", ".join(f"CASE WHEN NOT COALESCE(({r.check}), TRUE) THEN {lit(r.reason_zh)} END" for r in ds.rules)
-    return f"UPDATE staged SET reject_reason = NULLIF(concat_ws('；', reject_reason, {parts}), '')"
+    failing = " OR ".join(f"NOT COALESCE(({r.check}), TRUE)" for r in ds.rules)  # rewrite those rows only
+    return f"UPDATE staged SET reject_reason = NULLIF(concat_ws('；', reject_reason, {parts}), '') WHERE {failing}"
 
 
 def duplicate_sql(ds: Dataset, key_exprs: list[str]) -> str:
