@@ -63,7 +63,7 @@ PANEL_MONTHS: dict[str, tuple[str, str] | None] = {
 }
 
 TOUCHED_TABLE = ("CREATE TEMP TABLE IF NOT EXISTS panel_touched "
-                 "(lo DATE, hi DATE, every_month BOOLEAN)")
+                 "(dataset VARCHAR, lo DATE, hi DATE, every_month BOOLEAN)")
 
 
 def touched_sql(dataset_id: str, table: str) -> str:
@@ -73,14 +73,15 @@ def touched_sql(dataset_id: str, table: str) -> str:
     file records nothing."""
     months = PANEL_MONTHS[dataset_id]
     if months is None:
-        return "INSERT INTO panel_touched VALUES (NULL, NULL, TRUE)"
+        return f"INSERT INTO panel_touched VALUES ('{dataset_id}', NULL, NULL, TRUE)"
     lo, hi = months
     parts = [f"SELECT min({lo}) AS lo, max({hi}) AS hi FROM incoming"]
     keys = TABLE_KEYS[dataset_id]
     if len(keys) == 1:  # a single id column: a corrected row may have moved to another month
         parts.append(f"SELECT min({lo}), max({hi}) FROM {table} WHERE {keys[0]} IN (SELECT {keys[0]} FROM incoming)")
     union = " UNION ALL ".join(parts)
-    return f"INSERT INTO panel_touched SELECT CAST(min(lo) AS DATE), CAST(max(hi) AS DATE), FALSE FROM ({union}) HAVING min(lo) IS NOT NULL"
+    return (f"INSERT INTO panel_touched SELECT '{dataset_id}', CAST(min(lo) AS DATE), CAST(max(hi) AS DATE), FALSE "
+            f"FROM ({union}) HAVING min(lo) IS NOT NULL")
 
 
 def upsert_sql(dataset_id: str, table: str, load_id: int) -> list[str]:

@@ -78,15 +78,14 @@ ORDER BY b.business_unit_id, period_start"""
 # the panel definition itself. Kept in meta after each refresh; a load that changes any of the last four
 # refreshes the panels whole, a change of the ranges adds the months between the old and new bounds.
 STATE_SQL = """
-WITH act AS (SELECT CAST(date_trunc('month', min(date)) AS DATE) AS lo, CAST(date_trunc('month', max(date)) AS DATE) AS hi
-             FROM fct_activities),
+WITH act AS (SELECT min(month) AS lo, max(month) AS hi FROM agg_activities_month),
      data AS (SELECT min(m) AS lo, max(m) AS hi FROM (
                 SELECT min(month) AS m FROM fct_membership UNION ALL SELECT max(month) FROM fct_membership
                 UNION ALL SELECT min(month) FROM fct_kpi_monthly UNION ALL SELECT max(month) FROM fct_kpi_monthly
                 UNION ALL SELECT lo FROM act UNION ALL SELECT hi FROM act))
 SELECT CAST(data.lo AS VARCHAR), CAST(data.hi AS VARCHAR), CAST(act.lo AS VARCHAR), CAST(act.hi AS VARCHAR),
   (SELECT count(*) || ':' || CAST(sum(hash(business_unit_id)) AS VARCHAR) FROM (
-     SELECT DISTINCT u.business_unit_id FROM (SELECT DISTINCT unit_id FROM fct_activities) AS a
+     SELECT DISTINCT u.business_unit_id FROM (SELECT DISTINCT unit_id FROM agg_activities_month) AS a
      JOIN dim_units AS u USING (unit_id) WHERE u.business_unit_id IS NOT NULL)),
   (SELECT count(*) || ':' || CAST(sum(hash(business_unit_id)) AS VARCHAR) FROM (
      SELECT DISTINCT business_unit_id FROM fct_outages)),
@@ -95,12 +94,36 @@ FROM data, act"""
 WHOLE_PANEL_SHARE = 0.5  # a window over more than this share of the months: refresh whole (same cost)
 
 
+def definition() -> str:
+    """Changes with the SQL of the aggregates and panels and with the metric catalogue."""
+    month, quarter = panel_sql("b")
+    return hashlib.sha256((sql_file("views.sql") + month + quarter).encode()).hexdigest()[:16]
+
+
+# (table, macro over a month window, the loaded dataset whose touched months it must recompute)
+AGGREGATES = [("agg_activities_month", "agg_activities_window", "party_activities"),
+              ("agg_outages_month", "agg_outages_window", "outages")]
+
+
+def refresh_aggregates(con, whole: bool) -> None:
+    """The month aggregates of activities and outages: rebuilt from every fact row, or recomputed for the
+    months the loads since the last refresh touched (panel_touched)."""
+    for table, macro, dataset in AGGREGATES:
+        if whole or not _table_exists(con, table):
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {macro}(DATE '0001-01-01', DATE '9999-12-01')")
+            continue
+        if not _table_exists(con, "panel_touched", "LOCAL TEMPORARY"):
+            continue
+        lo, hi = con.execute("SELECT min(lo), max(hi) FROM panel_touched WHERE dataset = ?", [dataset]).fetchall()[0]
+        if lo is not None:
+            con.execute(f"DELETE FROM {table} WHERE month BETWEEN ? AND ?", [lo, hi])
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {macro}(?, ?)", [lo, hi])
+
+
 def panel_state(con) -> dict:
     row = con.execute(STATE_SQL).fetchall()[0]
-    month, quarter = panel_sql("b")
-    definition = hashlib.sha256((sql_file("views.sql") + month + quarter).encode()).hexdigest()[:16]
     return {"data_lo": row[0], "data_hi": row[1], "act_lo": row[2], "act_hi": row[3], "act_units": row[4],
-            "outage_units": row[5], "exclude_major_events": row[6], "definition": definition}
+            "outage_units": row[5], "exclude_major_events": row[6], "definition": definition()}
 
 
 def _touched(con) -> tuple[bool, str | None, str | None]:
@@ -155,12 +178,15 @@ def refresh_window(con, old: dict | None, new: dict) -> tuple[str, str] | str | 
     return lo_q, hi_q
 
 
-def refresh_panels(con: duckdb.DuckDBPyConnection, incremental: bool = False) -> str:
+def refresh_panels(con: duckdb.DuckDBPyConnection, incremental: bool = False, from_facts: bool = False) -> str:
     """Rebuild panel_month and panel_quarter; with incremental, recompute only the months the loads since
-    the last refresh touched (refresh_window) when nothing global changed. Returns what was done: "whole",
-    "none" or "YYYY-MM-DD..YYYY-MM-DD". Either way the panels equal a whole rebuild (property-tested)."""
-    new = panel_state(con)
+    the last refresh touched (refresh_window) when nothing global changed. The month aggregates are
+    brought up to date first (rebuilt from every fact row with from_facts, or when their definition
+    changed). Returns what was done: "whole", "none" or "YYYY-MM-DD..YYYY-MM-DD". Either way the panels
+    equal a rebuild from the fact tables (property-tested)."""
     old = json.loads(get_meta(con, "panel_state") or "null") if _table_exists(con, "panel_month") else None
+    refresh_aggregates(con, whole=from_facts or old is None or old.get("definition") != definition())
+    new = panel_state(con)
     window = refresh_window(con, old, new) if incremental else None
     # both panels read the base sums (an aggregation over the fact rows): evaluate them once
     if window is None:

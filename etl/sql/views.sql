@@ -26,29 +26,52 @@ WHERE date_diff('second', start, "end") > 300
            AND COALESCE((SELECT value FROM meta WHERE key = 'exclude_major_events'), 'false') = 'true')
 GROUP BY ALL;
 
+-- Per-branch-month activity sums and per-business-unit-month outage sums for the months win_lo..win_hi.
+-- They are kept as tables (agg_activities_month, agg_outages_month), refreshed for the months each load
+-- touches (etl/warehouse.py), so that rebuilding the panels -- after a change of the organisation, say --
+-- reads 2-3 M pre-aggregated rows instead of every activity and outage. Neither depends on the
+-- organisation table.
+CREATE OR REPLACE MACRO agg_activities_window(win_lo, win_hi) AS TABLE
+SELECT unit_id, CAST(date_trunc('month', date) AS DATE) AS month,
+       count(*) FILTER (WHERE activity_type IN ('支部党员大会', '支部委员会', '党小组会', '党课')) AS n_meetings,
+       count(*) FILTER (WHERE activity_type = '主题党日') AS n_theme_days,
+       count(*) FILTER (WHERE activity_type = '专题学习') AS n_study_sessions,
+       count(*) AS n_activities,
+       sum(participants) FILTER (WHERE participants IS NOT NULL AND expected IS NOT NULL) AS sum_participants,
+       sum(expected) FILTER (WHERE participants IS NOT NULL AND expected IS NOT NULL) AS sum_expected,
+       sum(hours * COALESCE(participants, expected)) AS sum_person_hours
+FROM fct_activities
+WHERE date >= win_lo AND date < win_hi + INTERVAL 1 MONTH
+GROUP BY ALL;
+
+-- as fct_reliability_month, split by the major-event flag (the panels drop those rows on request)
+CREATE OR REPLACE MACRO agg_outages_window(win_lo, win_hi) AS TABLE
+SELECT business_unit_id, CAST(date_trunc('month', start) AS DATE) AS month,
+       COALESCE(major_event, FALSE) AS major_event,
+       sum(customers * date_diff('second', start, "end") / 3600.0) AS customer_hours,
+       sum(customers) AS customers_interrupted,
+       count(*) AS n_outages
+FROM fct_outages
+WHERE start >= win_lo AND start < win_hi + INTERVAL 1 MONTH AND date_diff('second', start, "end") > 300
+GROUP BY ALL;
+
+-- empty until etl/warehouse.py fills them (the panel view below needs them to exist)
+CREATE TABLE IF NOT EXISTS agg_activities_month AS SELECT * FROM agg_activities_window(DATE '0001-01-01', DATE '0001-01-01') LIMIT 0;
+CREATE TABLE IF NOT EXISTS agg_outages_month AS SELECT * FROM agg_outages_window(DATE '0001-01-01', DATE '0001-01-01') LIMIT 0;
+
 -- The month spine (every business unit x every month in the data) with the base sums every metric is
 -- built from, for the months win_lo..win_hi (first days of months). Facts are read for those months only, so that
--- a load touching a few months refreshes them without reading the rest (etl/warehouse.py). What depends
+-- a load touching a few months refreshes them without reading the rest (etl/warehouse.py); activities
+-- and outages through their month aggregates above. What depends
 -- on all months -- the data's month range, the range of activity reporting, which units report
 -- activities or outages at all -- is computed over the whole tables, so a window's rows equal the same
 -- rows of the full computation.
 CREATE OR REPLACE MACRO panel_base_window(win_lo, win_hi) AS TABLE
-WITH act_all AS MATERIALIZED (
-    SELECT unit_id, CAST(date_trunc('month', date) AS DATE) AS month,
-           count(*) FILTER (WHERE activity_type IN ('支部党员大会', '支部委员会', '党小组会', '党课')) AS n_meetings,
-           count(*) FILTER (WHERE activity_type = '主题党日') AS n_theme_days,
-           count(*) FILTER (WHERE activity_type = '专题学习') AS n_study_sessions,
-           count(*) AS n_activities,
-           sum(participants) FILTER (WHERE participants IS NOT NULL AND expected IS NOT NULL) AS sum_participants,
-           sum(expected) FILTER (WHERE participants IS NOT NULL AND expected IS NOT NULL) AS sum_expected,
-           sum(hours * COALESCE(participants, expected)) AS sum_person_hours
-    FROM fct_activities
-    WHERE date >= win_lo AND date < win_hi + INTERVAL 1 MONTH
-    GROUP BY ALL
+WITH act_all AS (
+    SELECT * FROM agg_activities_month WHERE month BETWEEN win_lo AND win_hi
 ),
 act_range AS (
-    SELECT CAST(date_trunc('month', min(date)) AS DATE) AS lo, CAST(date_trunc('month', max(date)) AS DATE) AS hi
-    FROM fct_activities
+    SELECT min(month) AS lo, max(month) AS hi FROM agg_activities_month
 ),
 months AS (
     SELECT CAST(unnest(generate_series(greatest(r.lo, win_lo), least(r.hi, win_hi), INTERVAL 1 MONTH)) AS DATE) AS month
@@ -67,7 +90,7 @@ branches AS (
     SELECT unit_id, business_unit_id, org_level, founded FROM dim_units WHERE business_unit_id IS NOT NULL
 ),
 act_units AS (
-    SELECT DISTINCT b.business_unit_id FROM (SELECT DISTINCT unit_id FROM fct_activities) AS a JOIN branches AS b USING (unit_id)
+    SELECT DISTINCT b.business_unit_id FROM (SELECT DISTINCT unit_id FROM agg_activities_month) AS a JOIN branches AS b USING (unit_id)
 ),
 act AS (
     SELECT b.business_unit_id, a.month,
@@ -130,18 +153,12 @@ ass AS (
 outage_units AS (
     SELECT DISTINCT business_unit_id FROM fct_outages
 ),
--- as fct_reliability_month, for the window's months
 rel AS (
-    SELECT business_unit_id,
-           CAST(date_trunc('month', start) AS DATE) AS month,
-           sum(customers * date_diff('second', start, "end") / 3600.0) AS customer_hours,
-           sum(customers) AS customers_interrupted,
-           count(*) AS n_outages
-    FROM fct_outages
-    WHERE start >= win_lo AND start < win_hi + INTERVAL 1 MONTH
-      AND date_diff('second', start, "end") > 300
-      AND NOT (COALESCE(major_event, FALSE)
-               AND COALESCE((SELECT value FROM meta WHERE key = 'exclude_major_events'), 'false') = 'true')
+    SELECT business_unit_id, month, sum(customer_hours) AS customer_hours,
+           sum(customers_interrupted) AS customers_interrupted, CAST(sum(n_outages) AS BIGINT) AS n_outages
+    FROM agg_outages_month
+    WHERE month BETWEEN win_lo AND win_hi
+      AND NOT (major_event AND COALESCE((SELECT value FROM meta WHERE key = 'exclude_major_events'), 'false') = 'true')
     GROUP BY ALL
 )
 SELECT s.business_unit_id, s.month,
