@@ -99,14 +99,15 @@ def event_study(panel: Panel, y: str, treatment: str = "demo_site", window: tupl
 
     # pre-trend test on untreated observations
     pre_cols = []
-    u = d[d["D"] == 0].copy()
+    u = d.loc[d["D"] == 0, ["unit", "t", "rel", y]]
     for e in range(-K, 0):
         u[_ev(e)] = (u["rel"] == e).astype(int)
         if u[_ev(e)].sum() > 0:
             pre_cols.append(_ev(e))
     pre, f_stat, f_p = [], None, None
     if pre_cols:
-        fit_pre = pf.feols(f"{y} ~ {' + '.join(pre_cols)} | unit + t", data=u, vcov={"CRV1": "unit"}, ssc=pf.ssc(**SSC))
+        fit_pre = pf.feols(f"{y} ~ {' + '.join(pre_cols)} | unit + t", data=u[[y, "unit", "t", *pre_cols]],
+                           vcov={"CRV1": "unit"}, ssc=pf.ssc(**SSC))
         pre = _rename(estimates_from(fit_pre))
         wt = fit_pre.wald_test()
         f_stat, f_p = float(wt["statistic"]), float(wt["pvalue"])
@@ -126,11 +127,11 @@ def event_study(panel: Panel, y: str, treatment: str = "demo_site", window: tupl
 def naive_event_twfe(d: pd.DataFrame, y: str, K: int, L: int) -> list[Estimate]:
     """Plain TWFE with binned event dummies (reference e=-1). Biased under staggered adoption with
     heterogeneous effects; computed only to show the difference."""
-    x = d.copy()
-    rel = x["rel"].clip(-K, L)
+    x = d[["unit", "t", y]].copy(deep=False)
+    rel = d["rel"].clip(-K, L)
     cols = []
     for e in list(range(-K, -1)) + list(range(0, L + 1)):
-        x[_ev(e)] = ((rel == e) & x["g"].notna()).astype(int)
+        x[_ev(e)] = ((rel == e) & d["g"].notna()).astype(int)
         if x[_ev(e)].sum() > 0:
             cols.append(_ev(e))
     try:

@@ -23,7 +23,7 @@ def compute_indices(df: pd.DataFrame, scope: str = "period") -> pd.DataFrame:
 
     scope="period": ranks among units in the same period (for the quadrant: who is ahead now);
     scope="pooled": ranks among all unit-periods shown (for trends: is the company getting better)."""
-    out = df.copy()
+    out = df.copy(deep=False)  # a new frame for the added columns; the data is shared (copy-on-write)
     keys = out["period"] if scope == "period" else pd.Series(0, index=out.index)
     for kind in ("pb", "biz"):
         ranks = []

@@ -56,7 +56,7 @@ def from_warehouse_frame(df: pd.DataFrame, grain: str) -> Panel:
     """Wrap a frame read from panel_month / panel_quarter."""
     if grain not in GRAINS:
         raise AnalysisError(f"时间粒度只能是 month 或 quarter，收到 {grain!r}。(grain must be month or quarter)")
-    out = df.rename(columns={"business_unit_id": "unit"}).copy()
+    out = df.rename(columns={"business_unit_id": "unit"})  # copy-on-write (pandas 3): no copy of the panel
     out["t"] = period_index(out["period_start"], grain).astype(int)
     return Panel(out, grain)
 
@@ -104,7 +104,7 @@ def apply_filter(panel: Panel, flt: PanelFilter | None) -> Panel:
         mask &= df["period"] >= flt.start
     if flt.end:
         mask &= df["period"] <= flt.end
-    return Panel(df[mask].copy(), panel.grain, panel.entity_label, panel.meta)
+    return Panel(df[mask], panel.grain, panel.entity_label, panel.meta)
 
 
 def lag_name(col: str, k: int) -> str:

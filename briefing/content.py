@@ -120,7 +120,7 @@ def build(db_path, quarter: str, scope: PanelFilter | None = None) -> Briefing:
         ranks[mid] = pd.concat([d.head(3).assign(rank="best"), d.tail(3).iloc[::-1].assign(rank="worst")])
 
     months_upto = mp.df[mp.df["period"] <= _quarter_last_month(quarter)]
-    mpanel = Panel(months_upto.copy(), "month")
+    mpanel = Panel(months_upto, "month")
     findings = []
     for f in cfg.get("finding", []):
         try:

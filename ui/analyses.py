@@ -349,10 +349,12 @@ def default_views(v: str, f: state.Filters) -> list[tuple[str, callable]]:
     from analytics.panel import PanelFilter
 
     r, t = DEFAULTS["rel"], DEFAULTS["tests"]
-    quarters = sorted(data.panel(v, "quarter")["period"].unique())
+    # period lists from the warehouse, not from the panels: a warm-up process for one page loads only what
+    # that page's statistics need
+    quarters = data.periods(v, "quarter")
     scope = PanelFilter(unit_types=f.unit_types, regions=f.regions, units=(f.unit,) if f.unit else ())
     qf = overview_filters(f)
-    q_list = sorted(state.filtered_panel(v, qf)["period"].unique())
+    q_list = data.periods(v, "quarter", qf.unit_types, qf.regions)
     return [
         ("overview", lambda: overview(v, qf, q_list[overview_quarter(q_list, f)]) if q_list else None),
         ("relationships", lambda: (within_points(v, f, r["x"], r["y"], r["lag"]), corr_matrix(v, f, r["lag"]),

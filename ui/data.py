@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 import settings
+from analytics.source import fetch_frame
 
 RETRIES = 5
 
@@ -44,7 +45,7 @@ def query(sql: str, params: list | None = None) -> pd.DataFrame:
         try:
             con = duckdb.connect(str(p), read_only=True)
             try:
-                return con.execute(sql, params or []).df()
+                return fetch_frame(con.execute(sql, params or []))
             finally:
                 con.close()
         except duckdb.IOException as exc:  # lock held by a loader
@@ -87,6 +88,21 @@ def panel(v: str, grain: str) -> pd.DataFrame:
     if grain not in ("month", "quarter"):
         raise ValueError(grain)
     return query(f"SELECT * FROM panel_{grain} ORDER BY business_unit_id, period_start")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def periods(v: str, grain: str, unit_types: tuple = (), regions: tuple = ()) -> list[str]:
+    """The periods of a panel (for the units of these types and areas), without loading the panel."""
+    if grain not in ("month", "quarter"):
+        raise ValueError(grain)
+    where, params = [], []
+    for col, values in (("unit_type", unit_types), ("region", regions)):
+        if values:
+            where.append(f"{col} IN ({', '.join('?' for _ in values)})")
+            params += list(values)
+    sql = f"SELECT DISTINCT period FROM panel_{grain} {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY period"
+    df = query(sql, params)
+    return df["period"].tolist() if not df.empty else []
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

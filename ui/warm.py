@@ -28,7 +28,7 @@ def slices(v: str, which: str) -> list:
     from ui import data
     from ui.state import REGIONS, UNIT_TYPES, Filters
 
-    periods = sorted(data.panel(v, "month")["period"].unique())
+    periods = data.periods(v, "month")
     start, end = (periods[0], periods[-1]) if periods else (None, None)
     out = []
     for part in which.split(","):
