@@ -45,9 +45,8 @@ if layout.header("page.whatif.title", "page.whatif.caption"):
     except AnalysisError as exc:
         st.error(str(exc))
         st.stop()
-    rows = state.filtered_panel(v, f, with_unit=True)
     # the scenario starts from each unit's latest period: only those rows become a Panel
-    target = from_warehouse_frame(rows[rows["period"] == rows["period"].max()] if len(rows) else rows, f.grain)
+    target = from_warehouse_frame(state.latest_rows(v, f), f.grain)
     st.caption(tr("page.whatif.scope", n=target.df["unit"].nunique(), period=target.df["period"].max() if len(target.df) else "—"))
     ca, cb = st.columns(2)
     results = {}

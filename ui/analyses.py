@@ -16,6 +16,7 @@ import pickle
 import shutil
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -85,6 +86,9 @@ _running: list = []  # the key being computed
 _wake = threading.Condition(_lock)
 _worker: threading.Thread | None = None
 QUEUE_LIMIT = 16  # requests older than the last 16 are dropped (the visitor has long moved on)
+# the worker starts a request this long after it arrived: the page run that asked finishes first (the two
+# would share the interpreter lock), and a visitor clicking through filters only gets the last one computed
+START_DELAY = 0.4
 
 
 class Pending(Exception):
@@ -186,7 +190,7 @@ def _enqueue(mkey, thunk) -> None:
         if mkey in _running:
             return
         _queue[:] = [item for item in _queue if item[0] != mkey]  # a repeated request moves to the front
-        _queue.append((mkey, thunk))
+        _queue.append((mkey, thunk, time.monotonic()))
         del _queue[:-QUEUE_LIMIT]
         if _worker is None or not _worker.is_alive():
             _worker = threading.Thread(target=_work, name="pbkpi-statistics", daemon=True)
@@ -198,9 +202,14 @@ def _work() -> None:
     """One background thread, one statistic at a time (each may need a GB at group scale)."""
     while True:
         with _lock:
-            while not _queue:
-                _wake.wait()
-            mkey, thunk = _queue.pop()
+            while True:
+                while not _queue:
+                    _wake.wait()
+                wait = _queue[-1][2] + START_DELAY - time.monotonic()
+                if wait <= 0:
+                    break
+                _wake.wait(wait)
+            mkey, thunk, _ = _queue.pop()
             _running.append(mkey)
         try:
             thunk()

@@ -174,6 +174,27 @@ def filtered_panel(v: str, f: Filters, with_unit: bool = False) -> pd.DataFrame:
     return df if m.all() else df[m]
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def latest_rows(v: str, f: Filters) -> pd.DataFrame:
+    """The rows of the latest period the filters select (the unit filter included): the period is picked
+    first, so that the million-row panel is never copied for a dozen thousand rows."""
+    df = data.panel(v, f.grain)
+    if df.empty:
+        return df
+    end = f.end or df["period"].max()
+    last = df[df["period"] == end]
+    if f.unit_types:
+        last = last[last["unit_type"].isin(f.unit_types)]
+    if f.regions:
+        last = last[last["region"].isin(f.regions)]
+    if f.unit:
+        last = last[last["business_unit_id"] == f.unit]
+    if last.empty:  # the spine gives every unit every period; this only guards odd warehouses
+        rows = filtered_panel(v, f, with_unit=True)
+        last = rows[rows["period"] == rows["period"].max()] if len(rows) else rows
+    return last
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
 def filtered(v: str, f: Filters, with_unit: bool = False) -> Panel:
     """The filtered rows as an analysis Panel (unit, t): shared, read-only."""

@@ -157,9 +157,21 @@ def test_the_newest_request_runs_first_and_repeats_are_not_computed_twice(monkey
 
     fn = _fake(monkeypatch, slow)
     fn.submit("v1", "first")  # occupies the worker until the gate opens
-    time.sleep(0.2)
+    end = time.monotonic() + 10
+    while not analyses._running and time.monotonic() < end:
+        time.sleep(0.01)
     for x in ("a", "b", "c", "a", "first"):
         fn.submit("v1", x)
     gate.set()
     wait_idle()
     assert order == ["first", "a", "c", "b"]
+
+
+def test_a_request_waits_for_the_page_run_that_made_it(monkeypatch):
+    """The worker starts START_DELAY after a request: the page that asked is not slowed by it."""
+    started = []
+    fn = _fake(monkeypatch, lambda v, x: started.append(time.monotonic()) or x)
+    t0 = time.monotonic()
+    fn.submit("v1", "x")
+    wait_idle()
+    assert started and started[0] - t0 >= analyses.START_DELAY * 0.9
