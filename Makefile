@@ -34,7 +34,7 @@ demo: setup
 # the statistics pages' caches are warmed in the background while the server starts (ui/warm.py)
 run: setup $(DB)
 	@PBKPI_DB=$(abspath $(DB)) nohup $(PY) -m ui.warm >/dev/null 2>&1 &
-	PBKPI_DB=$(abspath $(DB)) $(PY) -m streamlit run app.py --server.port $(PORT)
+	PBKPI_DB=$(abspath $(DB)) $(PY) -m ui.serve --server.port $(PORT)
 
 warm: setup
 	PBKPI_DB=$(abspath $(DB)) $(PY) -m ui.warm

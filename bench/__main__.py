@@ -162,6 +162,9 @@ def markdown(all_res: list[dict], env: dict) -> str:
     for r in all_res:
         head = (f"| {r['scale']} ({r.get('when', env['when'])}) | {r['rows']['business_units']:,} | "
                 f"{r['rows']['activities']:,} | {r['rows']['outages']:,} ")
+        reruns = ", ".join(f"{k[:-5]} {v}" for k, v in sorted(r.items()) if k.endswith("_when") and isinstance(v, str))
+        if reruns:
+            lines.append(f"{head}| steps re-run later with `--only` (their rows below are from then) | {reruns} | | |")
         for step, label in STEPS:
             s = r.get(step)
             if not s:

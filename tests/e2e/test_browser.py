@@ -1,4 +1,4 @@
-"""Real browser: `streamlit run` the app on the demo warehouse, visit every page in Chinese and English with
+"""Real browser: serve the app (`python -m ui.serve`, as `make run` does) on the demo warehouse, visit every page in Chinese and English with
 the system Chromium (Playwright), fail on any Streamlit exception box, save full-page screenshots under
 test-artifacts/screenshots/ for a person to look at."""
 from __future__ import annotations
@@ -52,12 +52,21 @@ def upload_server(demo_db, tmp_path_factory):
         yield srv
 
 
-def run_server(db):
+@pytest.fixture(scope="module")
+def background_server(demo_db, tmp_path_factory):
+    """A server on a copy of the demo warehouse with nothing kept yet, where every slice counts as large:
+    the statistics pages compute in the background and redraw themselves."""
+    db = tmp_path_factory.mktemp("background") / "w.duckdb"
+    shutil.copyfile(demo_db, db)
+    yield from run_server(db, PBKPI_BACKGROUND_ROWS="1")
+
+
+def run_server(db, **env_extra):
     port = free_port()
-    env = dict(os.environ, PBKPI_DB=str(db))
+    env = dict(os.environ, PBKPI_DB=str(db), **env_extra)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = open(ARTIFACTS.parent / "streamlit.log", "w")  # a pipe nobody reads would fill up and stall the server
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "ui.serve", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -125,8 +134,8 @@ def test_every_page_renders(server, browser, lang, size):
         for name, path in PAGES.items():
             grain = "quarter" if name in ("overview", "profile", "briefing") else "month"
             page.goto(f"{server}/{path}?lang={lang}&grain={grain}", wait_until="domcontentloaded")
-            assert page.locator("text=Page not found").count() == 0, name
             wait_idle(page, lang)
+            assert page.locator("text=Page not found").count() == 0, name  # deep links work on a fresh server
             exc = page.locator('[data-testid="stException"]')
             assert exc.count() == 0, f"{name}: " + exc.first.inner_text()[:500]
             title = page.locator("h1").first.inner_text()
@@ -155,8 +164,7 @@ def test_upload_through_the_data_page(upload_server, browser, tmp_path):
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(p))
         page.wait_for_selector('[data-testid="stFileChip"]', timeout=30_000)
         wait_idle(page, "zh")
-        if page.locator("text=Page not found").count():  # Streamlit's transient notice on a cold server
-            page.keyboard.press("Escape")
+        assert page.locator("text=Page not found").count() == 0  # the first visit of a fresh server
         page.get_by_role("button", name="开始导入").click()
         page.wait_for_selector("text=导入 1 行，拒绝 1 行", timeout=60_000)
         wait_idle(page, "zh")
@@ -169,7 +177,7 @@ def test_upload_through_the_data_page(upload_server, browser, tmp_path):
 
 
 def test_loads_while_serving(upload_server, browser, tmp_path):
-    """A real `streamlit run` server keeps answering page after page while three `etl load` processes
+    """A real server keeps answering page after page while three `etl load` processes
     publish new data; no exception box, no lock error, and the new loads show without a restart."""
     files = []
     for k, year in enumerate((2026, 2027, 2028)):
@@ -211,3 +219,23 @@ def test_url_state_round_trip(server, browser):
         assert page.locator("text=not recognised").count() >= 1
     finally:
         ctx.close()
+
+
+def test_statistics_computed_in_the_background_appear_by_themselves(background_server, browser):
+    """The page answers with a notice, then redraws itself when the worker is done (the fragment's timer,
+    which AppTest does not run): no click, no reload."""
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    try:
+        page.goto(f"{background_server}/relationships?lang=zh", wait_until="domcontentloaded")
+        notice = page.get_by_text("正在为所选范围计算统计结果")
+        notice.wait_for(timeout=90_000)
+        page.screenshot(path=str(ARTIFACTS / "background_pending_zh_1366.png"))
+        notice.wait_for(state="detached", timeout=120_000)
+        page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=60_000)
+        wait_idle(page)
+        assert page.locator("[data-testid='stException']").count() == 0
+        assert page.get_by_text("正在为所选范围计算统计结果").count() == 0
+        assert page.locator("text=Page not found").count() == 0  # a deep link, first visit of a fresh server
+        page.screenshot(path=str(ARTIFACTS / "background_done_zh_1366.png"))
+    finally:
+        page.close()
