@@ -81,7 +81,7 @@ _memory: OrderedDict = OrderedDict()  # (qualname, v, key) -> value, shared by e
 # (AnalysisError, BriefingError: ValueErrors such as "too few treated units") hold for the whole version;
 # anything else (out of memory, a locked file) is raised once on the page and then tried again.
 _failed: dict = {}
-_queue: list = []  # pending (memory key, thunk), newest last: the worker takes the newest request first
+_queue: list = []  # pending (memory key, thunk, time asked), newest last: the worker takes the newest first
 _running: list = []  # the key being computed
 _wake = threading.Condition(_lock)
 _worker: threading.Thread | None = None
@@ -127,7 +127,9 @@ def kept(func):
                 _memory.move_to_end(mkey)
                 return True, _memory[mkey]
             if mkey in _failed:
-                exc, sticky = _failed[mkey] if _failed[mkey][1] else _failed.pop(mkey)
+                exc, sticky = _failed[mkey]
+                if not sticky:
+                    del _failed[mkey]
                 raise exc
         try:
             value = pickle.loads(path_of(mkey).read_bytes())
@@ -164,10 +166,14 @@ def kept(func):
         return value if found else compute(mkey, v, args)
 
     def ready(v, *args) -> bool:
-        """Kept already (a kept failure counts: the page shows it)."""
+        """Kept already; a kept failure counts too (left in place: the page's call raises it)."""
+        mkey = _key(func, v, args)
+        with _lock:
+            if mkey in _memory or mkey in _failed:
+                return True
         try:
-            return lookup(_key(func, v, args))[0]
-        except Exception:  # noqa: BLE001
+            return lookup(mkey)[0]
+        except Exception:  # noqa: BLE001 - failed meanwhile: the page's call raises it
             return True
 
     def submit(v, *args) -> None:
@@ -238,7 +244,7 @@ def ensure(v: str, calls: list[tuple]) -> None:
     """Before a page draws its statistics: every (kept function, *args) in `calls` is kept, or cheap
     enough to compute now (a slice under PBKPI_BACKGROUND_ROWS panel rows). Otherwise the missing ones go to the
     background worker and Pending is raised: the page shows what it has and a notice, and reruns itself
-    when the worker is done (ui.layout.wait_for_statistics)."""
+    when the worker is done (ui.layout.statistics_ready)."""
     missing = [(fn, args) for fn, *args in calls if not fn.ready(v, *args)]
     if not missing:
         return
