@@ -178,10 +178,16 @@ def panel_refresh(db: str) -> dict:
     con = warehouse.connect(db)
     con.execute("BEGIN TRANSACTION")
     con.execute(warehouse.sql_file("views.sql"))  # this version's views, whatever the warehouse was built with
+    if warehouse.get_meta(con, "panel_state") is None:  # built by an older version: aggregates first
+        warehouse.refresh_panels(con)
     t = time.perf_counter()
-    warehouse.refresh_panels(con)  # whole: what a change of the organisation costs
+    warehouse.refresh_panels(con)  # whole, from the month aggregates: what a change of the organisation costs
+    whole = time.perf_counter() - t
+    t = time.perf_counter()
+    warehouse.refresh_panels(con, from_facts=True)  # aggregates too: a first load, or a new panel definition
+    from_facts = time.perf_counter() - t
     con.execute("ROLLBACK")
-    return {"seconds": time.perf_counter() - t}
+    return {"seconds": whole, "from_facts_seconds": from_facts}
 
 
 def twfe(db: str) -> dict:
