@@ -7,7 +7,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 LINES = [("etl_clean", "ETL, clean CSV"), ("bare_duckdb", "bare DuckDB"), ("etl_xlsx", "ETL, Excel"),
-         ("panel_refresh", "panel refresh"), ("twfe", "TWFE"), ("correlate", "correlations"),
+         ("panel_refresh", "panel refresh, whole"), ("panel_month_load", "panel refresh after a month's file"), ("twfe", "TWFE"), ("correlate", "correlations"),
          ("event_study", "event study")]
 
 

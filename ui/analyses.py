@@ -237,7 +237,7 @@ def slice_rows(v: str, args: tuple) -> int:
     """Rows the statistic works on: the filtered panel when its first argument is the sidebar's filters,
     else the whole monthly panel."""
     f = args[0] if args and isinstance(args[0], state.Filters) else None
-    return len(state.filtered_panel(v, f)) if f is not None else len(data.panel(v, "month"))
+    return state.filtered_count(v, f) if f is not None else len(data.panel(v, "month"))
 
 
 def ensure(v: str, calls: list[tuple]) -> None:

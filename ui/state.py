@@ -160,6 +160,11 @@ def filtered_panel(v: str, f: Filters, with_unit: bool = False) -> pd.DataFrame:
     df = data.panel(v, f.grain)
     if df.empty:
         return df
+    m = _mask(df, f, with_unit)
+    return df if m.all() else df[m]
+
+
+def _mask(df: pd.DataFrame, f: Filters, with_unit: bool) -> pd.Series:
     m = pd.Series(True, index=df.index)
     if f.unit_types:
         m &= df["unit_type"].isin(f.unit_types)
@@ -171,7 +176,14 @@ def filtered_panel(v: str, f: Filters, with_unit: bool = False) -> pd.DataFrame:
         m &= df["period"] >= f.start
     if f.end:
         m &= df["period"] <= f.end
-    return df if m.all() else df[m]
+    return m
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def filtered_count(v: str, f: Filters, with_unit: bool = False) -> int:
+    """How many panel rows the filters select, without building the filtered frame."""
+    df = data.panel(v, f.grain)
+    return int(_mask(df, f, with_unit).sum()) if not df.empty else 0
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
