@@ -21,7 +21,7 @@ if layout.header("page.rel.title", "page.rel.caption"):
     if not layout.statistics_ready(v, [(analyses.within_points, f, x, y, int(lag)), (analyses.corr_matrix, f, int(lag)),
                                        (analyses.quartiles, f, x, y, int(lag))]):
         st.stop()
-    shown, w, n_points = analyses.within_points(v, f, x, y, int(lag))
+    shown, line, bins, n_points = analyses.within_points(v, f, x, y, int(lag))
     layout.fishing_note(f.is_narrowed())
     if n_points < 10:
         st.warning(tr("page.rel.too_few"))
@@ -35,10 +35,10 @@ if layout.header("page.rel.title", "page.rel.caption"):
 
     a, b = st.columns(2)
     a.plotly_chart(charts.scatter_fit(shown["xw"], shown["yw"], tr("chart.within_x", name=mname(x)), tr("chart.within_y", name=mname(y)),
-                                      hover=shown["label"], title=tr("page.rel.within_scatter"), fit_on=w), key="rel_sc")
+                                      hover=shown["label"], title=tr("page.rel.within_scatter"), line=line), key="rel_sc")
     if len(shown) < n_points:
         a.caption(tr("page.rel.sampled", shown=f"{len(shown):,}", total=f"{n_points:,}"))
-    b.plotly_chart(charts.binned(w["xw"], w["yw"], tr("chart.within_x", name=mname(x)), tr("chart.within_y", name=mname(y)),
+    b.plotly_chart(charts.binned(bins, tr("chart.within_x", name=mname(x)), tr("chart.within_y", name=mname(y)),
                                  title=tr("page.rel.binned")), key="rel_bin")
 
     st.subheader(tr("page.rel.compare"))

@@ -273,15 +273,18 @@ def quartiles(v: str, f: state.Filters, x: str, y: str, lag: int):
 
 @kept
 def within_points(v: str, f: state.Filters, x: str, y: str, lag: int):
-    """Unit-demeaned x and y: a random sample of points to draw, all points for the line and bins, and N."""
+    """Unit-demeaned x and y: a random sample of points to draw, the fit line and bin means of all points
+    (computed here, once, not on every rerun), and N."""
+    from ui.charts import bin_means, fit_line
+
     df = add_lag(state.filtered(v, f).df, x, lag)
     xc = lag_name(x, lag)
     d = df[["unit", "business_unit_name", "period", xc, y]].dropna()
     w = pd.DataFrame({"xw": d[xc] - d.groupby("unit")[xc].transform("mean"),
-                      "yw": d[y] - d.groupby("unit")[y].transform("mean"),
-                      "label": d["business_unit_name"] + " " + d["period"]})
+                      "yw": d[y] - d.groupby("unit")[y].transform("mean")})
     shown = w.sample(SCATTER_POINTS, random_state=0) if len(w) > SCATTER_POINTS else w
-    return shown, w[["xw", "yw"]], len(w)
+    shown = shown.assign(label=d.loc[shown.index, "business_unit_name"] + " " + d.loc[shown.index, "period"])
+    return shown, fit_line(w["xw"], w["yw"]), bin_means(w["xw"], w["yw"]), len(w)
 
 
 @kept

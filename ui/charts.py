@@ -67,28 +67,39 @@ def quadrant(df: pd.DataFrame, labels: dict[str, str], x_title: str, y_title: st
     return fig
 
 
+def fit_line(x: pd.Series, y: pd.Series) -> pd.DataFrame | None:
+    """The OLS line of y on x over the x range, as 50 points (None when it is undefined)."""
+    ok = x.notna() & y.notna()
+    if ok.sum() <= 2 or not x[ok].std() > 0:
+        return None
+    b, a = np.polyfit(x[ok], y[ok], 1)
+    xs = np.linspace(x[ok].min(), x[ok].max(), 50)
+    return pd.DataFrame({"x": xs, "y": a + b * xs})
+
+
+def bin_means(x: pd.Series, y: pd.Series, bins: int = 20) -> pd.DataFrame:
+    """Mean y (with its standard error) in equal-count bins of x."""
+    d = pd.DataFrame({"x": x, "y": y}).dropna()
+    d["bin"] = pd.qcut(d["x"].rank(method="first"), q=min(bins, max(2, len(d) // 10)), labels=False)
+    return d.groupby("bin").agg(x=("x", "mean"), y=("y", "mean"), se=("y", "sem"), n=("y", "size"))
+
+
 def scatter_fit(x: pd.Series, y: pd.Series, x_title: str, y_title: str, hover: pd.Series | None = None,
-                title: str = "", height: int = 400, fit_on: pd.DataFrame | None = None) -> go.Figure:
-    """Points and an OLS line; `fit_on` (columns xw, yw) fits the line on all points when x, y are a sample."""
+                title: str = "", height: int = 400, line: pd.DataFrame | None = None) -> go.Figure:
+    """Points and an OLS line: `line` (fit_line of all points, when x and y are a sample) or fitted here."""
     fig = go.Figure(go.Scatter(x=x, y=y, mode="markers", marker=dict(size=5, opacity=0.35, color=BLUE),
                                text=hover, hovertemplate="%{text}<br>%{x:.2f}, %{y:.3f}<extra></extra>" if hover is not None else None,
                                showlegend=False))
-    if fit_on is not None:
-        x, y = fit_on["xw"], fit_on["yw"]
-    ok = x.notna() & y.notna()
-    if ok.sum() > 2 and x[ok].std() > 0:
-        b, a = np.polyfit(x[ok], y[ok], 1)
-        xs = np.linspace(x[ok].min(), x[ok].max(), 50)
-        fig.add_trace(go.Scatter(x=xs, y=a + b * xs, mode="lines", line=dict(color=RED, width=3), showlegend=False,
+    line = fit_line(x, y) if line is None else line
+    if line is not None:
+        fig.add_trace(go.Scatter(x=line["x"], y=line["y"], mode="lines", line=dict(color=RED, width=3), showlegend=False,
                                  hoverinfo="skip"))
     fig.update_layout(xaxis_title=x_title, yaxis_title=y_title, title=title, height=height)
     return fig
 
 
-def binned(x: pd.Series, y: pd.Series, x_title: str, y_title: str, bins: int = 20, title: str = "", height: int = 400) -> go.Figure:
-    d = pd.DataFrame({"x": x, "y": y}).dropna()
-    d["bin"] = pd.qcut(d["x"].rank(method="first"), q=min(bins, max(2, len(d) // 10)), labels=False)
-    g = d.groupby("bin").agg(x=("x", "mean"), y=("y", "mean"), se=("y", "sem"), n=("y", "size"))
+def binned(g: pd.DataFrame, x_title: str, y_title: str, title: str = "", height: int = 400) -> go.Figure:
+    """Bin means with 95% error bars, from bin_means."""
     fig = go.Figure(go.Scatter(x=g["x"], y=g["y"], mode="markers", marker=dict(size=10, color=RED),
                                error_y=dict(type="data", array=1.96 * g["se"], color=GREY), showlegend=False))
     fig.update_layout(xaxis_title=x_title, yaxis_title=y_title, title=title, height=height)
