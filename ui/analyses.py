@@ -248,11 +248,12 @@ def ensure(v: str, calls: list[tuple]) -> None:
     missing = [(fn, args) for fn, *args in calls if not fn.ready(v, *args)]
     if not missing:
         return
-    if all(slice_rows(v, tuple(args)) < settings.background_rows() for _, args in missing):
+    rows = max(slice_rows(v, tuple(args)) for _, args in missing)
+    if rows < settings.background_rows():
         return  # the page computes them inline
     for fn, args in reversed(missing):  # the worker takes the last first: keep the page's order
         fn.submit(v, *args)
-    raise Pending(max(slice_rows(v, tuple(args)) for _, args in missing))
+    raise Pending(rows)
 
 
 @kept

@@ -46,6 +46,20 @@ def assert_same_as_whole(db, tmp) -> None:
         pd.testing.assert_frame_equal(got[t], want[t], check_exact=False, rtol=1e-9, obj=t)
 
 
+def copy_of(demo_db, tmp):
+    db = tmp / "w.duckdb"
+    shutil.copyfile(demo_db, db)
+    return db
+
+
+def load(db, path):
+    """Load one file; returns its result and what the panel refresh did ("whole", "none" or a window)."""
+    timings = {}
+    (res,) = load_files([path], db, timings=timings)
+    assert res.error is None, res.error
+    return res, timings["panels_refreshed"]
+
+
 def month(offset: int) -> str:
     """The demo's data runs 2021-01 .. 2025-12; offsets outside 0..59 move the data's month range."""
     y, m = divmod(2021 * 12 + offset, 12)
@@ -105,72 +119,56 @@ edit = st.tuples(
 @given(edits=st.lists(edit, min_size=1, max_size=5))
 def test_incremental_refresh_equals_whole_rebuild(demo_db, refs, tmp_path_factory, edits):
     tmp = tmp_path_factory.mktemp("inc")
-    db = tmp / "w.duckdb"
-    shutil.copyfile(demo_db, db)
+    db = copy_of(demo_db, tmp)
     for k, e in enumerate(edits):
-        timings = {}
-        (res,) = load_files([edit_file(tmp, k, e, refs)], db, timings=timings)
-        assert res.error is None, res.error
+        load(db, edit_file(tmp, k, e, refs))
         assert_same_as_whole(db, tmp)
 
 
 def test_a_month_of_kpis_refreshes_its_quarter_only(demo_db, refs, tmp_path):
-    db = tmp_path / "w.duckdb"
-    shutil.copyfile(demo_db, db)
+    db = copy_of(demo_db, tmp_path)
     rows = [[bu, "", "2025-11", 1200, 3, 150.0, 99.0, 91.0, 5.0, 0, 99.95] for bu in refs["bus"]]
-    timings = {}
-    (res,) = load_files([write_csv(tmp_path / "kpi.csv", header("kpi_monthly"), rows)], db, timings=timings)
-    assert res.error is None and res.rows_loaded == 2
-    assert timings["panels_refreshed"] == "2025-10-01..2025-12-01"
+    res, refreshed = load(db, write_csv(tmp_path / "kpi.csv", header("kpi_monthly"), rows))
+    assert res.rows_loaded == 2
+    assert refreshed == "2025-10-01..2025-12-01"
     assert_same_as_whole(db, tmp_path)
 
 
 def test_new_month_extends_the_panels_by_one_quarter(demo_db, refs, tmp_path):
     """The next month's activities: every unit gets rows for it (zero activities where none were held)."""
-    db = tmp_path / "w.duckdb"
-    shutil.copyfile(demo_db, db)
+    db = copy_of(demo_db, tmp_path)
     rows = [[f"N{i}", b, "", "2026-01-15", "主题党日", 20, 25, 2, "t", ""] for i, b in enumerate(refs["branches"])]
-    timings = {}
-    (res,) = load_files([write_csv(tmp_path / "act.csv", header("party_activities"), rows)], db, timings=timings)
-    assert res.error is None and res.rows_loaded == 3
-    assert timings["panels_refreshed"] == "2026-01-01..2026-03-01"
+    res, refreshed = load(db, write_csv(tmp_path / "act.csv", header("party_activities"), rows))
+    assert res.rows_loaded == 3
+    assert refreshed == "2026-01-01..2026-03-01"
     assert_same_as_whole(db, tmp_path)
     jan = panels(db)["panel_month"].query("period == '2026-01'")
     assert len(jan) == panels(demo_db)["panel_month"]["business_unit_id"].nunique()
 
 
 def test_organisation_changes_refresh_everything(demo_db, refs, tmp_path):
-    db = tmp_path / "w.duckdb"
-    shutil.copyfile(demo_db, db)
-    timings = {}
-    (res,) = load_files([edit_file(tmp_path, 0, ("org_units", 0, 0, 0, 0, None), refs)], db, timings=timings)
-    assert res.error is None
-    assert timings["panels_refreshed"] == "whole"
+    db = copy_of(demo_db, tmp_path)
+    _, refreshed = load(db, edit_file(tmp_path, 0, ("org_units", 0, 0, 0, 0, None), refs))
+    assert refreshed == "whole"
     assert_same_as_whole(db, tmp_path)
 
 
 def test_a_corrected_activity_leaves_its_old_month(demo_db, refs, tmp_path):
     """An activity id sent again with another date: the month it left is refreshed as well."""
-    db = tmp_path / "w.duckdb"
-    shutil.copyfile(demo_db, db)
-    unit = refs["branches"][0]
+    db = copy_of(demo_db, tmp_path)
     for k, day in enumerate(["2024-02-10", "2024-08-10"]):
-        row = ["MOVED", unit, "", day, "主题党日", 20, 25, 2, "t", ""]
-        timings = {}
-        (res,) = load_files([write_csv(tmp_path / f"a{k}.csv", header("party_activities"), [row])], db, timings=timings)
-        assert res.error is None and res.rows_loaded == 1
-    assert timings["panels_refreshed"] == "2024-01-01..2024-09-01"
+        row = ["MOVED", refs["branches"][0], "", day, "主题党日", 20, 25, 2, "t", ""]
+        res, refreshed = load(db, write_csv(tmp_path / f"a{k}.csv", header("party_activities"), [row]))
+        assert res.rows_loaded == 1
+    assert refreshed == "2024-01-01..2024-09-01"
     assert_same_as_whole(db, tmp_path)
 
 
 def test_an_earlier_month_adds_the_months_up_to_the_old_start(demo_db, refs, tmp_path):
-    db = tmp_path / "w.duckdb"
-    shutil.copyfile(demo_db, db)
+    db = copy_of(demo_db, tmp_path)
     row = ["EARLY", refs["branches"][0], "", "2020-08-20", "主题党日", 20, 25, 2, "t", ""]
-    timings = {}
-    (res,) = load_files([write_csv(tmp_path / "a.csv", header("party_activities"), [row])], db, timings=timings)
-    assert res.error is None
-    assert timings["panels_refreshed"] == "2020-07-01..2020-12-01"
+    _, refreshed = load(db, write_csv(tmp_path / "a.csv", header("party_activities"), [row]))
+    assert refreshed == "2020-07-01..2020-12-01"
     assert_same_as_whole(db, tmp_path)
     assert "2020-11" in set(panels(db)["panel_month"]["period"])
 
@@ -178,13 +176,11 @@ def test_an_earlier_month_adds_the_months_up_to_the_old_start(demo_db, refs, tmp
 def test_an_organisation_change_reuses_the_month_aggregates(demo_db, refs, tmp_path):
     """A new branch changes every month of its business unit, but not the activity and outage sums per
     month: the whole panel rebuild reads the kept aggregates, which still equal a rebuild from the facts."""
-    db = tmp_path / "w.duckdb"
-    shutil.copyfile(demo_db, db)
+    db = copy_of(demo_db, tmp_path)
     con = duckdb.connect(str(db), read_only=True)
     before = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").df() for t, _, _ in warehouse.AGGREGATES}
     con.close()
-    (res,) = load_files([edit_file(tmp_path, 0, ("org_units", 0, 0, 0, 0, None), refs)], db)
-    assert res.error is None
+    load(db, edit_file(tmp_path, 0, ("org_units", 0, 0, 0, 0, None), refs))
     con = duckdb.connect(str(db), read_only=True)
     for t, df in before.items():
         pd.testing.assert_frame_equal(con.execute(f"SELECT * FROM {t} ORDER BY ALL").df(), df)
