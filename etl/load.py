@@ -65,7 +65,12 @@ def prepare(path: Path, label: str | None = None, kind: str | None = None) -> _P
     contract.require_kind(kind)
     res = FileResult(file=label)
     parts = []
-    bulk = bulk_csv.probe(Path(path), label) if readers.check_file(Path(path), label) in readers.CSV_SUFFIXES else None
+    bulk = None
+    if readers.check_file(Path(path), label) in readers.CSV_SUFFIXES:
+        plain, digest = bulk_csv.scan(Path(path))
+        bulk = bulk_csv.probe(Path(path), label, plain)
+    else:
+        digest = file_hash(Path(path))
     if bulk is not None:
         sheets = [readers.Sheet(Path(label).stem, bulk.head, bulk.encoding)]
     else:
@@ -97,7 +102,7 @@ def prepare(path: Path, label: str | None = None, kind: str | None = None) -> _P
     if res.sheets_skipped:
         res.notes.append(f"以下工作表表头不符合模板，已跳过：{'、'.join(res.sheets_skipped)}")
     res.kind = ",".join(dict.fromkeys(m.dataset.id for _, m, _, _ in parts))
-    return _Prepared(label, file_hash(Path(path)), parts, res)
+    return _Prepared(label, digest, parts, res)
 
 
 def _read_bulk(con, prep: _Prepared) -> None:
@@ -128,23 +133,23 @@ def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, fra
     rules = validate.rules_sql(ds)
     if rules:
         con.execute(rules)
-    con.execute(validate.duplicate_sql(ds, upserts.KEYS[ds.id]))
-    if bulk:
-        bulk_csv.fill_raw(con, frame, m)
-    con.execute(
-        "INSERT INTO etl_rejects SELECT ?, ?, ?, _row, reject_reason, _raw FROM staged WHERE reject_reason IS NOT NULL",
-        [load_id, label, sheet],
-    )
+    if con.execute(validate.duplicate_keys_sql(upserts.KEYS[ds.id])).fetchall()[0][0]:
+        con.execute(validate.duplicate_sql(ds, upserts.KEYS[ds.id]))
+    rejected = (bulk_csv.rejected_sql(frame, m) if bulk else
+                "SELECT s._row, s.reject_reason, r._raw FROM staged AS s JOIN raw_in AS r USING (_row) "
+                "WHERE s.reject_reason IS NOT NULL")
+    con.execute(f"INSERT INTO etl_rejects SELECT ?, ?, ?, * FROM ({rejected})", [load_id, label, sheet])
     rejects = con.execute(
         "SELECT _row, reject_reason FROM staged WHERE reject_reason IS NOT NULL ORDER BY _row"
     ).fetchall()
+    if ds.custom_metrics:
+        _load_custom(con, load_id, sheet, m, res)
+    bulk_csv.drop(con)  # the text rows are done with: free their memory before the upsert
     for sql in upserts.upsert_sql(ds.id, ds.table, load_id):
         con.execute(sql)
     loaded = con.execute("SELECT count(*) FROM incoming").fetchall()[0][0]
-    if ds.custom_metrics:
-        _load_custom(con, load_id, sheet, m, res)
-    if bulk:
-        bulk_csv.drop(con)
+    con.execute("DROP VIEW incoming")
+    con.execute("DROP TABLE staged")  # the panel refresh after the load needs the memory
     res.rows_loaded += loaded
     res.rows_rejected += len(rejects)
     res.rejects += [{"sheet": sheet, "row": r, "reason": why} for r, why in rejects]

@@ -1,8 +1,9 @@
 """Row validation as set-based SQL, generated from the contract.
 
 `staging_sql(dataset)` turns the text table `raw_in` (one VARCHAR column per contract column, plus `_row`
-and `_raw`) into `staged`: typed columns and `reject_reason`, a sentence per problem in words a branch
-secretary can act on. Nothing here loops over rows."""
+and `_raw`; cells normalised by the reader) into `staged`: `_row`, typed columns, the resolved reference
+and `reject_reason`, a sentence per problem in words a branch secretary can act on. Nothing here loops
+over rows."""
 from __future__ import annotations
 
 from catalogue import Column, Dataset
@@ -45,24 +46,24 @@ def lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _enum_expr(col: Column) -> str:
-    c = f"pb_text({q(col.id)})"
+def _enum_expr(col: Column, c: str) -> str:
     whens = [f"WHEN {c} = {lit(v)} THEN {lit(v)}" for v in col.values]
     whens += [f"WHEN lower({c}) = {lit(e.lower())} THEN {lit(v)}" for v, e in zip(col.values, col.values_en)]
     return "CASE " + " ".join(whens) + " END"
 
 
-def typed_expr(col: Column) -> str:
+def typed_expr(col: Column, text: str) -> str:
+    """The typed value of a column from `text`, its cell already trimmed and NULL when empty."""
     if col.type == "enum":
-        return _enum_expr(col)
-    if col.type in ("unit_ref", "bu_ref"):
-        return f"pb_text({q(col.id)})"
-    return TYPE_EXPR[col.type].format(c=q(col.id))
+        return _enum_expr(col, text)
+    if col.type in ("code", "text", "unit_ref", "bu_ref"):
+        return text
+    return TYPE_EXPR[col.type].format(c=text)
 
 
 def _checks(col: Column) -> list[tuple[str, str]]:
     """(condition that marks a bad row, SQL expression for the reason) for one column."""
-    raw = f"pb_text(p.{q(RAW + col.id)})"
+    raw = f"p.{q(RAW + col.id)}"  # the cell as filled in (normalised: stripped, NULL when empty)
     val = f"p.{q(col.id)}"
     name = col.zh
     out = []
@@ -121,8 +122,12 @@ def _ref_join(ds: Dataset) -> tuple[str, str, list[tuple[str, str]]]:
 
 
 def staging_sql(ds: Dataset) -> str:
+    """Each cell is typed once (`p`) and the checks compare those values: the per-row work is a few casts
+    and comparisons; the sentences are built for failing rows only. The cells of `raw_in` arrive as both
+    readers leave them (normalize_cell: NFKC, stripped, NULL when empty), so they are not trimmed again."""
     cols = ds.columns
-    typed = ",\n    ".join(f"{typed_expr(c)} AS {q(c.id)}, {q(c.id)} AS {q(RAW + c.id)}" for c in cols)
+    as_filled = ",\n    ".join(f"{q(c.id)} AS {q(RAW + c.id)}" for c in cols)
+    typed = ",\n    ".join(f"{typed_expr(c, q(RAW + c.id))} AS {q(c.id)}" for c in cols)
     ref_select, ref_joins, ref_checks = _ref_join(ds)
     checks = [chk for c in cols for chk in _checks(c)] + ref_checks
     if ds.id == "org_units":
@@ -137,15 +142,20 @@ def staging_sql(ds: Dataset) -> str:
     failed = " OR ".join(f"COALESCE({cond}, FALSE)" for cond, _ in checks)
     reason = "concat_ws('；', " + ", ".join(f"CASE WHEN {cond} THEN {msg} END" for cond, msg in checks) + ")"
     extra_select = f", {ref_select}" if ref_select else ""
-    raw_cols = ", ".join(q(RAW + c.id) for c in cols)
+    # staged keeps what the rules, keys and upserts read: not the text, not the references it resolved
+    dropped = ", ".join([q(RAW + c.id) for c in cols] + [q(c.id) for c in cols if c.type in ("unit_ref", "bu_ref")])
     return f"""
 CREATE OR REPLACE TEMP TABLE staged AS
-WITH p AS (
-  SELECT _row, _raw,
-    {typed}
+WITH t AS (
+  SELECT _row,
+    {as_filled}
   FROM raw_in
+), p AS (
+  SELECT t.*,
+    {typed}
+  FROM t
 )
-SELECT p.* EXCLUDE ({raw_cols}){extra_select},
+SELECT p.* EXCLUDE ({dropped}){extra_select},
   CASE WHEN {failed} THEN NULLIF({reason}, '') END AS reject_reason
 FROM p{ref_joins}
 """
@@ -161,9 +171,24 @@ def rules_sql(ds: Dataset) -> str | None:
     return f"UPDATE staged SET reject_reason = NULLIF(concat_ws('；', reject_reason, {parts}), '') WHERE {failing}"
 
 
+def _repeated_hashes(key_exprs: list[str]) -> str:
+    part = ", ".join(key_exprs)
+    return (f"SELECT h FROM (SELECT hash({part}) AS h FROM staged WHERE reject_reason IS NULL) "
+            f"GROUP BY h HAVING count(*) > 1")
+
+
+def duplicate_keys_sql(key_exprs: list[str]) -> str:
+    """More than 0 when two accepted rows of `staged` may share a key: their 64-bit key hashes repeat
+    (counting distinct integers, not strings). 0 proves there are no in-file duplicates, and duplicate_sql
+    need not run; a hash collision only makes it run for nothing."""
+    part = ", ".join(key_exprs)
+    return f"SELECT count(*) - count(DISTINCT hash({part})) FROM staged WHERE reject_reason IS NULL"
+
+
 def duplicate_sql(ds: Dataset, key_exprs: list[str]) -> str:
-    """Within one file, a natural key seen twice keeps the later row and rejects the earlier one. The
-    keys seen more than once are found by aggregation first (few), then matched back."""
+    """Within one file, a natural key seen twice keeps the later row and rejects the earlier one. Keys
+    whose hash is seen more than once are found first (few), then the keys themselves are compared on
+    those rows only."""
     part = ", ".join(key_exprs)
     keys = ", ".join(f"{k} AS k{i}" for i, k in enumerate(key_exprs))
     same = " AND ".join(f"d.k{i} IS NOT DISTINCT FROM {k}" for i, k in enumerate(key_exprs))
@@ -171,7 +196,7 @@ def duplicate_sql(ds: Dataset, key_exprs: list[str]) -> str:
 UPDATE staged SET reject_reason = '与本文件第 ' || d.last_row || ' 行重复（相同{_key_words(ds)}），以后者为准'
 FROM (
   SELECT {keys}, max(_row) AS last_row
-  FROM staged WHERE reject_reason IS NULL
+  FROM staged WHERE reject_reason IS NULL AND hash({part}) IN ({_repeated_hashes(key_exprs)})
   GROUP BY {part} HAVING count(*) > 1
 ) AS d
 WHERE staged.reject_reason IS NULL AND {same} AND staged._row < d.last_row

@@ -109,6 +109,8 @@ def test_duplicate_key_within_file_keeps_last(tmp_path, db):
     (r,) = load_files([p], db)
     assert r.rows_loaded == 1 and r.rows_rejected == 1 and "第 3 行重复" in r.rejects[0]["reason"]
     assert q(db, "SELECT members FROM fct_membership")[0][0] == 22
+    # the rejected row is reported as it was filled in
+    assert q(db, "SELECT row_number, raw FROM etl_rejects WHERE load_id = ?", [r.load_id]) == [(2, "B1 | 2024-07 | 20")]
 
 
 def test_unrecognised_and_unreadable_files_load_nothing(tmp_path, db):
