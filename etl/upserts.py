@@ -3,13 +3,15 @@
 used both to drop in-file duplicates and to upsert."""
 from __future__ import annotations
 
-ACTIVITY_KEY = ("COALESCE(activity_id, 'h:' || md5(concat_ws('|', resolved_ref, CAST(date AS VARCHAR), "
-                "activity_type, COALESCE(topic, ''))))")
+DERIVED_ACTIVITY_KEY = ("'h:' || md5(concat_ws('|', resolved_ref, CAST(date AS VARCHAR), activity_type, "
+                        "COALESCE(topic, '')))")  # over `staged`, for an activity filed without an id
+ACTIVITY_KEY = f"COALESCE(activity_id, {DERIVED_ACTIVITY_KEY})"
 
 SELECTS: dict[str, str] = {
     "org_units": """unit_id, unit_name, pb_name_key(unit_name) AS name_key, parent_id, org_level,
         business_unit_id, business_unit_name, unit_type, region, founded""",
-    "party_activities": f"""{ACTIVITY_KEY} AS activity_key, activity_id, resolved_ref AS unit_id, date,
+    "party_activities": f"""CASE WHEN activity_id IS NULL THEN {DERIVED_ACTIVITY_KEY} END AS activity_key, activity_id,
+        resolved_ref AS unit_id, date,
         activity_type, CAST(participants AS INTEGER) AS participants, CAST(expected AS INTEGER) AS expected,
         hours, topic, business_link""",
     "membership": """resolved_ref AS unit_id, month, CAST(members AS INTEGER) AS members,
@@ -38,15 +40,15 @@ KEYS: dict[str, list[str]] = {
     "kpi_monthly": ["resolved_ref", "month"],
 }
 
-# the same keys as columns of the warehouse table
+# the same keys over the warehouse table, `{t}` standing for its name or alias
 TABLE_KEYS: dict[str, list[str]] = {
-    "org_units": ["unit_id"],
-    "party_activities": ["activity_key"],
-    "membership": ["unit_id", "month"],
-    "initiatives": ["initiative_id"],
-    "assessments": ["unit_id", "period"],
-    "outages": ["event_id"],
-    "kpi_monthly": ["business_unit_id", "month"],
+    "org_units": ["{t}.unit_id"],
+    "party_activities": ["COALESCE({t}.activity_id, {t}.activity_key)"],
+    "membership": ["{t}.unit_id", "{t}.month"],
+    "initiatives": ["{t}.initiative_id"],
+    "assessments": ["{t}.unit_id", "{t}.period"],
+    "outages": ["{t}.event_id"],
+    "kpi_monthly": ["{t}.business_unit_id", "{t}.month"],
 }
 
 
@@ -77,8 +79,9 @@ def touched_sql(dataset_id: str, table: str) -> str:
     lo, hi = months
     parts = [f"SELECT min({lo}) AS lo, max({hi}) AS hi FROM incoming"]
     keys = TABLE_KEYS[dataset_id]
-    if len(keys) == 1:  # a single id column: a corrected row may have moved to another month
-        parts.append(f"SELECT min({lo}), max({hi}) FROM {table} WHERE {keys[0]} IN (SELECT {keys[0]} FROM incoming)")
+    if len(keys) == 1:  # a single id: a corrected row may have moved to another month
+        parts.append(f"SELECT min({lo}), max({hi}) FROM {table} "
+                     f"WHERE {keys[0].format(t=table)} IN (SELECT {keys[0].format(t='incoming')} FROM incoming)")
     union = " UNION ALL ".join(parts)
     return (f"INSERT INTO panel_touched SELECT '{dataset_id}', CAST(min(lo) AS DATE), CAST(max(hi) AS DATE), FALSE "
             f"FROM ({union}) HAVING min(lo) IS NOT NULL")
@@ -89,7 +92,7 @@ def upsert_sql(dataset_id: str, table: str, load_id: int) -> list[str]:
     note the panel months they touch, delete the keys about to arrive, then append. Keys are unique within
     `staged` (in-file duplicates are rejected first), so the table's keys stay unique without an index on
     the big tables."""
-    same = " AND ".join(f"t.{k} = n.{k}" for k in TABLE_KEYS[dataset_id])
+    same = " AND ".join(f"{k.format(t='t')} = {k.format(t='n')}" for k in TABLE_KEYS[dataset_id])
     return [
         # a view, not a copy: at group scale a third copy of a big file's rows would not fit in memory
         f"CREATE OR REPLACE TEMP VIEW incoming AS SELECT {SELECTS[dataset_id]}, {int(load_id)} AS load_id "

@@ -104,6 +104,25 @@ def test_reload_is_idempotent_and_corrections_upsert(tmp_path, db):
     assert q(db, "SELECT count(*) FROM fct_activities")[0][0] == 1
 
 
+def test_activity_keys_stored_before_upsert_like_new_ones(tmp_path, db):
+    """Warehouses built before activity_key became NULL for activities with an id (it held a copy of the
+    id, NOT NULL) take new loads: the same activities are replaced, not added."""
+    header = ["活动编号"] + ACT_HEADER
+    rows = [["A1", "城东供电所党支部", "2024-07-05", "主题党日", 20, 22, 2, "优服务"],
+            ["", "城东供电所党支部", "2024-07-06", "党课", 18, 22, 1, "学习"]]
+    p = write_csv(tmp_path / "a.csv", header, rows)
+    load_files([p], db)
+    assert q(db, "SELECT activity_id, activity_key IS NULL FROM fct_activities ORDER BY date") == [("A1", True), (None, False)]
+    con = duckdb.connect(str(db))  # the old layout
+    con.execute("UPDATE fct_activities SET activity_key = COALESCE(activity_id, activity_key)")
+    con.execute("ALTER TABLE fct_activities ALTER COLUMN activity_key SET NOT NULL")
+    con.close()
+    rows[0][4] = rows[1][4] = 21
+    (r,) = load_files([write_csv(tmp_path / "a.csv", header, rows)], db)
+    assert r.error is None and r.rows_loaded == 2
+    assert q(db, "SELECT count(*), sum(participants) FROM fct_activities") == [(2, 42)]
+
+
 def test_duplicate_key_within_file_keeps_last(tmp_path, db):
     p = write_csv(tmp_path / "m.csv", ["组织编码", "月份", "党员人数"], [["B1", "2024-07", 20], ["B1", "2024年7月", 22]])
     (r,) = load_files([p], db)

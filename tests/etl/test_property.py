@@ -65,7 +65,7 @@ def test_natural_keys_stay_unique_over_overlapping_loads(tmp_path_factory, files
             expected[a_id or (unit, day, kind, topic)] = k + 1
     con = duckdb.connect(str(db), read_only=True)
     try:
-        keys, distinct = con.execute("SELECT count(*), count(DISTINCT activity_key) FROM fct_activities").fetchall()[0]
+        keys, distinct = con.execute("SELECT count(*), count(DISTINCT COALESCE(activity_id, activity_key)) FROM fct_activities").fetchall()[0]
         participants = sorted(r[0] for r in con.execute("SELECT participants FROM fct_activities").fetchall())
     finally:
         con.close()
