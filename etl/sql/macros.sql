@@ -16,8 +16,10 @@ CREATE OR REPLACE TEMP MACRO pb_excel_serial(s) AS
     END;
 
 -- A string matches at most one format of a list (each must consume the whole string), so the lists
--- are split by a character only some formats contain and the most common format goes first.
+-- are split by a character only some formats contain and the most common format goes first. ISO dates,
+-- what systems export, are tried alone before the lists (a single format is about twice as fast).
 CREATE OR REPLACE TEMP MACRO pb_timestamp(s) AS COALESCE(
+    try_strptime(s, '%Y-%m-%d'),
     CASE WHEN contains(s, '年')
          THEN try_strptime(trim(s), ['%Y年%m月%d日', '%Y年%m月%d日 %H:%M:%S', '%Y年%m月%d日 %H:%M',
                                      '%Y年%m月%d日%H时%M分', '%Y年%m月%d日%H:%M'])
