@@ -34,10 +34,11 @@ def etl_clean(template_db: str, db: str, csv: str) -> dict:
             "errors": [res.error] if res.error else []}
 
 
-PHASES = [("read_csv(", "read (DuckDB CSV reader, text)"), (" AS col, c", "NFKC scan"),
-          ("SELECT count(*) FROM raw_src WHERE rowid", "summary/note rows"), ("TEMP TABLE staged", "validation SQL"),
-          ("行重复", "in-file duplicates"), ("TEMP TABLE incoming", "typed rows + keys"), ("DELETE FROM", "upsert: delete"),
-          ("INSERT INTO fct_", "upsert: append"), ("panel_touched", "upsert: months touched"), ("panel_", "panel rebuild"), ("CHECKPOINT", "checkpoint"),
+PHASES = [("read_csv(", "read as text + look flags (one regex per row)"), (" AS col, c", "NFKC of flagged rows"),
+          ("TEMP TABLE raw_skip", "blank/summary/note rows"), ("TEMP TABLE staged", "validation SQL"),
+          ("count(DISTINCT hash(", "in-file duplicates"), ("行重复", "in-file duplicates"),
+          ("INSERT INTO etl_rejects", "rejects"), ("DELETE FROM", "upsert: delete"), ("INSERT INTO fct_", "upsert: append"),
+          ("panel_touched", "upsert: months touched"), ("panel_", "panel rebuild"), ("CHECKPOINT", "checkpoint"),
           ("COMMIT", "commit")]
 
 
