@@ -46,6 +46,7 @@ from etl.readers import MAX_CELL_CHARS, normalize_cell
 from etl.validate import lit, q
 
 SAMPLE_BYTES = 1 << 16
+WS_MAX = 0x3000  # the highest code point str.isspace() accepts (IDEOGRAPHIC SPACE; tested)
 SCAN_CHUNK = 1 << 23
 
 
@@ -109,7 +110,7 @@ def _needs_python() -> str:
     leading or trailing whitespace, or nothing at all."""
     unstable = _unstable()
     # whitespace str.strip() removes that NFKC leaves alone (NFKC turns the other spaces into U+0020)
-    ws = "".join(f"\\x{{{cp:X}}}" for cp in range(0x110000) if chr(cp).isspace() and cp not in unstable)
+    ws = "".join(f"\\x{{{cp:X}}}" for cp in range(WS_MAX + 1) if chr(cp).isspace() and cp not in unstable)
     return f"[{_char_class(unstable)}]|^[{ws}]|[{ws}]$|^$"
 
 

@@ -112,13 +112,13 @@ def _read_bulk(con, prep: _Prepared) -> None:
         if not isinstance(frame, bulk_csv.BulkCsv):
             continue
         try:
+            # a transcoded copy is kept until the file is loaded (prep.discard): in-file duplicates read it again
             prep.parts[k] = (sheet, m, frame, bulk_csv.materialize(con, frame, m))
         except bulk_csv.Unavailable:
+            frame.discard()
             whole = next(s for s in readers.read_file(frame.source, prep.label) if contract.match_sheet(s, m.dataset.id))
             rows, skipped = contract.extract_frame(whole, contract.match_sheet(whole, m.dataset.id))
             prep.parts[k] = (sheet, m, rows, skipped)
-        finally:
-            frame.discard()
 
 
 def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, frame, res: FileResult):
@@ -133,18 +133,32 @@ def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, fra
     rules = validate.rules_sql(ds)
     if rules:
         con.execute(rules)
+    raw_text = "raw_in"  # (_row, _raw) of every row: the Python path's table
+    text_kept = True
+    if bulk:  # the text of the rows rejected so far, then the text rows go: the rest needs the memory
+        con.execute(f"CREATE OR REPLACE TEMP TABLE raw_rejected AS SELECT _row, _raw FROM ({bulk_csv.rejected_sql(frame, m)})")
+        raw_text = "raw_rejected"
+        if not (ds.custom_metrics and m.extra):  # custom KPI columns are read from the text rows below
+            bulk_csv.drop(con)
+            text_kept = False
     if con.execute(validate.duplicate_keys_sql(upserts.KEYS[ds.id])).fetchall()[0][0]:
         con.execute(validate.duplicate_sql(ds, upserts.KEYS[ds.id]))
-    rejected = (bulk_csv.rejected_sql(frame, m) if bulk else
-                "SELECT s._row, s.reject_reason, r._raw FROM staged AS s JOIN raw_in AS r USING (_row) "
-                "WHERE s.reject_reason IS NOT NULL")
-    con.execute(f"INSERT INTO etl_rejects SELECT ?, ?, ?, * FROM ({rejected})", [load_id, label, sheet])
+        if bulk:  # rare: the rows now rejected as duplicates need their text; read the file again
+            if not text_kept:
+                bulk_csv.materialize(con, frame, m)
+            con.execute(f"INSERT INTO raw_rejected SELECT _row, _raw FROM ({bulk_csv.rejected_sql(frame, m)}) "
+                        f"WHERE _row NOT IN (SELECT _row FROM raw_rejected)")
+            if not text_kept:
+                bulk_csv.drop(con)
+    con.execute(f"INSERT INTO etl_rejects SELECT ?, ?, ?, s._row, s.reject_reason, r._raw FROM staged AS s "
+                f"LEFT JOIN {raw_text} AS r USING (_row) WHERE s.reject_reason IS NOT NULL", [load_id, label, sheet])
     rejects = con.execute(
         "SELECT _row, reject_reason FROM staged WHERE reject_reason IS NOT NULL ORDER BY _row"
     ).fetchall()
     if ds.custom_metrics:
         _load_custom(con, load_id, sheet, m, res)
     bulk_csv.drop(con)  # the text rows are done with: free their memory before the upsert
+    con.execute("DROP TABLE IF EXISTS raw_rejected")
     for sql in upserts.upsert_sql(ds.id, ds.table, load_id):
         con.execute(sql)
     loaded = con.execute("SELECT count(*) FROM incoming").fetchall()[0][0]

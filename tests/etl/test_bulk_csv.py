@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import hashlib
 import shutil
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -243,3 +244,7 @@ def test_look_test_flags_what_needs_a_closer_look():
         con.execute("DELETE FROM raw_src")
         con.execute("INSERT INTO raw_src VALUES (?, ?, ?, ?)", list(row))
         assert con.execute(f"SELECT {bulk_csv.look_sql(4)} FROM raw_src").fetchall()[0][0] is expected, row
+
+
+def test_no_whitespace_above_the_bound_the_patterns_scan():
+    assert max(cp for cp in range(sys.maxunicode + 1) if chr(cp).isspace()) == bulk_csv.WS_MAX

@@ -124,12 +124,25 @@ def test_activity_keys_stored_before_upsert_like_new_ones(tmp_path, db):
 
 
 def test_duplicate_key_within_file_keeps_last(tmp_path, db):
-    p = write_csv(tmp_path / "m.csv", ["组织编码", "月份", "党员人数"], [["B1", "2024-07", 20], ["B1", "2024年7月", 22]])
+    p = write_csv(tmp_path / "m.csv", ["组织编码", "月份", "党员人数"],
+                  [["B1", "2024-07", 20], ["B1", "2024年7月", 22], ["B2", "2024-13", 9]])
     (r,) = load_files([p], db)
-    assert r.rows_loaded == 1 and r.rows_rejected == 1 and "第 3 行重复" in r.rejects[0]["reason"]
+    assert r.rows_loaded == 1 and r.rows_rejected == 2 and "第 3 行重复" in r.rejects[0]["reason"]
     assert q(db, "SELECT members FROM fct_membership")[0][0] == 22
-    # the rejected row is reported as it was filled in
-    assert q(db, "SELECT row_number, raw FROM etl_rejects WHERE load_id = ?", [r.load_id]) == [(2, "B1 | 2024-07 | 20")]
+    # the rejected rows are reported as they were filled in: the duplicate (its text read again from the
+    # file) and the row that failed a check
+    assert q(db, "SELECT row_number, raw FROM etl_rejects WHERE load_id = ? ORDER BY row_number", [r.load_id]) == [
+        (2, "B1 | 2024-07 | 20"), (4, "B2 | 2024-13 | 9")]
+
+
+def test_duplicate_in_gbk_file_reported_with_its_text(tmp_path, db):
+    p = write_csv(tmp_path / "a.csv", ACT_HEADER, [["城东供电所党支部", "2024-07-05", "主题党日", 20, 22, 2, "优服务"],
+                                                   ["城东供电所党支部", "2024-07-05", "主题党日", 21, 22, 2, "优服务"]],
+                  encoding="gb18030")
+    (r,) = load_files([p], db)
+    assert r.rows_loaded == 1 and r.rows_rejected == 1
+    assert q(db, "SELECT raw FROM etl_rejects WHERE load_id = ?", [r.load_id]) == [
+        ("城东供电所党支部 | 2024-07-05 | 主题党日 | 20 | 22 | 2 | 优服务",)]
 
 
 def test_unrecognised_and_unreadable_files_load_nothing(tmp_path, db):
