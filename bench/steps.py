@@ -38,7 +38,8 @@ PHASES = [("read_csv(", "read as text + look flags (one regex per row)"), (" AS 
           ("TEMP TABLE raw_skip", "blank/summary/note rows"), ("TEMP TABLE staged", "validation SQL"),
           ("count(DISTINCT hash(", "in-file duplicates"), ("行重复", "in-file duplicates"),
           ("INSERT INTO etl_rejects", "rejects"), ("DELETE FROM", "upsert: delete"), ("INSERT INTO fct_", "upsert: append"),
-          ("panel_touched", "upsert: months touched"), ("panel_", "panel rebuild"), ("CHECKPOINT", "checkpoint"),
+          ("panel_touched", "upsert: months touched"), ("panel_", "panel rebuild"), ("agg_", "panel rebuild"),
+          ("CHECKPOINT", "checkpoint"),
           ("COMMIT", "commit")]
 
 
