@@ -109,8 +109,10 @@ def _ref_join(ds: Dataset) -> tuple[str, str, list[tuple[str, str]]]:
         fix = "请先在组织机构表中登记业务单元，或核对业务单元编码/名称"
     joins = f" LEFT JOIN {table} AS r_id ON r_id.ref_id = p.{q(by_id.id)}"
     resolved = "r_id.ref_id"
-    if by_name:
-        joins += f" LEFT JOIN {table} AS r_nm ON r_nm.name_key = pb_name_key(p.{q(by_name.id)})"
+    if by_name:  # names are normalised once per distinct name, not once per row
+        names = (f"(SELECT n.given, u.ref_id FROM (SELECT DISTINCT {q(by_name.id)} AS given FROM raw_in) AS n "
+                 f"JOIN {table} AS u ON u.name_key = pb_name_key(n.given))")
+        joins += f" LEFT JOIN {names} AS r_nm ON r_nm.given = p.{q(by_name.id)}"
         resolved = "COALESCE(r_id.ref_id, r_nm.ref_id)"
     given = f"COALESCE(p.{q(by_id.id)}, p.{q(by_name.id)})" if by_name else f"p.{q(by_id.id)}"
     checks = [

@@ -123,6 +123,18 @@ def test_activity_keys_stored_before_upsert_like_new_ones(tmp_path, db):
     assert q(db, "SELECT count(*), sum(participants) FROM fct_activities") == [(2, 42)]
 
 
+def test_branch_names_resolve_with_spaces_and_case_and_unknown_names_are_rejected(tmp_path, db):
+    rows = [["城东 供电所 党支部", "2024-07-05", "主题党日", 20, 22, 2, "a"],
+            ["城西供电所党支部", "2024-07-05", "主题党日", 20, 22, 2, "b"],
+            ["城东供电所党支部", "2024-07-06", "党课", 20, 22, 2, "c"],
+            ["城南供电所党支部", "2024-07-06", "党课", 20, 22, 2, "d"]]
+    for encoding in ("utf-8", "gb18030"):  # the bulk path, and the same file transcoded
+        (r,) = load_files([write_csv(tmp_path / f"n_{encoding}.csv", ACT_HEADER, rows, encoding=encoding)], db)
+        assert r.rows_loaded == 3 and r.rows_rejected == 1
+        assert "组织「城南供电所党支部」不在组织机构表中" in r.rejects[0]["reason"] and r.rejects[0]["row"] == 5
+    assert q(db, "SELECT topic, unit_id FROM fct_activities ORDER BY topic") == [("a", "B1"), ("b", "B2"), ("c", "B1")]
+
+
 def test_duplicate_key_within_file_keeps_last(tmp_path, db):
     p = write_csv(tmp_path / "m.csv", ["组织编码", "月份", "党员人数"],
                   [["B1", "2024-07", 20], ["B1", "2024年7月", 22], ["B2", "2024-13", 9]])
