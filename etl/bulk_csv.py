@@ -17,9 +17,9 @@ Used when the file:
 Cells are normalised like the Python reader. While DuckDB reads the file, one regex per row flags the
 rows that need a closer look: a character outside the common stable ones (full-width forms, ①, ㎡,
 compatibility ideographs, combining marks … are outside), a space at a cell's edge, a cell that could
-be a 合计/小计 word, or at most two filled cells. Every other row is final as read. In the flagged rows, Python's own unicodedata
-normalises the distinct rare cells (a small mapping table writes them back) and the exact blank/summary/
-note test runs."""
+be a 合计/小计 word, or at most two filled cells. Every other row is final as read. In the flagged rows,
+Python's own unicodedata normalises the distinct rare cells (a small mapping table writes them back)
+and the exact blank/summary/note test runs."""
 from __future__ import annotations
 
 import codecs
@@ -343,7 +343,7 @@ def materialize(con: duckdb.DuckDBPyConnection, src: BulkCsv, match: contract.Ma
 
 
 def rejected_sql(src: BulkCsv, match: contract.Match) -> str:
-    """(_row, reject_reason, _raw) of the rejected rows of `staged`, `_raw` being the row as filled in
+    """(_row, _raw) of the rejected rows of `staged`, `_raw` being the row as filled in
     (for the rejects report): padded to the matched columns, empty cells after them dropped — as
     extract_frame writes it. The text is built after the join, for those rows only."""
     w = src.width
@@ -351,7 +351,7 @@ def rejected_sql(src: BulkCsv, match: contract.Match) -> str:
     keep = max(match.columns) + 1
     last = f"({w} + 1 - coalesce(list_position(list_reverse(list_transform({cells}, lambda x: x IS NOT NULL)), true), {w} + 1))"
     raw = f"array_to_string(list_transform({cells}[1:greatest({keep}, {last})], lambda x: coalesce(x, '')), ' | ')"
-    return (f"SELECT s._row, s.reject_reason, {raw} AS _raw FROM staged AS s JOIN raw_src AS f "
+    return (f"SELECT s._row, {raw} AS _raw FROM staged AS s JOIN raw_src AS f "
             f"ON f.rowid = s._row - 1 + {src.base} WHERE s.reject_reason IS NOT NULL")
 
 

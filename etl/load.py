@@ -136,7 +136,7 @@ def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, fra
     raw_text = "raw_in"  # (_row, _raw) of every row: the Python path's table
     text_kept = True
     if bulk:  # the text of the rows rejected so far, then the text rows go: the rest needs the memory
-        con.execute(f"CREATE OR REPLACE TEMP TABLE raw_rejected AS SELECT _row, _raw FROM ({bulk_csv.rejected_sql(frame, m)})")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE raw_rejected AS {bulk_csv.rejected_sql(frame, m)}")
         raw_text = "raw_rejected"
         if not (ds.custom_metrics and m.extra):  # custom KPI columns are read from the text rows below
             bulk_csv.drop(con)
@@ -146,7 +146,7 @@ def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, fra
         if bulk:  # rare: the rows now rejected as duplicates need their text; read the file again
             if not text_kept:
                 bulk_csv.materialize(con, frame, m)
-            con.execute(f"INSERT INTO raw_rejected SELECT _row, _raw FROM ({bulk_csv.rejected_sql(frame, m)}) "
+            con.execute(f"INSERT INTO raw_rejected SELECT * FROM ({bulk_csv.rejected_sql(frame, m)}) "
                         f"WHERE _row NOT IN (SELECT _row FROM raw_rejected)")
             if not text_kept:
                 bulk_csv.drop(con)
