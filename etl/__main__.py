@@ -94,6 +94,24 @@ def cmd_refresh(args) -> int:
     return 0
 
 
+def cmd_migrate(args) -> int:
+    from etl import migrations, publish, warehouse
+
+    db = _db(args)
+    if not db.exists():
+        raise EtlError(f"仓库文件不存在：{db}。(no warehouse)")
+    with publish.working_copy(db) as work:
+        con = warehouse.connect(work)
+        try:
+            before = migrations.stored_version(con)
+            warehouse.init_schema(con)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+    print(f"仓库结构版本 schema version: {before} → {migrations.SCHEMA_VERSION}")
+    return 0
+
+
 def cmd_docs(args) -> int:
     from etl.docs import generated_sections, render_into
 
@@ -144,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     rf.add_argument("--major-events", choices=["include", "exclude"],
                     help="include (DL/T 836 headline, default) or exclude major-event outages from reliability")
     rf.set_defaults(fn=cmd_refresh)
+    mg = sub.add_parser("migrate", help="bring an older warehouse to this version's schema (clears personal data kept by older versions)")
+    mg.add_argument("--db")
+    mg.set_defaults(fn=cmd_migrate)
     dc = sub.add_parser("docs", help="print (or --write into README.md) the data-contract and metric tables")
     dc.add_argument("--write", action="store_true")
     dc.set_defaults(fn=cmd_docs)

@@ -343,14 +343,11 @@ def materialize(con: duckdb.DuckDBPyConnection, src: BulkCsv, match: contract.Ma
 
 
 def rejected_sql(src: BulkCsv, match: contract.Match) -> str:
-    """(_row, _raw) of the rejected rows of `staged`, `_raw` being the row as filled in
-    (for the rejects report): padded to the matched columns, empty cells after them dropped — as
-    extract_frame writes it. The text is built after the join, for those rows only."""
-    w = src.width
-    cells = "[" + ", ".join(f"f.c{i}" for i in range(w)) + "]"
-    keep = max(match.columns) + 1
-    last = f"({w} + 1 - coalesce(list_position(list_reverse(list_transform({cells}, lambda x: x IS NOT NULL)), true), {w} + 1))"
-    raw = f"array_to_string(list_transform({cells}[1:greatest({keep}, {last})], lambda x: coalesce(x, '')), ' | ')"
+    """(_row, _raw) of the rejected rows of `staged`, `_raw` being the contract columns' cells as filled
+    in, in the file's order — as extract_frame writes it (never a column outside the contract, so never a
+    personal one). The text is built after the join, for those rows only."""
+    cells = "[" + ", ".join(f"f.c{i}" if i < src.width else "NULL" for i in sorted(match.columns)) + "]"
+    raw = f"array_to_string(list_transform({cells}, lambda x: coalesce(x, '')), ' | ')"
     return (f"SELECT s._row, {raw} AS _raw FROM staged AS s JOIN raw_src AS f "
             f"ON f.rowid = s._row - 1 + {src.base} WHERE s.reject_reason IS NOT NULL")
 

@@ -14,13 +14,12 @@ import pandas as pd
 
 from catalogue import Dataset, datasets
 from etl.errors import UnknownKind
+from etl.personal import is_personal_header
 from etl.readers import Sheet
 
 HEADER_SCAN_ROWS = 30
 SUMMARY_WORDS = {"合计", "小计", "总计", "总合计", "total", "subtotal", "sum"}
 NOTE_PREFIXES = ("填表人", "审核人", "制表人", "负责人", "备注", "说明", "注:", "注：", "填报说明", "联系电话", "note")
-# Columns that carry personal data. They are never loaded; the load result says they were dropped.
-PERSONAL_DATA = re.compile(r"(姓名|身份证|证件号|手机|电话|联系方式|住址|出生|籍贯|name_of_member|id_?card|phone|mobile)", re.I)
 
 
 def normalize_header(text: str | None) -> str:
@@ -52,7 +51,7 @@ class Match:
     header_row: int  # 0-based index into sheet.rows
     columns: dict[int, str]  # sheet column index -> contract column id
     extra: dict[int, str] = field(default_factory=dict)  # unmatched headers (custom metrics or ignored)
-    personal: list[str] = field(default_factory=list)  # dropped personal-data headers
+    personal: list[str] = field(default_factory=list)  # personal-data headers, never read (etl/personal.py)
 
 
 def _covers(ds: Dataset, found: set[str]) -> bool:
@@ -92,7 +91,7 @@ def match_sheet(sheet: Sheet, kind: str | None = None) -> Match | None:
                 for ci, cell in enumerate(row):
                     if ci in cols or not cell:
                         continue
-                    if PERSONAL_DATA.search(cell):
+                    if is_personal_header(cell):
                         personal.append(cell)
                     else:
                         extra[ci] = cell
@@ -113,11 +112,13 @@ def is_summary_or_note(cells: list[str | None]) -> bool:
 
 def extract_frame(sheet: Sheet, match: Match) -> tuple[pd.DataFrame, int]:
     """The data rows under the header as text columns named by contract id, plus `_row` (1-based row
-    number as Excel shows it) and `_raw` (the original cells, for the rejects report). Blank, 合计/小计
-    and trailing note rows are dropped and counted."""
+    number as Excel shows it) and `_raw` (the contract columns' cells as filled in, in the file's order,
+    for the rejects report: never a column outside the contract, so never a personal one). Blank,
+    合计/小计 and trailing note rows are dropped and counted."""
     records, skipped = [], 0
     width = max(match.columns) + 1
     custom_idx = sorted(match.extra) if match.dataset.custom_metrics else []
+    contract_idx = sorted(match.columns)
     for offset, row in enumerate(sheet.rows[match.header_row + 1:]):
         row = list(row) + [None] * max(0, width - len(row))
         if is_summary_or_note(row):
@@ -127,9 +128,7 @@ def extract_frame(sheet: Sheet, match: Match) -> tuple[pd.DataFrame, int]:
         for ci in custom_idx:
             rec[f"custom::{match.extra[ci]}"] = row[ci] if ci < len(row) else None
         rec["_row"] = match.header_row + offset + 2
-        # the row as filled in: padded to the matched columns, empty cells after them dropped
-        last = max((i for i, c in enumerate(row) if c is not None), default=-1) + 1
-        rec["_raw"] = " | ".join("" if c is None else c for c in row[:max(width, last)])
+        rec["_raw"] = " | ".join("" if row[ci] is None else row[ci] for ci in contract_idx)
         records.append(rec)
     cols = [c.id for c in match.dataset.columns]
     frame = pd.DataFrame.from_records(records)

@@ -16,3 +16,7 @@ class UnknownKind(EtlError):
 
 class LimitExceeded(EtlError):
     pass
+
+
+class SchemaTooNew(EtlError):
+    """The warehouse was written by a newer version of this program."""

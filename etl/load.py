@@ -150,7 +150,7 @@ def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, fra
                         f"WHERE _row NOT IN (SELECT _row FROM raw_rejected)")
             if not text_kept:
                 bulk_csv.drop(con)
-    con.execute(f"INSERT INTO etl_rejects SELECT ?, ?, ?, s._row, s.reject_reason, r._raw FROM staged AS s "
+    con.execute(f"INSERT INTO etl_rejects SELECT ?, ?, ?, s._row, s.reject_reason, pb_mask(r._raw) FROM staged AS s "
                 f"LEFT JOIN {raw_text} AS r USING (_row) WHERE s.reject_reason IS NOT NULL", [load_id, label, sheet])
     rejects = con.execute(
         "SELECT _row, reject_reason FROM staged WHERE reject_reason IS NOT NULL ORDER BY _row"
@@ -173,9 +173,13 @@ def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, fra
 def _load_custom(con, load_id: int, sheet: str, m: contract.Match, res: FileResult) -> None:
     for header in m.extra.values():
         col = f"custom::{header}"
-        filled, numeric = con.execute(
-            f"SELECT count(pb_text({q(col)})), count(pb_num({q(col)})) FROM raw_in"
+        filled, numeric, personal = con.execute(
+            f"SELECT count(pb_text({q(col)})), count(pb_num({q(col)})), "
+            f"count(*) FILTER (WHERE pb_has_personal({q(col)}) OR pb_number_like_id(pb_num({q(col)}))) FROM raw_in"
         ).fetchall()[0]
+        if personal:
+            res.notes.append(f"工作表「{sheet}」的列「{header}」含有身份证号、手机号或邮箱样式的值，按个人信息处理，未导入。")
+            continue
         if filled == 0 or numeric < CUSTOM_NUMERIC_SHARE * filled:
             res.notes.append(f"工作表「{sheet}」的列「{header}」不是数值，未作为自定义指标导入。")
             continue

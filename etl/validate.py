@@ -56,7 +56,9 @@ def typed_expr(col: Column, text: str) -> str:
     """The typed value of a column from `text`, its cell already trimmed and NULL when empty."""
     if col.type == "enum":
         return _enum_expr(col, text)
-    if col.type in ("code", "text", "unit_ref", "bu_ref"):
+    if col.type == "text":  # free text keeps its words, never an ID/phone/e-mail (etl/personal.py)
+        return f"pb_mask({text})"
+    if col.type in ("code", "unit_ref", "bu_ref"):
         return text
     return TYPE_EXPR[col.type].format(c=text)
 
@@ -140,7 +142,8 @@ def staging_sql(ds: Dataset) -> str:
         ))
         checks.append(("p.org_level = '党支部' AND p.business_unit_id IS NULL",
                        lit("党支部必须填写业务单元编码，才能与经营指标关联")))
-    # the sentence is built only for rows that fail a check (CASE evaluates its THEN on those rows only)
+    # the sentence is built only for rows that fail a check (CASE evaluates its THEN on those rows only);
+    # it quotes cells, so personal data in a cell is masked in it
     failed = " OR ".join(f"COALESCE({cond}, FALSE)" for cond, _ in checks)
     reason = "concat_ws('；', " + ", ".join(f"CASE WHEN {cond} THEN {msg} END" for cond, msg in checks) + ")"
     extra_select = f", {ref_select}" if ref_select else ""
@@ -158,7 +161,7 @@ WITH t AS (
   FROM t
 )
 SELECT p.* EXCLUDE ({dropped}){extra_select},
-  CASE WHEN {failed} THEN NULLIF({reason}, '') END AS reject_reason
+  CASE WHEN {failed} THEN pb_mask(NULLIF({reason}, '')) END AS reject_reason
 FROM p{ref_joins}
 """
 

@@ -15,6 +15,7 @@ import duckdb
 
 import settings
 from catalogue import metrics
+from etl import personal
 
 SQL_DIR = Path(__file__).parent / "sql"
 UNIT_ATTRS = "bu.business_unit_name, bu.unit_type, bu.region"
@@ -34,11 +35,17 @@ def connect(path: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPy
         config["temp_directory"] = str(path.parent / ".duckdb_tmp")
     con = duckdb.connect(str(path), read_only=read_only, config=config)
     con.execute(sql_file("macros.sql"))
+    con.execute(personal.macros_sql())
     return con
 
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create what is missing and migrate an older warehouse (etl/migrations.py); refuse a newer one."""
+    from etl import migrations
+
+    version = migrations.check_writable(con)
     con.execute(sql_file("schema.sql"))
+    migrations.migrate(con, version)
     con.execute(sql_file("views.sql"))
     if not _table_exists(con, "panel_month"):
         refresh_panels(con)

@@ -13,6 +13,7 @@ import streamlit as st
 
 import settings
 from analytics.source import fetch_frame
+from etl import personal
 
 RETRIES = 5
 
@@ -171,8 +172,14 @@ def coverage(v: str) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=8)
 def rejects(v: str, load_id: int | None = None) -> pd.DataFrame:
     where, params = ("WHERE load_id = ?", [load_id]) if load_id is not None else ("", [])
-    return query(f"SELECT load_id, file_name, sheet, row_number, reason, raw FROM etl_rejects {where} "
-                 "ORDER BY load_id DESC, row_number LIMIT 5000", params)
+    # a warehouse not yet migrated to schema 2 may hold personal cells in a reject's text: not shown
+    raw = ("CASE WHEN (SELECT max(TRY_CAST(value AS INTEGER)) FROM meta WHERE key = 'schema_version') >= 2 "
+           "THEN raw END AS raw")
+    df = query(f"SELECT load_id, file_name, sheet, row_number, reason, {raw} FROM etl_rejects {where} "
+               "ORDER BY load_id DESC, row_number LIMIT 5000", params)
+    if not df.empty:
+        df["reason"] = df["reason"].map(personal.mask)
+    return df
 
 
 def clear() -> None:
