@@ -10,9 +10,12 @@ import json
 import sys
 
 from analytics import correlate, did, fe, quartiles, reverse, summaries, whatif
-from analytics.errors import AnalysisError
+from analytics.errors import AnalysisError, InsufficientData
 from analytics.panel import PanelFilter, apply_filter, from_csv
 from catalogue import metric_ids
+
+
+DEFAULT_LAG = 1  # the dashboard's default (ui/analyses.DEFAULTS), so a default command reproduces a default view
 
 
 def _list(s: str | None) -> list[str]:
@@ -117,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--y", help="outcome metric id (KPI)")
     common.add_argument("--x", help="input metric id(s), comma-separated")
     common.add_argument("--controls", help="control metric ids, comma-separated")
-    common.add_argument("--lag", type=int, default=0, help="input at t-K")
+    common.add_argument("--lag", type=int, default=DEFAULT_LAG,
+                        help=f"input at t-K (default {DEFAULT_LAG}, as on the dashboard)")
     common.add_argument("--fe", default="unit,period", help="unit | unit,period (default) | period | none")
     flt = common.add_argument_group("filters")
     flt.add_argument("--unit-type", help="业务类型, comma-separated (e.g. 供电所)")
@@ -149,6 +153,12 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.fn(args)
+    except InsufficientData as exc:
+        if args.json:  # the verdict is data, even when the data are too few
+            print(json.dumps({"method": args.cmd, "verdict": exc.verdict, "reason": exc.args[0]}, ensure_ascii=False))
+            return 0
+        print(f"数据不足 insufficient data: {exc.args[0]}", file=sys.stderr)
+        return 2
     except (AnalysisError, KeyError) as exc:
         msg = exc.args[0] if exc.args else str(exc)
         print(f"错误 error: {msg}", file=sys.stderr)

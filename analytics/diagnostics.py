@@ -6,6 +6,7 @@ import pandas as pd
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from analytics.panel import Panel, add_lag, lag_name
+from analytics.within import demean_two_way
 from analytics.results import Diagnostics, FitResult
 
 
@@ -21,9 +22,8 @@ def diagnose(fit: FitResult, panel: Panel) -> Diagnostics:
     vif = {}
     if len(xcols) > 1:
         # VIF on the within-transformed regressors: collinearity that matters after fixed effects
-        w = complete[xcols] - complete.groupby("unit")[xcols].transform("mean")
-        w = w - w.groupby(complete["t"]).transform("mean")
-        X = np.column_stack([np.ones(len(w)), w.to_numpy()])
+        w = demean_two_way(complete[xcols].to_numpy(dtype=float), complete["unit"].to_numpy(), complete["t"].to_numpy())
+        X = np.column_stack([np.ones(len(w)), w])
         vif = {c: float(variance_inflation_factor(X, i + 1)) for i, c in enumerate(xcols)}
     rf = pd.DataFrame({"fitted": fit.fitted, "residual": fit.residuals}) if fit.fitted is not None else pd.DataFrame()
     return Diagnostics(n_per_unit=n_per_unit, missing_share=missing, vif=vif, resid_fitted=rf)

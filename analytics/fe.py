@@ -13,6 +13,7 @@ import pyfixest as pf
 
 from analytics.errors import AnalysisError
 from analytics.panel import Panel, analysis_frame
+from analytics.within import demean_one_way, demean_two_way
 from analytics.results import Estimate, FitResult
 
 SSC = dict(k_adj=True, k_fixef="nonnested", G_adj=True)
@@ -56,11 +57,16 @@ def fit_twfe(panel: Panel, y: str, x: list[str], lag: int = 0, controls: list[st
         raise AnalysisError("部分系数无法估计（可能存在完全共线），请减少自变量。(collinear inputs)")
     # within-unit (and within-period) SD of each regressor: the variation that identifies its slope
     within_sd, ranges = {}, {}
-    for c in xcols + controls:
-        dm = data[c] - data.groupby("unit")[c].transform("mean")
-        if "t" in fe_terms:
-            dm = dm - dm.groupby(data["t"]).transform("mean")
-        within_sd[c] = float(dm.std())
+    regs = xcols + controls
+    M = data[regs].to_numpy(dtype=float)
+    if "t" in fe_terms and "unit" in fe_terms:
+        dm = demean_two_way(M, data["unit"].to_numpy(), data["t"].to_numpy())
+    elif fe_terms:
+        dm = demean_one_way(M, data[fe_terms[0]].to_numpy())
+    else:
+        dm = M - M.mean(axis=0)
+    for k, c in enumerate(regs):
+        within_sd[c] = float(np.std(dm[:, k], ddof=1)) if len(dm) > 1 else 0.0
         ranges[c] = (float(data[c].min()), float(data[c].max()))
     for c in coefs:
         if c.name in within_sd:

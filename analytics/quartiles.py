@@ -34,4 +34,5 @@ def quartile_compare(panel: Panel, x: str, y: str, lag: int = 0, n_boot: int = 2
     lo, hi = (np.percentile(boots, [2.5, 97.5]) if len(boots) else (np.nan, np.nan))
     return QuartileResult(x=x, y=y, lag=lag, top_median=float(np.median(top)), bottom_median=float(np.median(bot)),
                           diff_pct=float(pct(top, bot)), ci_low=float(lo), ci_high=float(hi), n_top=len(top),
-                          n_bottom=len(bot), n_boot=n_boot, settings={"bootstrap": "percentile, units resampled", "seed": seed})
+                          n_bottom=len(bot), n_boot=n_boot, settings={"bootstrap": "percentile, units resampled", "seed": seed,
+                                                         "grain": panel.grain, "kind": "descriptive, between units (levels)"})

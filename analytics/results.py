@@ -19,6 +19,21 @@ def _clean(v):
     return v
 
 
+PRETREND_ALPHA = 0.10
+VERDICTS = {
+    "event_study": ("effect", "no_clear_effect", "pretrend_problem", "insufficient_data"),
+    "direction": ("forward", "backward", "both", "neither", "insufficient_data"),
+    "association": ("association", "no_clear_association", "insufficient_data"),
+}
+
+
+def association_verdict(ci_low: float, ci_high: float) -> str:
+    """A fit's or correlation's verdict from its 95% interval (or q-value turned into one)."""
+    if not (np.isfinite(ci_low) and np.isfinite(ci_high)):
+        return "insufficient_data"
+    return "no_clear_association" if ci_low <= 0 <= ci_high else "association"
+
+
 @dataclass
 class Estimate:
     name: str
@@ -58,6 +73,11 @@ class FitResult:
     fitted: np.ndarray | None = None
     residuals: np.ndarray | None = None
 
+    @property
+    def verdicts(self) -> dict[str, str]:
+        """association | no_clear_association | insufficient_data, per regressor (its 95% CI vs 0)."""
+        return {c.name: association_verdict(c.ci_low, c.ci_high) for c in self.coefficients}
+
     def coef(self, name: str) -> Estimate:
         for c in self.coefficients:
             if c.name == name:
@@ -69,7 +89,9 @@ class FitResult:
 
     def to_dict(self) -> dict:
         d = {k: v for k, v in asdict(self).items() if k not in ("cov", "fitted", "residuals")}
-        d["coefficients"] = [asdict(c) for c in self.coefficients]
+        verdicts = self.verdicts
+        d["coefficients"] = [dict(asdict(c), verdict=verdicts[c.name]) for c in self.coefficients]
+        d["verdict"] = verdicts[self.coefficients[0].name] if self.coefficients else "insufficient_data"
         return _clean(d)
 
 
@@ -114,7 +136,21 @@ class EventStudyResult:
 
     @property
     def pretrend_passes(self) -> bool:
-        return self.pretrend_p is not None and self.pretrend_p >= 0.10
+        """The pre-trend test ran and did not reject at 10% (no evidence of different pre-trends; its power
+        is limited, so this is not evidence that the groups moved alike)."""
+        return self.pretrend_p is not None and self.pretrend_p >= PRETREND_ALPHA
+
+    @property
+    def verdict(self) -> str:
+        """effect | no_clear_effect | pretrend_problem | insufficient_data (see analytics/did.py)."""
+        a = self.att
+        if not (np.isfinite(a.ci_low) and np.isfinite(a.ci_high)):
+            return "insufficient_data"
+        if a.ci_low <= 0 <= a.ci_high:
+            return "no_clear_effect"
+        if self.pretrend_p is None:
+            return "insufficient_data"  # an interval clear of zero, but no pre-period to check trends on
+        return "effect" if self.pretrend_passes else "pretrend_problem"
 
     def to_frame(self) -> pd.DataFrame:
         rows = [dict(asdict(e), kind="pre") for e in self.pre] + [dict(asdict(e), kind="post") for e in self.dynamic]
@@ -126,6 +162,7 @@ class EventStudyResult:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["pretrend_passes"] = self.pretrend_passes
+        d["verdict"] = self.verdict
         return _clean(d)
 
 
@@ -139,7 +176,7 @@ class ReverseResult:
     n_obs_forward: int
     n_obs_backward: int
     n_units: int
-    verdict: str                 # forward | backward | both | neither
+    verdict: str                 # forward | backward | both | neither | insufficient_data
     settings: dict = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:

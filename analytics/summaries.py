@@ -1,8 +1,11 @@
 """Plain-language summaries of results, zh and en, from the templates in catalogue/strings.toml.
 
-Rules: a correlation or TWFE slope is never described as a cause; only an event study whose pre-trend
-test passes may be called "consistent with an effect", and then with its caveat. Effects are given in
-the KPI's own units."""
+Every sentence is chosen by the result's verdict (analytics/results.py VERDICTS), never by re-reading the
+numbers here: tests validate the verdicts, the sentences follow. A correlation, fit or direction check is
+never described as a cause; an event study is "consistent with an effect" only with the verdict `effect`
+(interval clear of zero, pre-trend test run and not rejected), and then with its caveat; a non-rejected
+pre-trend test is "no evidence of different pre-trends (power is limited)", never "moved alike". Effects
+are given in the KPI's own units."""
 from __future__ import annotations
 
 from catalogue import metric, metrics, t
@@ -32,7 +35,7 @@ def summarize_fit(res: FitResult, lang: str = "zh") -> str:
                        x_unit=_unit(x, lang), y_name=_name(res.y, lang), word=word,
                        abs_effect=fmt_effect(abs(c.estimate)).lstrip("+"), y_unit=_unit(res.y, lang),
                        ci_low=fmt_effect(c.ci_low), ci_high=fmt_effect(c.ci_high), p=fmt_p(c.p_value)))
-        parts.append(t("sum.fit.sig" if c.p_value < 0.05 else "sum.fit.nonsig", lang))
+        parts.append(t("sum.fit.sig" if res.verdicts[c.name] == "association" else "sum.fit.nonsig", lang))
         sd = res.x_within_sd.get(c.name)
         if sd and c.std_effect is not None:
             parts.append(t("sum.fit.std", lang, sd=fmt_number(sd, 2), x_unit=_unit(x, lang), y_name=_name(res.y, lang),
@@ -44,25 +47,36 @@ def summarize_fit(res: FitResult, lang: str = "zh") -> str:
 
 
 def summarize_event_study(res: EventStudyResult, lang: str = "zh") -> str:
-    key = "sum.es.pass" if res.pretrend_passes else "sum.es.fail"
-    text = t(key, lang, treat_name=_name(res.treatment, lang), y_name=_name(res.y, lang), att=fmt_effect(res.att.estimate),
-             y_unit=_unit(res.y, lang), ci_low=fmt_effect(res.att.ci_low), ci_high=fmt_effect(res.att.ci_high),
-             n_treated=res.n_treated_units, p_pre=fmt_p(res.pretrend_p))
+    verdict = res.verdict
+    p_pre = fmt_p(res.pretrend_p)
+    pre_clause = "" if verdict != "no_clear_effect" else t(
+        "sum.es.pre_none" if res.pretrend_p is None else "sum.es.pre_ok" if res.pretrend_passes else "sum.es.pre_bad",
+        lang, p_pre=p_pre)
+    text = t(f"sum.es.{verdict}", lang, treat_name=_name(res.treatment, lang), y_name=_name(res.y, lang),
+             att=fmt_effect(res.att.estimate), y_unit=_unit(res.y, lang), ci_low=fmt_effect(res.att.ci_low),
+             ci_high=fmt_effect(res.att.ci_high), n_treated=res.n_treated_units, p_pre=p_pre, pre_clause=pre_clause)
     sep = "" if lang == "zh" else " "
-    return text + sep + t("sum.es.caveat", lang)
+    return text.strip() + sep + t("sum.es.caveat", lang)
 
 
 def summarize_reverse(res: ReverseResult, lang: str = "zh") -> str:
+    sep = "" if lang == "zh" else " "
     return t(f"sum.rev.{res.verdict}", lang, x_name=_name(res.x, lang), y_name=_name(res.y, lang),
-             p_f=fmt_p(res.forward.p_value), p_b=fmt_p(res.backward.p_value))
+             p_f=fmt_p(res.forward.p_value), p_b=fmt_p(res.backward.p_value)) + sep + t("sum.rev.caveat", lang)
+
+
+def summarize_insufficient_direction(lang: str = "zh") -> str:
+    from analytics.reverse import MIN_PERIODS, MIN_UNITS
+
+    return t("sum.rev.insufficient_data", lang, min_periods=MIN_PERIODS, min_units=MIN_UNITS)
 
 
 def summarize_correlations(res: CorrelationResult, lang: str = "zh") -> str:
     p = res.table[res.table.method == "pearson"]
     n_pairs = len(p[p.scope == "within"])
-    text = t("sum.corr.head", lang, n_pairs=n_pairs,
-             n_sig_within=int((p[p.scope == "within"].q_value < 0.05).sum()),
-             n_sig_pooled=int((p[p.scope == "pooled"].q_value < 0.05).sum()))
+    text = t("sum.corr.head", lang, n_pairs=n_pairs, n_tests=res.settings.get("n_tests", len(res.table)),
+             n_sig_within=int((p[p.scope == "within"].verdict == "association").sum()),
+             n_sig_pooled=int((p[p.scope == "pooled"].verdict == "association").sum()))
     if len(res.simpson):
         s = res.simpson.iloc[(res.simpson.r_pooled - res.simpson.r_within).abs().argmax()]
         text += ("" if lang == "zh" else " ") + t("sum.corr.simpson", lang, n=len(res.simpson), x=_name(s.input, lang),

@@ -230,9 +230,10 @@ def narrative(b: Briefing, lang: str = "zh") -> str:
     else:
         parts.append(t("brief.nar.no_finding", lang))
     for e in b.events:
-        if e.pretrend_passes:
+        if e.verdict == "effect":
             parts.append(t("brief.nar.event", lang, treat=metric(e.treatment).name(lang), y=metric(e.y).name(lang),
-                           att=fmt_effect(e.att.estimate), unit=metric(e.y).unit(lang)))
+                           direction=t("word.rose" if e.att.estimate > 0 else "word.fell", lang),
+                           abs_att=fmt_effect(abs(e.att.estimate)).lstrip("+"), unit=metric(e.y).unit(lang)))
     if b.synthetic:
         parts.append(t("brief.synthetic", lang))
     return ("" if lang == "zh" else " ").join(parts)

@@ -3,8 +3,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics.errors import AnalysisError
-from analytics.summaries import summarize_event_study, summarize_fit, summarize_reverse
+from analytics.errors import AnalysisError, InsufficientData
+from analytics.summaries import summarize_event_study, summarize_fit, summarize_insufficient_direction, summarize_reverse
 from catalogue.formats import fmt_effect, fmt_p
 from ui import analyses, charts, data, layout
 from ui.i18n import fmt, lang, mlabel, mname, tr
@@ -35,7 +35,7 @@ def event_section(v: str, f, ey: str, treat: str) -> None:
         m1.metric(tr("page.tests.att"), fmt_effect(es.att.estimate), help=f"95% CI {fmt_effect(es.att.ci_low)} – {fmt_effect(es.att.ci_high)}")
         m2.metric(tr("page.tests.pretrend"), fmt_p(es.pretrend_p), help=tr("page.tests.pretrend_help"))
         m3.metric(tr("page.tests.treated"), f"{es.n_treated_units} / {es.n_units}")
-        (st.success if es.pretrend_passes else st.warning)(summarize_event_study(es, lang()))
+        {"effect": st.success, "no_clear_effect": st.info}.get(es.verdict, st.warning)(summarize_event_study(es, lang()))
         layout.download_csv(frame, "event_study", key="dl_es")
     except AnalysisError as exc:
         st.error(str(exc))
@@ -87,6 +87,8 @@ if layout.header("page.tests.title", "page.tests.caption"):
                  "p": fmt_p(rv.backward.p_value), "N": rv.n_obs_backward}]), hide_index=True)
             st.info(summarize_reverse(rv, lang()))
             layout.download_csv(rv.to_frame(), "reverse", key="dl_rev")
+        except InsufficientData:
+            st.info(summarize_insufficient_direction(lang()))
         except AnalysisError as exc:
             st.error(str(exc))
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from analytics.did import event_study
-from analytics.errors import AnalysisError
+from analytics.errors import AnalysisError, InsufficientData
 from analytics.panel import Panel
 
 
@@ -67,5 +67,31 @@ def test_no_treated_or_no_controls():
     with pytest.raises(AnalysisError, match="没有单位"):
         event_study(Panel(df, "month"), "y", "zero")
     df["all"] = (df["t"] >= 5).astype(int)
-    with pytest.raises(AnalysisError, match="对照组"):
+    with pytest.raises(InsufficientData, match="可作比较"):
         event_study(Panel(df, "month"), "y", "all")
+
+
+def test_no_never_treated_group_needed():
+    """Audit defect: every unit eventually treated failed with 'no never-treated units', which the
+    imputation estimator does not need: not-yet-treated observations are the comparison."""
+    panel, truth = staggered_panel()
+    df = panel.df.copy()
+    never = df.groupby("unit")["treat"].transform("max") == 0
+    df.loc[never & (df["t"] >= 35), "treat"] = 1  # the last third starts at t = 35
+    r = event_study(Panel(df, "month"), "y", "treat", window=(5, 8))
+    assert r.settings["never_treated_units"] == 0 and r.settings["dropped_without_untreated_period"] > 0
+    assert r.verdict == "effect"
+    true_e = truth.groupby("e")["tau"].mean()
+    e0 = next(e for e in r.dynamic if e.name == "e=0")
+    assert e0.ci_low - 0.1 <= true_e[0] <= e0.ci_high + 0.1
+
+
+def test_treatment_dated_before_missing_outcomes_are_dropped():
+    """Audit defect: the start was read after dropping months without the KPI, so a unit whose KPI was
+    missing in its first treated month was dated one month late."""
+    panel, _ = staggered_panel()
+    df = panel.df.copy()
+    df.loc[(df["unit"] == "u0") & (df["t"] == 10), "y"] = np.nan  # u0 starts at t = 10
+    from analytics.did import event_frame
+    d, _ = event_frame(Panel(df, "month"), "y", "treat")
+    assert d.loc[d["unit"] == "u0", "g"].iloc[0] == 10

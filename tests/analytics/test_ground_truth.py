@@ -43,8 +43,9 @@ def test_confounder_fools_pooled_not_within(panel, demo_manifest):
     conf = demo_manifest["confounders"][0]
     res = correlate(panel, [conf["x"]], [conf["y"]])
     t = res.table[res.table.method == "pearson"].set_index("scope")
-    assert t.loc["pooled", "r"] > 0.15 and t.loc["pooled", "q_value"] < 0.001
-    assert t.loc["within", "r"] < 0.05
+    # pooled: significant even with unit-clustered inference (the between-unit confounding is real)
+    assert t.loc["pooled", "r"] > 0.15 and t.loc["pooled", "q_value"] < 0.01
+    assert t.loc["within", "r"] < 0.05 and t.loc["within", "verdict"] != "association"
     r = fit_twfe(panel, conf["y"], [conf["x"]])
     assert r.coefficients[0].ci_low < 0.01 and r.coefficients[0].estimate < 0.005
 
