@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 DB     ?= $(or $(PBKPI_DB),data/warehouse.duckdb)
 PORT   ?= 8501
 
-.PHONY: setup system-deps run warm demo test test-fast stress bench lock clean
+.PHONY: setup system-deps run warm demo test test-fast stress bench validate lock clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ stress: setup
 
 bench: setup
 	$(PY) -m bench
+
+# Monte Carlo validation of every statistical verdict (about 4 minutes; bench/VALIDATION.md)
+validate: setup
+	$(PY) -m bench.validate
 
 lock:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt

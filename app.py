@@ -1,4 +1,7 @@
 """PB-KPI Lens (党建–经营关联分析看板): entry point — navigation, language switch, global filters."""
+import logging
+import uuid
+
 import streamlit as st
 
 from ui import data, state
@@ -23,4 +26,9 @@ nav = st.navigation([st.Page(path, title=tr(key), icon=icon, url_path=url, defau
                      for i, (path, key, icon, url) in enumerate(PAGES)])
 st.session_state["filters"] = state.sidebar_filters(v)
 st.sidebar.caption(tr("app.sidebar_note"))
-nav.run()
+try:
+    nav.run()
+except Exception:  # a page must never show a traceback: log it with a reference the user can quote
+    ref = uuid.uuid4().hex[:8]
+    logging.getLogger("pbkpi.app").exception("page %s failed, ref=%s", nav.url_path, ref)
+    st.error(tr("app.unexpected", ref=ref), icon=":material/error:")

@@ -1,6 +1,7 @@
 """Company (or any group) figures from business-unit rows, by each metric's catalogue `rollup` rule:
 counts sum; rates are weighted by customers or members so that, e.g., the company's complaints per 10k
-equals total complaints over total customers."""
+equals total complaints over total customers. A unit without a value (it did not report) is left out of
+the sum, the weights and the mean alike — never counted as zero."""
 from __future__ import annotations
 
 import numpy as np
@@ -28,3 +29,10 @@ def rollup(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     res = pd.DataFrame(out)
     res["n_units"] = groups.size()
     return res.reset_index()
+
+
+def not_reporting(df: pd.DataFrame, by: list[str], ids: list[str]) -> pd.DataFrame:
+    """Per group, how many units have no value of each metric (did not report it): shown beside a figure
+    that leaves them out (missing is never counted as zero)."""
+    cols = [m for m in ids if m in df]
+    return df[cols].isna().groupby([df[b] for b in by]).sum().astype(int)

@@ -4,20 +4,28 @@ The group figure follows the catalogue's roll-up of the KPI: summed for counts, 
 member-weighted for rates (the change in the company's complaints per 10k, not a sum of rates).
 
 delta_i = sum_k beta_k * change_ik; its variance is c_i' V c_i with V the clustered coefficient
-covariance, so the interval reflects estimation uncertainty only — not whether the relation is causal.
-Scenarios that push an input outside the range the model saw are refused (extrapolation)."""
+covariance and the interval uses t(G-1) like the fit, so it reflects estimation uncertainty only — not
+whether the relation is causal.
+
+Support: the model learns from how an input moves *within* a unit (unit and period effects removed), so a
+change is judged against that within-unit SD, not the between-unit range: beyond MAX_WITHIN_SD typical
+swings the scenario is refused, beyond one it carries a warning. A unit without the KPI in the baseline
+period, or without the input for a percentage change, gets no prediction (and counts in no total). A
+predicted value outside the metric's valid range (no negative rates, no rate above 100%) is cut to it."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from scipy import stats
 
 from analytics.errors import AnalysisError
 from analytics.panel import Panel, lag_name
 from analytics.results import FitResult, WhatIfResult
 from catalogue import metrics
 
-Z = 1.959963984540054
 TOLERANCE = 0.25  # a scenario may exceed the observed range by this share of the range, no more
+MAX_WITHIN_SD = 3.0  # a change larger than this many within-unit SDs of the input is extrapolation
 
 
 def what_if(fit: FitResult, panel: Panel, changes: dict[str, tuple[str, float]], period: str | None = None) -> WhatIfResult:
@@ -45,6 +53,15 @@ def what_if(fit: FitResult, panel: Panel, changes: dict[str, tuple[str, float]],
         if cur.isna().all():
             raise AnalysisError(f"时期 {period} 所选单位的 {x} 全部缺失。(baseline missing)")
         delta = np.full(len(base), float(amount)) if mode == "abs" else cur.to_numpy() * float(amount) / 100.0
+        sd = float(fit.x_within_sd.get(col) or 0.0)
+        typical = float(np.nanmedian(np.abs(delta))) if np.isfinite(delta).any() else 0.0
+        if sd > 0 and typical > MAX_WITHIN_SD * sd:
+            raise AnalysisError(
+                f"情景变化过大：{x} 每个单位约变化 {typical:.2f}，而模型所依据的单位内部波动（1 个标准差）只有 {sd:.2f}；"
+                f"超过 {MAX_WITHIN_SD:g} 个标准差的变化没有数据支撑，请缩小变化幅度。"
+                f"(change is {typical / sd:.1f} within-unit SDs; the model supports at most {MAX_WITHIN_SD:g})")
+        if sd > 0 and typical > sd:
+            warnings.append(f"{x} 的变化超过单位内部的典型波动（{typical / sd:.1f} 个标准差），预测不确定性较大。")
         new = cur.to_numpy() + delta
         lo, hi = fit.x_ranges[col]
         span = max(hi - lo, 1e-9)
@@ -55,21 +72,31 @@ def what_if(fit: FitResult, panel: Panel, changes: dict[str, tuple[str, float]],
                 f"而历史观测范围是 {lo:.1f}–{hi:.1f}。外推没有依据，请缩小变化幅度。(scenario far outside observed range)")
         if outside.any():
             warnings.append(f"{int(outside.sum())} 个单位的 {x} 超出历史范围，其预测仅供参考。")
-        cvec[:, names.index(col)] = np.nan_to_num(delta)
+        cvec[:, names.index(col)] = delta  # NaN where a percentage change has no baseline input
+    # units without the KPI or without a defined change are left out of every figure
+    has = np.isfinite(base[fit.y].to_numpy(dtype=float)) & np.isfinite(cvec).all(axis=1)
+    if not has.any():
+        raise AnalysisError(f"时期 {period} 所选单位都没有 {fit.y} 的数据，无法模拟。(no unit has the KPI in that period)")
+    base, cvec = base[has], cvec[has]
+    crit = float(stats.t.ppf(0.975, max(fit.n_units - 1, 1)))
     b = np.array([c.estimate for c in fit.coefficients])
     V = fit.cov.loc[names, names].to_numpy()
     d = cvec @ b
     se = np.sqrt(np.einsum("ij,jk,ik->i", cvec, V, cvec))
+    lo_b, hi_b = metrics()[fit.y].bounds if fit.y in metrics() else (-np.inf, np.inf)
+    baseline = base[fit.y].to_numpy(dtype=float)
+    new = np.clip(baseline + d, lo_b, hi_b)
+    cut = int((new != baseline + d).sum())
+    if cut:
+        warnings.append(f"{cut} 个单位的线性预测超出该指标的取值范围，已按范围截断。")
     per_unit = pd.DataFrame({
         "unit": base["unit"].to_numpy(),
         "name": base["business_unit_name"].to_numpy() if "business_unit_name" in base else base["unit"].to_numpy(),
-        "baseline": base[fit.y].to_numpy(), "delta": d, "ci_low": d - Z * se, "ci_high": d + Z * se,
+        "baseline": baseline, "delta": new - baseline,
+        "ci_low": np.clip(baseline + d - crit * se, lo_b, hi_b) - baseline,
+        "ci_high": np.clip(baseline + d + crit * se, lo_b, hi_b) - baseline,
     })
-    per_unit["new"] = per_unit["baseline"] + per_unit["delta"]
-    below = int((per_unit["new"] < 0).sum())
-    if below:
-        warnings.append(f"{below} 个单位的预测值低于 0（线性模型外推），实际应视为 0。"
-                        f"({below} unit(s) predicted below zero by linear extrapolation)")
+    per_unit["new"] = new
     # the group figure moves as the catalogue rolls the KPI up: a sum, or a customer/member-weighted mean
     rule = metrics()[fit.y].rollup if fit.y in metrics() else "sum"
     if rule.startswith("wmean:") and rule[6:] in base and base[rule[6:]].notna().all() and base[rule[6:]].sum() > 0:
@@ -85,6 +112,8 @@ def what_if(fit: FitResult, panel: Panel, changes: dict[str, tuple[str, float]],
     mean, mean_se = float(cm @ b), float(np.sqrt(cm @ V @ cm))
     return WhatIfResult(
         y=fit.y, changes={k: list(v) for k, v in changes.items()}, per_unit=per_unit, total_delta=tot,
-        total_ci=(tot - Z * tot_se, tot + Z * tot_se), mean_delta=mean, mean_ci=(mean - Z * mean_se, mean + Z * mean_se),
-        n_units=len(base), warnings=warnings, settings={"baseline_period": period, "lag": fit.lag, "total_rule": rule},
+        total_ci=(tot - crit * tot_se, tot + crit * tot_se), mean_delta=mean,
+        mean_ci=(mean - crit * mean_se, mean + crit * mean_se), n_units=len(base), warnings=warnings,
+        settings={"baseline_period": period, "lag": fit.lag, "total_rule": rule, "t_critical": crit,
+                  "units_without_data": int((~has).sum()), "max_within_sd": MAX_WITHIN_SD},
     )

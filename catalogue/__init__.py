@@ -26,9 +26,18 @@ class Metric:
     decimals: int
     rollup: str = "mean"
     index: str | None = None
+    valid_min: float | None = None  # default: 0
+    valid_max: float | None = None  # default: 100 for percentages and points, none otherwise
 
     def name(self, lang: str = "zh") -> str:
         return self.zh if lang == "zh" else self.en
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The values the metric can take (a prediction outside them is cut to them)."""
+        lo = 0.0 if self.valid_min is None else float(self.valid_min)
+        hi = self.valid_max if self.valid_max is not None else (100.0 if self.unit_en in ("%", "points") else float("inf"))
+        return lo, float(hi)
 
     def unit(self, lang: str = "zh") -> str:
         return self.unit_zh if lang == "zh" else self.unit_en

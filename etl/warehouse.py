@@ -80,10 +80,12 @@ ORDER BY b.business_unit_id, period_start"""
 
 
 # What every panel row depends on beyond its own months (etl/sql/views.sql, panel_base_window): the
-# data's month range and the range of activity reporting (rows inside them count zero activities, outside
-# they are missing), which business units report activities or outages at all, the major-event switch and
-# the panel definition itself. Kept in meta after each refresh; a load that changes any of the last four
-# refreshes the panels whole, a change of the ranges adds the months between the old and new bounds.
+# data's month range and the range of activity reporting, which business units report activities or
+# outages at all, the major-event switch and the panel definition itself. Kept in meta after each
+# refresh; a load that changes any of the last four refreshes the panels whole, a change of the ranges
+# adds the months between the old and new bounds. Each unit's own activity reporting span (panel_act_span:
+# inside it a month without activities counts 0, outside it is missing) is kept in panel_act_span_kept; a
+# unit whose span moved adds the months between its old and new bounds.
 STATE_SQL = """
 WITH act AS (SELECT min(month) AS lo, max(month) AS hi FROM agg_activities_month),
      data AS (SELECT min(m) AS lo, max(m) AS hi FROM (
@@ -91,9 +93,7 @@ WITH act AS (SELECT min(month) AS lo, max(month) AS hi FROM agg_activities_month
                 UNION ALL SELECT min(month) FROM fct_kpi_monthly UNION ALL SELECT max(month) FROM fct_kpi_monthly
                 UNION ALL SELECT lo FROM act UNION ALL SELECT hi FROM act))
 SELECT CAST(data.lo AS VARCHAR), CAST(data.hi AS VARCHAR), CAST(act.lo AS VARCHAR), CAST(act.hi AS VARCHAR),
-  (SELECT count(*) || ':' || CAST(sum(hash(business_unit_id)) AS VARCHAR) FROM (
-     SELECT DISTINCT u.business_unit_id FROM (SELECT DISTINCT unit_id FROM agg_activities_month) AS a
-     JOIN dim_units AS u USING (unit_id) WHERE u.business_unit_id IS NOT NULL)),
+  (SELECT count(*) || ':' || CAST(sum(hash(business_unit_id)) AS VARCHAR) FROM panel_act_span),
   (SELECT count(*) || ':' || CAST(sum(hash(business_unit_id)) AS VARCHAR) FROM (
      SELECT DISTINCT business_unit_id FROM fct_outages)),
   (SELECT value FROM meta WHERE key = 'exclude_major_events')
@@ -127,6 +127,26 @@ def refresh_aggregates(con, whole: bool) -> None:
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {macro}(?, ?)", [lo, hi])
 
 
+SPAN_CHANGE_SQL = """
+WITH d AS (
+  SELECT n.lo, n.hi, o.lo AS olo, o.hi AS ohi
+  FROM panel_act_span AS n JOIN panel_act_span_kept AS o USING (business_unit_id)
+  WHERE n.lo <> o.lo OR n.hi <> o.hi)
+SELECT CAST(min(m) AS VARCHAR), CAST(max(x) AS VARCHAR) FROM (
+  SELECT least(lo, olo) AS m, greatest(lo, olo) - INTERVAL 1 MONTH AS x FROM d WHERE lo <> olo
+  UNION ALL
+  SELECT least(hi, ohi) + INTERVAL 1 MONTH, greatest(hi, ohi) FROM d WHERE hi <> ohi)"""
+
+
+def _span_change(con) -> tuple[str | None, str | None] | None:
+    """First and last month whose activity counts changed between missing and 0 because a unit's reporting
+    span moved since the last refresh; None when no span was kept (refresh whole)."""
+    if not _table_exists(con, "panel_act_span_kept"):
+        return None
+    lo, hi = con.execute(SPAN_CHANGE_SQL).fetchall()[0]
+    return (lo[:10] if lo else None), (hi[:10] if hi else None)
+
+
 def panel_state(con) -> dict:
     row = con.execute(STATE_SQL).fetchall()[0]
     return {"data_lo": row[0], "data_hi": row[1], "act_lo": row[2], "act_hi": row[3], "act_units": row[4],
@@ -151,10 +171,14 @@ def refresh_window(con, old: dict | None, new: dict) -> tuple[str, str] | str | 
     """The months (first, last; whole quarters) a refresh must recompute after loads; "none" when nothing
     changed, None when the panels must be refreshed whole."""
     every, lo, hi = _touched(con)
-    if every or old is None or new["data_lo"] is None or any(
+    span = _span_change(con)
+    if every or old is None or span is None or new["data_lo"] is None or any(
             old.get(k) != new[k] for k in ("act_units", "outage_units", "exclude_major_events", "definition")):
         return None
     los, his = [lo] if lo else [], [hi] if hi else []
+    if span[0]:
+        los.append(span[0])
+        his.append(span[1])
     for k in ("data_lo", "data_hi", "act_lo", "act_hi"):
         a, b = old.get(k), new[k]
         if a == b:
@@ -215,6 +239,7 @@ def refresh_panels(con: duckdb.DuckDBPyConnection, incremental: bool = False, fr
         done = f"{lo}..{hi}"
     con.execute("DROP TABLE IF EXISTS panel_base_once")
     con.execute("DROP TABLE IF EXISTS panel_touched")
+    con.execute("CREATE OR REPLACE TABLE panel_act_span_kept AS SELECT * FROM panel_act_span")
     set_meta(con, "panel_state", json.dumps(new))
     return done
 

@@ -25,7 +25,7 @@ def templates_zip(lang_: str) -> bytes:
 
 COVERAGE_ROWS = 80  # business units in the coverage heatmap; beyond this it is unreadable
 
-layout.header("page.data.title", "page.data.caption")
+layout.header("page.data.title", "page.data.caption", needs_rows=False)
 v = data.version()
 
 st.subheader(tr("page.data.upload"))

@@ -30,6 +30,8 @@ if layout.header("page.overview.title", "page.overview.caption"):
         st.stop()
     ov = analyses.overview(v, qf, quarter)
     totals = ov["totals"]
+    if f.unit:
+        st.caption(tr("page.overview.unit_scope"))
 
     st.subheader(tr("page.overview.cards"))
     for row_start in range(0, len(CARDS), 3):
@@ -48,6 +50,9 @@ if layout.header("page.overview.title", "page.overview.caption"):
                      help=tr("page.overview.card_help", agg=m.aggregation))
             if yoy is not None and not pd.isna(yoy) and cur is not None:
                 c.caption(tr("page.overview.yoy", value=fmt_number(cur - yoy, m.decimals + 1)))
+            missing = int(ov["not_reporting"][mid].get(quarter, 0)) if mid in ov["not_reporting"] else 0
+            if missing:
+                c.caption(tr("page.overview.not_reported", n=missing))
     st.caption(tr("page.overview.rag_note"))
 
     st.subheader(tr("page.overview.index_trend"))

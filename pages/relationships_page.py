@@ -47,8 +47,12 @@ if layout.header("page.rel.title", "page.rel.caption"):
                           "p": fmt_p(t.loc[s, "p_value"]), tr("table.q_bh"): fmt_p(t.loc[s, "q_value"]),
                           "N": int(t.loc[s, "n"]), tr("table.units"): int(t.loc[s, "n_units"])} for s in ("pooled", "within")])
     st.dataframe(comp, hide_index=True)
-    if (t.loc["pooled", "r"] > 0) != (t.loc["within", "r"] > 0) and t.loc["pooled", "q_value"] < 0.05:
+    # the pair on screen was chosen, not searched for among all pairs: its own p-values decide the warning
+    pooled_sig, within_sig = t.loc["pooled", "p_value"] < 0.05, t.loc["within", "p_value"] < 0.05
+    if pooled_sig and within_sig and (t.loc["pooled", "r"] > 0) != (t.loc["within", "r"] > 0):
         st.warning(tr("page.rel.sign_flip"))
+    elif pooled_sig and not within_sig:
+        st.warning(tr("page.rel.pooled_only"))
     st.caption(tr("page.rel.compare_note"))
 
     try:

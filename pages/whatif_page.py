@@ -38,10 +38,11 @@ if layout.header("page.whatif.title", "page.whatif.caption"):
     if not xs:
         st.info(tr("page.whatif.pick_input"))
         st.stop()
-    if not layout.statistics_ready(v, [(analyses.whatif_model, f.grain, y, tuple(xs), int(lag))]):
+    model = (f.grain, y, tuple(xs), int(lag), f.start, f.end)  # fitted on the selected period
+    if not layout.statistics_ready(v, [(analyses.whatif_model, *model)]):
         st.stop()
     try:
-        fit = analyses.whatif_model(v, f.grain, y, tuple(xs), int(lag))
+        fit = analyses.whatif_model(v, *model)
     except AnalysisError as exc:
         st.error(str(exc))
         st.stop()

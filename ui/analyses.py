@@ -317,21 +317,30 @@ def direction(v: str, f: state.Filters, y: str, x: str):
 
 
 @kept
-def whatif_model(v: str, grain: str, y: str, xs: tuple, lag: int):
-    # fitted on every unit; the scenario then applies to the filtered ones
+def whatif_model(v: str, grain: str, y: str, xs: tuple, lag: int, start: str | None = None, end: str | None = None):
+    # fitted on every unit over the selected period; the scenario then applies to the filtered units
     from analytics import fe
 
-    return fe.fit_twfe(from_warehouse_frame(data.panel(v, grain), grain), y, list(xs), lag)
+    return fe.fit_twfe(state.filtered(v, state.Filters(grain, start, end, (), (), None)), y, list(xs), lag)
 
 
 def overview_filters(f: state.Filters) -> state.Filters:
-    """The overview works on quarters over the whole range, with the sidebar's type and area filters."""
-    return state.Filters("quarter", None, None, f.unit_types, f.regions, None)
+    """The overview works on quarters, within the sidebar's period (months widened to their quarters), with
+    its type and area filters. It always shows every business unit of that scope (its quadrant compares
+    units); the page says so when one unit is picked."""
+    return state.Filters("quarter", quarter_of(f.start), quarter_of(f.end), f.unit_types, f.regions, None)
+
+
+def quarter_of(period: str | None) -> str | None:
+    """2024-07 -> 2024Q3; a quarter stays as it is."""
+    if not period or "Q" in period:
+        return period
+    return f"{period[:4]}Q{(int(period[5:7]) - 1) // 3 + 1}"
 
 
 def overview_quarter(quarters: list[str], f: state.Filters) -> int:
     """Index of the quarter the overview opens on: the one holding the sidebar's end, else the last."""
-    end_q = f.end if f.grain == "quarter" else (f"{f.end[:4]}Q{(int(f.end[5:]) - 1) // 3 + 1}" if f.end else None)
+    end_q = quarter_of(f.end)
     return quarters.index(end_q) if end_q in quarters else len(quarters) - 1
 
 
@@ -340,7 +349,8 @@ def overview(v: str, qf: state.Filters, quarter: str) -> dict:
     """Headline totals, the index trend, this quarter's quadrant with movers, and the funnel frame."""
     from analytics.indices import compute_indices, quadrant_movers
     from analytics.panel import shift_quarter
-    from analytics.rollup import rollup
+    from analytics.rollup import not_reporting, rollup
+    from catalogue import metrics
 
     qdf = state.filtered_panel(v, qf)
     pooled = compute_indices(qdf, scope="pooled")
@@ -349,6 +359,7 @@ def overview(v: str, qf: state.Filters, quarter: str) -> dict:
     fq = qdf[qdf["period"] == quarter].dropna(subset=["complaints_per_10k", "customers"])
     return {
         "totals": rollup(qdf, ["period"]).set_index("period"),
+        "not_reporting": not_reporting(qdf, ["period"], list(metrics())),
         "trend": pooled.groupby("period_start")[["pb_index", "biz_index"]].mean().reset_index(),
         "now": now,
         "movers": quadrant_movers(cur.rename(columns={"business_unit_id": "unit"}), quarter, shift_quarter(quarter, 1)),
@@ -380,6 +391,6 @@ def default_views(v: str, f: state.Filters) -> list[tuple[str, callable]]:
                                    quartiles(v, f, r["x"], r["y"], r["lag"]))),
         ("tests", lambda: (fit(v, f, t["y"], t["xs"], t["lag"], t["controls"]), event(v, f, t["event_y"], t["treatment"]),
                            direction(v, f, t["y"], t["xs"][0]), diagnostics(v, f, t["y"], t["xs"], t["lag"], t["controls"]))),
-        ("whatif", lambda: whatif_model(v, f.grain, t["y"], t["xs"], t["lag"])),
+        ("whatif", lambda: whatif_model(v, f.grain, t["y"], t["xs"], t["lag"], f.start, f.end)),
         ("briefing", lambda: briefing(v, quarters[-1], scope) if quarters else None),
     ]

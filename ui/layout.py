@@ -7,8 +7,9 @@ from ui import data
 from ui.i18n import tr
 
 
-def header(title_key: str, caption_key: str | None = None) -> bool:
-    """Render the page title and banners; False when the warehouse has no data (the page should stop)."""
+def header(title_key: str, caption_key: str | None = None, needs_rows: bool = True) -> bool:
+    """Render the page title and banners; False when the warehouse has no data, or (`needs_rows`) when the
+    sidebar's selection holds no row: a calm notice says what to widen, and the page should stop."""
     v = data.version()
     st.title(tr(title_key))
     if caption_key:
@@ -19,6 +20,13 @@ def header(title_key: str, caption_key: str | None = None) -> bool:
         st.info(tr("app.empty"), icon=":material/info:")
         st.page_link("pages/data_page.py", label=tr("app.go_data"), icon=":material/folder_open:")
         return False
+    f = st.session_state.get("filters")
+    if needs_rows and f is not None:
+        from ui import state
+
+        if state.filtered_count(v, f, with_unit=True) == 0:
+            st.info(tr("app.empty_slice", what=tr("app.empty_slice_what")), icon=":material/filter_alt_off:")
+            return False
     return True
 
 

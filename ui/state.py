@@ -15,8 +15,18 @@ from catalogue import LANGS, metrics
 from ui import data
 from ui.i18n import fmt, lang, tr
 
-UNIT_TYPES = ["供电所", "变电运维", "输电运检", "营销服务", "调度", "机关", "其他"]
+UNIT_TYPES = ["供电所", "变电运维", "输电运检", "营销服务", "调度", "机关", "其他"]  # the contract's order
 REGIONS = ["城区", "县城", "农村"]
+
+
+def offered(v: str) -> tuple[list[str], list[str]]:
+    """The business types and areas that have at least one business unit in the warehouse, in the
+    contract's order: a choice with no unit behind it is not offered."""
+    bus = data.business_units(v)
+    if bus.empty:
+        return [], []
+    types, regions = set(bus["unit_type"].dropna()), set(bus["region"].dropna())
+    return [x for x in UNIT_TYPES if x in types], [x for x in REGIONS if x in regions]
 GRAINS = ["month", "quarter"]
 # URL parameter -> session-state key
 URL_KEYS = {"lang": "lang", "grain": "f_grain", "from": "f_start", "to": "f_end", "type": "f_types",
@@ -44,8 +54,9 @@ class Filters:
 def _valid_values(v: str, grain: str) -> dict[str, set]:
     bus = data.business_units(v)
     periods = set(data.panel(v, grain)["period"]) if data.has_data(v) else set()
+    types, regions = offered(v)
     return {
-        "lang": set(LANGS), "f_grain": set(GRAINS), "f_types": set(UNIT_TYPES), "f_regions": set(REGIONS),
+        "lang": set(LANGS), "f_grain": set(GRAINS), "f_types": set(types), "f_regions": set(regions),
         "f_unit": set(bus["business_unit_id"]) if not bus.empty else set(), "f_start": periods, "f_end": periods,
     }
 
@@ -116,11 +127,12 @@ def sidebar_filters(v: str) -> Filters:
             start, end = end, start
     else:
         start = end = None
-    st.session_state.setdefault("f_types", [])
-    st.session_state.setdefault("f_regions", [])
-    types = sb.multiselect(tr("filter.unit_type"), UNIT_TYPES, key="f_types", format_func=fmt("value", "unit_type"),
+    type_opts, region_opts = offered(v)
+    for key, opts in (("f_types", type_opts), ("f_regions", region_opts)):  # drop what is no longer offered
+        st.session_state[key] = [x for x in st.session_state.get(key, []) if x in opts]
+    types = sb.multiselect(tr("filter.unit_type"), type_opts, key="f_types", format_func=fmt("value", "unit_type"),
                            placeholder=tr("filter.all"))
-    regions = sb.multiselect(tr("filter.region"), REGIONS, key="f_regions", format_func=fmt("value", "region"),
+    regions = sb.multiselect(tr("filter.region"), region_opts, key="f_regions", format_func=fmt("value", "region"),
                              placeholder=tr("filter.all"))
     bus = data.business_units(v)
     opts = [None] + (bus["business_unit_id"].tolist() if not bus.empty else [])

@@ -26,18 +26,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def slices(v: str, which: str) -> list:
     """The Filters of each slice, exactly as the sidebar builds them by default (monthly, whole range)."""
     from ui import data
-    from ui.state import REGIONS, UNIT_TYPES, Filters
+    from ui.state import Filters, offered
 
     periods = data.periods(v, "month")
+    types, regions = offered(v)  # only slices with units behind them
     start, end = (periods[0], periods[-1]) if periods else (None, None)
     out = []
     for part in which.split(","):
         if part == "all":
             out.append(Filters("month", start, end, (), (), None))
         elif part == "regions":
-            out += [Filters("month", start, end, (), (r,), None) for r in REGIONS]
+            out += [Filters("month", start, end, (), (r,), None) for r in regions]
         elif part == "types":
-            out += [Filters("month", start, end, (t,), (), None) for t in UNIT_TYPES]
+            out += [Filters("month", start, end, (t,), (), None) for t in types]
         else:
             raise SystemExit(f"--slices 只能包含 all、regions、types，收到 {part!r}。(unknown slice)")
     return out

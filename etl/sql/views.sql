@@ -59,6 +59,14 @@ GROUP BY ALL;
 CREATE TABLE IF NOT EXISTS agg_activities_month AS SELECT * FROM agg_activities_window(DATE '0001-01-01', DATE '0001-01-01') LIMIT 0;
 CREATE TABLE IF NOT EXISTS agg_outages_month AS SELECT * FROM agg_outages_window(DATE '0001-01-01', DATE '0001-01-01') LIMIT 0;
 
+-- Each business unit's activity reporting span (first and last month with an activity), over all months.
+CREATE OR REPLACE VIEW panel_act_span AS
+SELECT u.business_unit_id, min(a.month) AS lo, max(a.month) AS hi
+FROM agg_activities_month AS a JOIN dim_units AS u USING (unit_id)
+WHERE u.business_unit_id IS NOT NULL
+GROUP BY ALL;
+
+
 -- The month spine (every business unit x every month in the data) with the base sums every metric is
 -- built from, for the months win_lo..win_hi (first days of months). Facts are read for those months only, so that
 -- a load touching a few months refreshes them without reading the rest (etl/warehouse.py); activities
@@ -89,8 +97,11 @@ spine AS (
 branches AS (
     SELECT unit_id, business_unit_id, org_level, founded FROM dim_units WHERE business_unit_id IS NOT NULL
 ),
+-- Missing is not zero: a business unit's activity ledger covers the months from its first to its last
+-- reported activity. Inside that span a month without an activity row counts 0 activities; before or
+-- after it the unit has not reported, and its counts are missing (not 0).
 act_units AS (
-    SELECT DISTINCT b.business_unit_id FROM (SELECT DISTINCT unit_id FROM agg_activities_month) AS a JOIN branches AS b USING (unit_id)
+    SELECT * FROM panel_act_span
 ),
 act AS (
     SELECT b.business_unit_id, a.month,
@@ -162,14 +173,10 @@ rel AS (
     GROUP BY ALL
 )
 SELECT s.business_unit_id, s.month,
-       CASE WHEN au.business_unit_id IS NOT NULL AND s.month BETWEEN ar.lo AND ar.hi
-            THEN COALESCE(act.n_meetings, 0) END AS n_meetings,
-       CASE WHEN au.business_unit_id IS NOT NULL AND s.month BETWEEN ar.lo AND ar.hi
-            THEN COALESCE(act.n_theme_days, 0) END AS n_theme_days,
-       CASE WHEN au.business_unit_id IS NOT NULL AND s.month BETWEEN ar.lo AND ar.hi
-            THEN COALESCE(act.n_study_sessions, 0) END AS n_study_sessions,
-       CASE WHEN au.business_unit_id IS NOT NULL AND s.month BETWEEN ar.lo AND ar.hi
-            THEN COALESCE(act.n_activities, 0) END AS n_activities,
+       CASE WHEN s.month BETWEEN au.lo AND au.hi THEN COALESCE(act.n_meetings, 0) END AS n_meetings,
+       CASE WHEN s.month BETWEEN au.lo AND au.hi THEN COALESCE(act.n_theme_days, 0) END AS n_theme_days,
+       CASE WHEN s.month BETWEEN au.lo AND au.hi THEN COALESCE(act.n_study_sessions, 0) END AS n_study_sessions,
+       CASE WHEN s.month BETWEEN au.lo AND au.hi THEN COALESCE(act.n_activities, 0) END AS n_activities,
        act.sum_participants, act.sum_expected, act.sum_person_hours,
        req.n_meetings_required,
        mem.members, mem.probationary, mem.new_members, mem.pioneer_posts, mem.responsibility_areas,
@@ -185,7 +192,6 @@ SELECT s.business_unit_id, s.month,
        COALESCE(rel.n_outages, 0) AS n_outages,
        24.0 * day(last_day(s.month)) AS hours_in_period
 FROM spine AS s
-CROSS JOIN act_range AS ar
 LEFT JOIN act_units AS au ON au.business_unit_id = s.business_unit_id
 LEFT JOIN act ON act.business_unit_id = s.business_unit_id AND act.month = s.month
 LEFT JOIN mem ON mem.business_unit_id = s.business_unit_id AND mem.month = s.month

@@ -118,12 +118,15 @@ def test_simpson_flag():
 
 def test_whatif_hand_computed():
     p = make_panel()
+    p = Panel(p.df.assign(complaints_per_10k=p.df["complaints_per_10k"] + 40), "month")  # valid (positive) rates
     fit = fit_twfe(p, "complaints_per_10k", ["theme_days"])
     b, se = fit.coefficients[0].estimate, fit.coefficients[0].std_error
     r = what_if(fit, p, {"theme_days": ("abs", 1.0)})
     assert r.n_units == 20
     assert r.per_unit["delta"].tolist() == pytest.approx([b] * 20)
-    assert r.mean_delta == pytest.approx(b) and r.mean_ci[1] - r.mean_ci[0] == pytest.approx(2 * 1.959963984540054 * se)
+    crit = stats.t.ppf(0.975, 20 - 1)  # t(G-1), as the fit's own interval
+    assert r.mean_delta == pytest.approx(b) and r.mean_ci[1] - r.mean_ci[0] == pytest.approx(2 * crit * se)
+    assert r.mean_ci == pytest.approx((fit.coefficients[0].ci_low, fit.coefficients[0].ci_high))
     # group figure of a customer-weighted KPI moves by the weighted mean of unit changes
     assert r.total_delta == pytest.approx(b) and r.settings["total_rule"] == "wmean:customers"
     pct = what_if(fit, p, {"theme_days": ("pct", 10.0)})
@@ -131,13 +134,34 @@ def test_whatif_hand_computed():
     assert pct.per_unit["delta"].to_numpy() == pytest.approx(b * base["theme_days"].to_numpy() * 0.1)
 
 
-def test_whatif_refuses_far_extrapolation():
+def test_whatif_support_is_the_within_unit_variation():
+    """Audit: +8 theme days a month, eight within-unit SDs, was accepted because it stayed inside the
+    between-unit range. The guard is the within-unit SD the model learns from."""
     p = make_panel()
     fit = fit_twfe(p, "complaints_per_10k", ["theme_days"])
-    with pytest.raises(AnalysisError, match="超出了模型见过的数据范围"):
-        what_if(fit, p, {"theme_days": ("abs", 50.0)})
+    sd = fit.x_within_sd["theme_days"]
+    with pytest.raises(AnalysisError, match="变化过大"):
+        what_if(fit, p, {"theme_days": ("abs", round(8 * sd))})
+    r = what_if(fit, p, {"theme_days": ("abs", 1.5 * sd)})
+    assert any("典型波动" in w for w in r.warnings)
     with pytest.raises(AnalysisError, match="模型中没有"):
         what_if(fit, p, {"pioneer_posts": ("abs", 1.0)})
+
+
+def test_whatif_units_without_kpi_and_valid_range():
+    p = make_panel()
+    df = p.df.copy()
+    last = df.period.max()
+    df.loc[(df.period == last) & (df.unit == "u00"), "complaints_per_10k"] = np.nan
+    df.loc[(df.period == last) & (df.unit == "u01"), "complaints_per_10k"] = 0.1  # a cut below zero
+    panel = Panel(df, "month")
+    fit = fit_twfe(panel, "complaints_per_10k", ["theme_days"])
+    assert fit.coefficients[0].estimate < 0
+    r = what_if(fit, panel, {"theme_days": ("abs", 1.0)})
+    assert "u00" not in set(r.per_unit["unit"]) and r.settings["units_without_data"] >= 1
+    assert (r.per_unit["new"] >= 0).all() and (r.per_unit["ci_low"] + r.per_unit["baseline"] >= 0).all()
+    assert r.per_unit.set_index("unit").loc["u01", "new"] == 0.0
+    assert any("截断" in w for w in r.warnings)
 
 
 def test_quartiles_and_bootstrap():

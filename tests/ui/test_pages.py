@@ -110,7 +110,7 @@ def test_relationships_within_vs_pooled(demo_db, monkeypatch):
     comp = at.dataframe[0].value
     pooled_r, within_r = comp["r"].tolist()
     assert pooled_r > 0.15 and within_r < 0.05  # the planted confounder shows, and is called out
-    assert t("page.rel.sign_flip", "zh") in texts(at)
+    assert t("page.rel.pooled_only", "zh") in texts(at)
 
 
 def test_tests_page_reports_twfe_and_event_study(demo_db, monkeypatch):
