@@ -127,13 +127,14 @@ def correlate(panel: Panel, inputs: list[str], kpis: list[str], lag: int = 0,
     if ok.any():  # one family: every test in this result
         table.loc[ok, "q_value"] = multipletests(table.loc[ok, "p_value"], method="fdr_bh")[1]
     table["verdict"] = [verdict_of(q) for q in table["q_value"]]
-    wide = table[table.method == "pearson"].pivot_table(index=["input", "kpi"], columns="scope", values=["r", "q_value"])
+    # every pair has both scopes (NaN where undefined): unstack keeps them, where pivot_table would drop them
+    wide = table[table.method == "pearson"].set_index(["input", "kpi", "scope"])[["r", "q_value"]].unstack("scope")
     simpson = []
     for (x, y), row in wide.iterrows():
         rp, rw = row[("r", "pooled")], row[("r", "within")]
         qp, qw = row[("q_value", "pooled")], row[("q_value", "within")]
         # a real reversal: both directions hold after BH, with opposite signs
-        if np.sign(rp) != np.sign(rw) and max(qp, qw) < 0.05:
+        if verdict_of(qp) == verdict_of(qw) == "association" and np.sign(rp) != np.sign(rw):
             simpson.append(dict(input=x, kpi=y, r_pooled=rp, r_within=rw, q_pooled=qp, q_within=qw))
     return CorrelationResult(
         table=table, simpson=pd.DataFrame(simpson, columns=["input", "kpi", "r_pooled", "r_within", "q_pooled", "q_within"]),

@@ -75,7 +75,7 @@ def event_frame(panel: Panel, y: str, treatment: str) -> tuple[pd.DataFrame, dic
     first_t = d.groupby("unit")["t"].min()
     switched_off = int(d[~on & d["unit"].map(treated_t).le(d["t"])]["unit"].nunique())
     d = d[d[y].notna()]
-    d["g"] = d["unit"].map(treated_t)
+    d["g"] = d["unit"].map(treated_t).astype(float)  # NaN: never treated (float even when nobody is)
     always = treated_t[treated_t <= first_t.reindex(treated_t.index)].index
     d = d[~d["unit"].isin(always)].copy()
     d["rel"] = d["t"] - d["g"]

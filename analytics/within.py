@@ -17,9 +17,10 @@ MAX_ITER = 100_000
 
 def demean_two_way(M: np.ndarray, unit: np.ndarray, period: np.ndarray) -> np.ndarray:
     """Residuals of each column of M (n x k, no missing values) on unit and period effects."""
-    M = np.ascontiguousarray(np.asarray(M, dtype=float).reshape(len(unit), -1))
-    if len(M) == 0:
-        return M
+    M = np.asarray(M, dtype=float)
+    if len(unit) == 0:
+        return M.reshape(0, M.shape[1] if M.ndim == 2 else 1)
+    M = np.ascontiguousarray(M.reshape(len(unit), -1))
     flist = np.column_stack([np.unique(unit, return_inverse=True)[1],
                              np.unique(period, return_inverse=True)[1]]).astype(np.uint64)
     out, converged = demean(M, flist, np.ones(len(M)), tol=TOL, maxiter=MAX_ITER)
@@ -30,7 +31,10 @@ def demean_two_way(M: np.ndarray, unit: np.ndarray, period: np.ndarray) -> np.nd
 
 def demean_one_way(M: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Residuals of each column of M on one set of group effects (exact in one pass)."""
-    M = np.asarray(M, dtype=float).reshape(len(codes), -1)
+    M = np.asarray(M, dtype=float)
+    if len(codes) == 0:
+        return M.reshape(0, M.shape[1] if M.ndim == 2 else 1)
+    M = M.reshape(len(codes), -1)
     codes = np.unique(codes, return_inverse=True)[1]
     n = codes.max() + 1 if len(codes) else 0
     counts = np.maximum(np.bincount(codes, minlength=n), 1)

@@ -274,15 +274,17 @@ def quartiles(v: str, f: state.Filters, x: str, y: str, lag: int):
 
 @kept
 def within_points(v: str, f: state.Filters, x: str, y: str, lag: int):
-    """Unit-demeaned x and y: a random sample of points to draw, the fit line and bin means of all points
-    (computed here, once, not on every rerun), and N."""
+    """x and y within unit and period (both effects removed, as the correlations and fits): a random
+    sample of points to draw, the fit line and bin means of all points (computed here, once, not on every
+    rerun), and N."""
+    from analytics.within import demean_two_way
     from ui.charts import bin_means, fit_line
 
     df = add_lag(state.filtered(v, f).df, x, lag)
     xc = lag_name(x, lag)
-    d = df[["unit", "business_unit_name", "period", xc, y]].dropna()
-    w = pd.DataFrame({"xw": d[xc] - d.groupby("unit")[xc].transform("mean"),
-                      "yw": d[y] - d.groupby("unit")[y].transform("mean")})
+    d = df[["unit", "t", "business_unit_name", "period", xc, y]].dropna()
+    both = demean_two_way(d[[xc, y]].to_numpy(dtype=float), d["unit"].to_numpy(), d["t"].to_numpy())
+    w = pd.DataFrame({"xw": both[:, 0], "yw": both[:, 1]}, index=d.index)
     shown = w.sample(SCATTER_POINTS, random_state=0) if len(w) > SCATTER_POINTS else w
     shown = shown.assign(label=d.loc[shown.index, "business_unit_name"] + " " + d.loc[shown.index, "period"])
     return shown, fit_line(w["xw"], w["yw"]), bin_means(w["xw"], w["yw"]), len(w)

@@ -80,6 +80,8 @@ def fit_line(x: pd.Series, y: pd.Series) -> pd.DataFrame | None:
 def bin_means(x: pd.Series, y: pd.Series, bins: int = 20) -> pd.DataFrame:
     """Mean y (with its standard error) in equal-count bins of x."""
     d = pd.DataFrame({"x": x, "y": y}).dropna()
+    if len(d) < 2:  # nothing to bin: an empty frame the chart draws as "no data"
+        return pd.DataFrame({"x": [], "y": [], "se": [], "n": []})
     d["bin"] = pd.qcut(d["x"].rank(method="first"), q=min(bins, max(2, len(d) // 10)), labels=False)
     return d.groupby("bin").agg(x=("x", "mean"), y=("y", "mean"), se=("y", "sem"), n=("y", "size"))
 

@@ -4,6 +4,7 @@ language — on the demo warehouse and on a company's first week (a handful of u
 initiatives, no outages). No exception element, no traceback, no unexpected-error notice."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,7 @@ def assert_calm(at: AppTest, lang: str) -> None:
     assert not any(unexpected in s or "Traceback" in s for s in shown), shown
 
 
-@settings(max_examples=14, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=int(os.environ.get("STATE_EXAMPLES", 14)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(sel=selection)
 def test_every_selection_on_the_demo(demo_db, monkeypatch, sel):
@@ -90,7 +91,7 @@ def test_every_selection_on_the_demo(demo_db, monkeypatch, sel):
     assert_calm(run(demo_db, sel), sel["lang"])
 
 
-@settings(max_examples=14, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=int(os.environ.get("STATE_EXAMPLES", 14)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(sel=selection)
 def test_every_selection_on_a_first_week_warehouse(first_week_db, monkeypatch, sel):
