@@ -25,7 +25,9 @@ if layout.header("brief.page.title", "brief.page.caption"):
     v = data.version()
     f = st.session_state["filters"]
     quarters = sorted(data.panel(v, "quarter")["period"].unique())
-    quarter = st.selectbox(tr("brief.page.quarter"), quarters, index=len(quarters) - 1, key="br_quarter")
+    if st.session_state.get("br_quarter") not in quarters:
+        st.session_state["br_quarter"] = quarters[-1]
+    quarter = st.selectbox(tr("brief.page.quarter"), quarters, key="br_quarter")
     scope = PanelFilter(unit_types=f.unit_types, regions=f.regions, units=(f.unit,) if f.unit else ())
     if not layout.statistics_ready(v, [(analyses.briefing, quarter, scope)]):
         st.stop()

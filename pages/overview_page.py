@@ -25,7 +25,9 @@ if layout.header("page.overview.title", "page.overview.caption"):
     f = st.session_state["filters"]
     qf = analyses.overview_filters(f)
     quarters = sorted(state.filtered_panel(v, qf)["period"].unique())
-    quarter = st.selectbox(tr("page.overview.quarter"), quarters, index=analyses.overview_quarter(quarters, f), key="ov_quarter")
+    if st.session_state.get("ov_quarter") not in quarters:  # outside the sidebar's period: the one holding its end
+        st.session_state["ov_quarter"] = quarters[analyses.overview_quarter(quarters, f)]
+    quarter = st.selectbox(tr("page.overview.quarter"), quarters, key="ov_quarter")
     if not layout.statistics_ready(v, [(analyses.overview, qf, quarter)]):
         st.stop()
     ov = analyses.overview(v, qf, quarter)

@@ -5,7 +5,7 @@ import streamlit as st
 from analytics.errors import AnalysisError
 from analytics.summaries import summarize_correlations, summarize_quartiles
 from catalogue.formats import fmt_p
-from ui import analyses, charts, data, layout
+from ui import analyses, charts, data, layout, state
 from ui.i18n import fmt, lang, mname, tr
 
 INPUTS, KPIS, D = analyses.INPUTS, analyses.KPIS, analyses.DEFAULTS["rel"]
@@ -15,9 +15,9 @@ if layout.header("page.rel.title", "page.rel.caption"):
     v = data.version()
     f = st.session_state["filters"]
     c1, c2, c3 = st.columns([2, 2, 1])
-    x = c1.selectbox(tr("page.rel.input"), INPUTS, index=INPUTS.index(D["x"]), key="rel_x", format_func=fmt("label"))
-    y = c2.selectbox(tr("page.rel.kpi"), KPIS, index=KPIS.index(D["y"]), key="rel_y", format_func=fmt("label"))
-    lag = c3.number_input(tr("page.rel.lag"), min_value=0, max_value=12, value=D["lag"], step=1, key="rel_lag")
+    x = c1.selectbox(tr("page.rel.input"), INPUTS, key=state.pick("rel_x", D["x"]), format_func=fmt("label"))
+    y = c2.selectbox(tr("page.rel.kpi"), KPIS, key=state.pick("rel_y", D["y"]), format_func=fmt("label"))
+    lag = c3.number_input(tr("page.rel.lag"), min_value=0, max_value=state.LAG_MAX, step=1, key=state.pick("rel_lag", D["lag"]))
     if not layout.statistics_ready(v, [(analyses.within_points, f, x, y, int(lag)), (analyses.corr_matrix, f, int(lag)),
                                        (analyses.quartiles, f, x, y, int(lag))]):
         st.stop()

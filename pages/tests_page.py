@@ -6,7 +6,7 @@ import streamlit as st
 from analytics.errors import AnalysisError, InsufficientData
 from analytics.summaries import summarize_event_study, summarize_fit, summarize_insufficient_direction, summarize_reverse
 from catalogue.formats import fmt_effect, fmt_p
-from ui import analyses, charts, data, layout
+from ui import analyses, charts, data, layout, state
 from ui.i18n import fmt, lang, mlabel, mname, tr
 
 INPUTS, KPIS, TREATMENTS, D = analyses.INPUTS, analyses.KPIS, analyses.TREATMENTS, analyses.DEFAULTS["tests"]
@@ -48,11 +48,13 @@ if layout.header("page.tests.title", "page.tests.caption"):
 
     st.subheader(tr("page.tests.twfe"))
     c1, c2, c3, c4 = st.columns([2, 3, 1, 2])
-    y = c1.selectbox(tr("page.rel.kpi"), KPIS, index=KPIS.index(D["y"]), key="ts_y", format_func=fmt("label"))
-    xs = c2.multiselect(tr("page.tests.inputs"), INPUTS, default=list(D["xs"]), key="ts_x", format_func=fmt("metric"))
-    lag = c3.number_input(tr("page.rel.lag"), 0, 12, D["lag"], key="ts_lag")
-    controls = c4.multiselect(tr("page.tests.controls"), [m for m in INPUTS + ["customers", "members"] if m not in xs],
-                              key="ts_ctrl", format_func=fmt("metric"), placeholder=tr("filter.none"))
+    y = c1.selectbox(tr("page.rel.kpi"), KPIS, key=state.pick("ts_y", D["y"]), format_func=fmt("label"))
+    xs = c2.multiselect(tr("page.tests.inputs"), INPUTS, key=state.pick("ts_x", list(D["xs"])), format_func=fmt("metric"))
+    lag = c3.number_input(tr("page.rel.lag"), 0, state.LAG_MAX, key=state.pick("ts_lag", D["lag"]))
+    control_opts = [m for m in INPUTS + ["customers", "members"] if m not in xs]
+    st.session_state["ts_ctrl"] = [c for c in st.session_state.get("ts_ctrl", []) if c in control_opts]
+    controls = c4.multiselect(tr("page.tests.controls"), control_opts, key="ts_ctrl", format_func=fmt("metric"),
+                              placeholder=tr("filter.none"))
     fit = None
     model = (f, y, tuple(xs), int(lag), tuple(controls))
     # the direction check and diagnostics are drawn further down but computed with the fit
@@ -71,8 +73,8 @@ if layout.header("page.tests.title", "page.tests.caption"):
 
     st.subheader(tr("page.tests.event"))
     e1, e2 = st.columns(2)
-    treat = e1.selectbox(tr("page.tests.treatment"), TREATMENTS, key="ts_treat", format_func=fmt("metric"))
-    ey = e2.selectbox(tr("page.tests.event_y"), KPIS, index=KPIS.index(D["event_y"]), key="ts_ey", format_func=fmt("label"))
+    treat = e1.selectbox(tr("page.tests.treatment"), TREATMENTS, key=state.pick("ts_treat", D["treatment"]), format_func=fmt("metric"))
+    ey = e2.selectbox(tr("page.tests.event_y"), KPIS, key=state.pick("ts_ey", D["event_y"]), format_func=fmt("label"))
     if layout.statistics_ready(v, [(analyses.event, f, ey, treat)]):
         event_section(v, f, ey, treat)
 

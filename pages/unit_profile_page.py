@@ -53,6 +53,8 @@ if layout.header("page.profile.title", "page.profile.caption"):
 
     st.subheader(tr("page.profile.kpis"))
     ini = data.initiatives(v, unit)
+    if st.session_state.get("pf_kpi") not in TREND_KPIS:
+        st.session_state["pf_kpi"] = TREND_KPIS[0]
     kpi = st.selectbox(tr("page.profile.kpi_pick"), TREND_KPIS, key="pf_kpi", format_func=fmt("label"))
     fig = charts.line(mine, "period_start", {kpi: mname(kpi)}, y_title=mlabel(kpi), height=340)
     charts.annotate_events(fig, [(r.start, value_label("initiative", r.kind)) for r in ini.itertuples()

@@ -15,14 +15,16 @@ INPUTS, KPIS, D = analyses.INPUTS, analyses.KPIS, analyses.DEFAULTS["tests"]
 
 def scenario(col, name: str, xs: list[str], key: str) -> dict:
     col.markdown(f"**{name}**")
-    mode = col.radio(tr("page.whatif.mode"), ["abs", "pct"], key=f"{key}_mode", horizontal=True,
+    mode = col.radio(tr("page.whatif.mode"), ["abs", "pct"], key=state.pick(f"{key}_mode", "abs"), horizontal=True,
                      format_func=fmt("key", "page.whatif.mode_"))
     changes = {}
     for x in xs:
         if mode == "abs":
-            amt = col.slider(mlabel(x), -5.0, 5.0, 1.0 if key == "sa" else 2.0, 0.5, key=f"{key}_{x}_abs")
+            amt = col.slider(mlabel(x), *state.AMOUNT_RANGE["abs"], step=0.5,
+                             key=state.pick(f"{key}_{x}_abs", 1.0 if key == "sa" else 2.0))
         else:
-            amt = col.slider(f"{mname(x)} (%)", -50, 100, 10 if key == "sa" else 25, 5, key=f"{key}_{x}_pct")
+            amt = col.slider(f"{mname(x)} (%)", *state.AMOUNT_RANGE["pct"], step=5,
+                             key=state.pick(f"{key}_{x}_pct", 10 if key == "sa" else 25))
         if amt:
             changes[x] = (mode, float(amt))
     return changes
@@ -32,9 +34,9 @@ if layout.header("page.whatif.title", "page.whatif.caption"):
     v = data.version()
     f = st.session_state["filters"]
     c1, c2, c3 = st.columns([2, 3, 1])
-    y = c1.selectbox(tr("page.rel.kpi"), KPIS, index=KPIS.index(D["y"]), key="wi_y", format_func=fmt("label"))
-    xs = c2.multiselect(tr("page.tests.inputs"), INPUTS, default=list(D["xs"]), key="wi_x", format_func=fmt("metric"))
-    lag = c3.number_input(tr("page.rel.lag"), 0, 12, D["lag"], key="wi_lag")
+    y = c1.selectbox(tr("page.rel.kpi"), KPIS, key=state.pick("wi_y", D["y"]), format_func=fmt("label"))
+    xs = c2.multiselect(tr("page.tests.inputs"), INPUTS, key=state.pick("wi_x", list(D["xs"])), format_func=fmt("metric"))
+    lag = c3.number_input(tr("page.rel.lag"), 0, state.LAG_MAX, key=state.pick("wi_lag", D["lag"]))
     if not xs:
         st.info(tr("page.whatif.pick_input"))
         st.stop()

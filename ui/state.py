@@ -5,6 +5,7 @@ and the organisation; an unknown value is dropped with a notice); after the widg
 rewritten from their values, so a copied link reopens the same view."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -61,6 +62,62 @@ def _valid_values(v: str, grain: str) -> dict[str, set]:
     }
 
 
+# Each page's own picks, in the URL under their widget keys (ids and numbers, never labels), so that a link
+# reproduces what its sender saw: key -> kind of value (checked like the sidebar's on the way in).
+PICKS = {"ov_quarter": "quarter", "br_quarter": "quarter", "pf_unit": "unit", "pf_kpi": "kpi",
+         "rel_x": "input", "rel_y": "kpi", "rel_lag": "lag",
+         "ts_y": "kpi", "ts_x": "inputs", "ts_lag": "lag", "ts_ctrl": "controls", "ts_treat": "treatment",
+         "ts_ey": "kpi", "wi_y": "kpi", "wi_x": "inputs", "wi_lag": "lag", "sa_mode": "mode", "sb_mode": "mode"}
+AMOUNT_KEY = re.compile(r"^s[ab]_([a-z0-9_]+)_(abs|pct)$")  # the what-if scenarios' sliders
+AMOUNT_RANGE = {"abs": (-5.0, 5.0), "pct": (-50, 100)}
+LAG_MAX = 12
+
+
+def pick(key: str, default):
+    """A page widget's starting value: what the URL or the user set, else `default`. The widget is then
+    created with `key` only (no index/default/value argument), so the two never disagree."""
+    st.session_state.setdefault(key, default)
+    return key
+
+
+def _pick_value(v: str, key: str, raw: list[str]):
+    """The checked value of a page pick from its URL text; None when it is not acceptable."""
+    kind = PICKS.get(key)
+    vals = [x for part in raw for x in str(part).split(",") if x]
+    if kind in ("inputs", "controls"):
+        allowed = set(metric_options("input")) | ({"customers", "members"} if kind == "controls" else set())
+        return vals if vals and all(x in allowed for x in vals) else None
+    if len(vals) != 1:
+        return None
+    x = vals[0]
+    if kind == "lag":
+        return int(x) if x.isdigit() and int(x) <= LAG_MAX else None
+    if kind in ("input", "kpi"):
+        return x if x in metric_options(kind) else None
+    if kind == "treatment":
+        from ui.analyses import TREATMENTS
+
+        return x if x in TREATMENTS else None
+    if kind == "mode":
+        return x if x in ("abs", "pct") else None
+    if kind == "quarter":
+        return x if x in data.periods(v, "quarter") else None
+    if kind == "unit":
+        bus = data.business_units(v)
+        return x if not bus.empty and x in set(bus["business_unit_id"]) else None
+    m = AMOUNT_KEY.match(key)
+    if m and m.group(1) in metric_options("input"):
+        try:
+            amount = float(x)
+        except ValueError:
+            return None
+        lo, hi = AMOUNT_RANGE[m.group(2)]
+        if not lo <= amount <= hi:
+            return None
+        return amount if m.group(2) == "abs" else int(amount)
+    return None
+
+
 def read_url_once(v: str) -> None:
     """First run of a session: URL -> widget state, with every value checked."""
     if st.session_state.get("_url_read"):
@@ -81,8 +138,25 @@ def read_url_once(v: str) -> None:
             st.session_state[key] = good
         elif good:
             st.session_state[key] = good[0]
+    for param in qp.keys():
+        if param in URL_KEYS:
+            continue
+        if param in ("embed", "embed_options"):  # Streamlit's own
+            continue
+        if param not in PICKS and not AMOUNT_KEY.match(param):
+            rejected.append(f"{param}={qp.get(param)}")
+            continue
+        value = _pick_value(v, param, qp.get_all(param))
+        if value is None:
+            rejected.append(f"{param}={qp.get(param)}")
+        else:
+            st.session_state[param] = value
     if rejected:
         st.session_state["_url_rejected"] = rejected
+
+
+def _url_text(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def write_url(f: Filters) -> None:
@@ -97,15 +171,33 @@ def write_url(f: Filters) -> None:
         want["region"] = ",".join(f.regions)
     if f.unit:
         want["unit"] = f.unit
+    for key in sorted(k for k in st.session_state.keys() if isinstance(k, str) and (k in PICKS or AMOUNT_KEY.match(k))):
+        value = st.session_state[key]
+        if value is not None and value != []:
+            want[key] = _url_text(value)
     current = {k: st.query_params.get(k) for k in st.query_params.keys()}
     if current != want:
         st.query_params.from_dict(want)
 
 
+# Widgets whose value is a selection (ids, numbers), on any page. Streamlit keeps a radio's or select
+# box's value in the browser as its *shown label*; when the language changes every label changes, and the
+# browser's value would match no option (the grain radio showed nothing selected, and the next rerun fell
+# back to its default). Re-assigning these keys when the language changes makes the server send each
+# widget its value in the new language: switching language changes labels only.
+SELECTION_KEYS = re.compile(r"^(f_(grain|start|end|types|regions|unit)|ov_quarter|pf_unit|pf_kpi|rel_(x|y|lag)"
+                            r"|ts_(ctrl|ey|lag|treat|x|y)|wi_(lag|x|y)|s[ab]_mode|s[ab]_.+_(abs|pct)|br_quarter)$")
+
+
+def _keep_selections() -> None:
+    for key in [k for k in st.session_state.keys() if isinstance(k, str) and SELECTION_KEYS.match(k)]:
+        st.session_state[key] = st.session_state[key]
+
+
 def language_switch() -> None:
     st.session_state.setdefault("lang", "zh")
     st.sidebar.radio("语言 / Language", options=list(LANGS), key="lang", horizontal=True,
-                     format_func=lambda x: "中文" if x == "zh" else "English")
+                     format_func=lambda x: "中文" if x == "zh" else "English", on_change=_keep_selections)
 
 
 def sidebar_filters(v: str) -> Filters:
@@ -135,12 +227,14 @@ def sidebar_filters(v: str) -> Filters:
     regions = sb.multiselect(tr("filter.region"), region_opts, key="f_regions", format_func=fmt("value", "region"),
                              placeholder=tr("filter.all"))
     bus = data.business_units(v)
-    opts = [None] + (bus["business_unit_id"].tolist() if not bus.empty else [])
+    # "" stands for every unit: Streamlit shows a None value as "no selection"
+    opts = [""] + (bus["business_unit_id"].tolist() if not bus.empty else [])
     names = dict(zip(bus.get("business_unit_id", []), bus.get("business_unit_name", [])))
     if st.session_state.get("f_unit") not in opts:
-        st.session_state["f_unit"] = None
+        st.session_state["f_unit"] = ""
     unit = sb.selectbox(tr("filter.unit"), opts, key="f_unit",
-                        format_func=lambda u, all_units=tr("filter.all_units"): all_units if u is None else f"{names.get(u, u)}（{u}）")
+                        format_func=lambda u, all_units=tr("filter.all_units"): all_units if not u else f"{names.get(u, u)}（{u}）")
+    unit = unit or None
     if st.session_state.get("_url_rejected"):
         from ui.layout import md_escape
 

@@ -239,3 +239,43 @@ def test_statistics_computed_in_the_background_appear_by_themselves(background_s
         page.screenshot(path=str(ARTIFACTS / "background_done_zh_1366.png"))
     finally:
         page.close()
+
+
+def url_state(page) -> dict:
+    from urllib.parse import parse_qs, urlparse
+
+    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items() if k != "lang"}
+
+
+def switch_language(page, to: str) -> None:
+    page.locator('[data-testid="stSidebar"] [role="radiogroup"]').first.get_by_text(
+        "English" if to == "en" else "中文", exact=True).click()
+    wait_idle(page, to)
+
+
+@pytest.mark.parametrize("path", ["", "relationships", "tests"])
+def test_language_switch_changes_nothing_but_labels(server, browser, path):
+    """The issue's case: grain=quarter&from=2023Q1&to=2024Q4&region=农村, zh -> en -> zh: every selection
+    stays (grain, period, area), in the widgets and in the URL."""
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{server}/{path}?lang=zh&grain=quarter&from=2023Q1&to=2024Q4&region=农村", wait_until="domcontentloaded")
+        wait_idle(page, "zh")
+        before = url_state(page)
+        assert before == {"grain": "quarter", "from": "2023Q1", "to": "2024Q4", "region": "农村"}, before
+        switch_language(page, "en")
+        assert url_state(page) == before
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        page.screenshot(path=str(ARTIFACTS / f"language_en_{path or 'overview'}.png"))
+        assert sidebar.get_by_text("quarter", exact=True).count() >= 1
+        grain_checked = sidebar.locator('input[type="radio"]:checked')
+        assert grain_checked.count() == 2  # language and grain both have a selected option
+        assert "rural" in sidebar.inner_text().lower() and "农村" not in sidebar.inner_text()
+        assert "All units" in sidebar.inner_text() and "Choose an option" not in sidebar.inner_text()
+        switch_language(page, "zh")
+        assert url_state(page) == before
+        assert "农村" in sidebar.inner_text()
+        assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        ctx.close()

@@ -108,3 +108,60 @@ def test_types_without_units_are_not_offered_and_never_crash(demo_db, monkeypatc
                        "unit": None, "range": (0, len(MONTHS) - 1)})
     assert_calm(at, "zh")
     assert unit_type not in at.multiselect(key="f_types").options
+
+
+picks = st.fixed_dictionaries({
+    "page": st.sampled_from(["relationships", "tests", "whatif"]),
+    "lang": st.sampled_from(["zh", "en"]),
+    "x": st.sampled_from(["theme_days", "meetings", "pioneer_posts", "study_sessions"]),
+    "y": st.sampled_from(["complaints_per_10k", "saidi", "satisfaction", "line_loss"]),
+    "lag": st.integers(0, 3),
+    "amount": st.sampled_from([-1.0, 0.5, 1.5, 2.0]),
+})
+
+
+def pick_params(p: dict) -> dict:
+    if p["page"] == "relationships":
+        return {"rel_x": p["x"], "rel_y": p["y"], "rel_lag": str(p["lag"])}
+    if p["page"] == "tests":
+        return {"ts_x": p["x"], "ts_y": p["y"], "ts_lag": str(p["lag"]), "ts_ey": p["y"]}
+    return {"wi_x": p["x"], "wi_y": p["y"], "wi_lag": str(p["lag"]), "sa_mode": "abs", f"sa_{p['x']}_abs": str(p["amount"])}
+
+
+@settings(max_examples=int(os.environ.get("STATE_EXAMPLES", 14)), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(p=picks)
+def test_page_picks_round_trip_through_the_url(demo_db, monkeypatch, p):
+    """A link carries each page's own picks: opened afresh, the widgets hold them, and the URL the page writes
+    back is the one it was opened with (ids and numbers, the same in either language)."""
+    monkeypatch.setenv("PBKPI_DB", str(demo_db))
+    params = {"lang": p["lang"], "grain": "month", **pick_params(p)}
+    at = AppTest.from_file(APP, default_timeout=240)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page(f"pages/{p['page']}_page.py")
+    at.run()
+    assert_calm(at, p["lang"])
+    for key, value in pick_params(p).items():
+        got = at.session_state[key]
+        expected = [value] if key in ("ts_x", "wi_x") else (int(value) if key.endswith("_lag") else
+                                                        float(value) if key.endswith("_abs") else value)
+        assert got == expected, (key, got, expected)
+    written = {k: (v[0] if isinstance(v, list) else v) for k, v in ((k, at.query_params[k]) for k in at.query_params)}
+    for key, value in params.items():
+        assert str(written[key]) == str(value) or float(written[key]) == float(value), (key, written[key], value)
+
+
+def test_unknown_page_picks_dropped_with_a_notice(demo_db, monkeypatch):
+    monkeypatch.setenv("PBKPI_DB", str(demo_db))
+    at = AppTest.from_file(APP, default_timeout=240)
+    for k, v in {"lang": "zh", "rel_x": "not_a_metric", "rel_lag": "99", "nonsense": "1"}.items():
+        at.query_params[k] = v
+    at.run()
+    notice = " ".join(str(c.value) for c in at.caption)  # shown where the link lands
+    assert "not\\_a\\_metric" in notice and "rel\\_lag=99" in notice and "nonsense" in notice
+    at.switch_page("pages/relationships_page.py")
+    at.run()
+    assert_calm(at, "zh")
+    assert at.selectbox(key="rel_x").value == "theme_days" and at.number_input(key="rel_lag").value == 1
