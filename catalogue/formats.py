@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 from catalogue import metric
 
 
 def _finite(v) -> bool:
-    return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
+    """A real, finite number — numpy's integers included (a count of 1 complaint is a number)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(float(v))
 
 
 def fmt_number(v, decimals: int = 2, lang: str = "zh", wan: bool = False) -> str:

@@ -3,7 +3,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from catalogue import metric, metric_ids
+from analytics.peers import peer_percentiles
+from catalogue import metric_ids
 from catalogue.formats import fmt_metric
 from ui import charts, data, layout
 from ui.i18n import fmt, lang, mlabel, mname, tr, value_label
@@ -39,12 +40,17 @@ if layout.header("page.profile.title", "page.profile.caption"):
                                         "members": tr("table.members")}), hide_index=True)
     with c2:
         st.subheader(tr("page.profile.members"))
-        st.plotly_chart(charts.line(mine, "period_start", {"members": mname("members"), "pioneer_posts": mname("pioneer_posts")},
-                                    height=300), key="pf_members")
+        if charts.has_values(mine, ["members", "pioneer_posts"]):
+            st.plotly_chart(charts.line(mine, "period_start", {"members": mname("members"), "pioneer_posts": mname("pioneer_posts")},
+                                        height=300), key="pf_members")
+        else:
+            st.caption(tr("app.no_data"))
 
     st.subheader(tr("page.profile.activities"))
     acts = data.activities_by_type(v, unit)
-    if not acts.empty:
+    if acts.empty:
+        st.caption(tr("app.no_data"))
+    else:
         fig = go.Figure()
         for kind, d in acts.groupby("activity_type"):
             fig.add_trace(go.Bar(x=d["month"], y=d["n"], name=value_label("activity_type", kind)))
@@ -56,10 +62,13 @@ if layout.header("page.profile.title", "page.profile.caption"):
     if st.session_state.get("pf_kpi") not in TREND_KPIS:
         st.session_state["pf_kpi"] = TREND_KPIS[0]
     kpi = st.selectbox(tr("page.profile.kpi_pick"), TREND_KPIS, key="pf_kpi", format_func=fmt("label"))
-    fig = charts.line(mine, "period_start", {kpi: mname(kpi)}, y_title=mlabel(kpi), height=340)
-    charts.annotate_events(fig, [(r.start, value_label("initiative", r.kind)) for r in ini.itertuples()
-                                 if r.kind in ("党建示范点", "书记项目")][:12], color=charts.RED)
-    st.plotly_chart(fig, key="pf_kpi_chart")
+    if charts.has_values(mine, [kpi]):
+        fig = charts.line(mine, "period_start", {kpi: mname(kpi)}, y_title=mlabel(kpi), height=340)
+        charts.annotate_events(fig, [(r.start, value_label("initiative", r.kind)) for r in ini.itertuples()
+                                     if r.kind in ("党建示范点", "书记项目")][:12], color=charts.RED)
+        st.plotly_chart(fig, key="pf_kpi_chart")
+    else:
+        st.caption(tr("app.no_data"))
     if not ini.empty:
         shown = ini.assign(kind=ini["kind"].map(lambda k: value_label("initiative", k)),
                            start=pd.to_datetime(ini["start"]).dt.strftime("%Y-%m-%d"),
@@ -70,7 +79,9 @@ if layout.header("page.profile.title", "page.profile.caption"):
 
     st.subheader(tr("page.profile.assessments"))
     ass = data.assessments(v, unit)
-    if not ass.empty:
+    if ass.empty:
+        st.caption(tr("app.no_data"))
+    else:
         fig = go.Figure()
         for b, d in ass.groupby("unit_name"):
             fig.add_trace(go.Scatter(x=d["period_start"], y=d["total"], name=b, mode="lines+markers"))
@@ -80,17 +91,12 @@ if layout.header("page.profile.title", "page.profile.caption"):
     st.subheader(tr("page.profile.peers"))
     last = panel[panel["period"] == (mine["period"].max() if len(mine) else panel["period"].max())]
     peers = last[last["unit_type"] == row["unit_type"]]
-    rows = []
-    for mid in metric_ids("kpi") + metric_ids("input"):
-        if mid not in peers or peers[mid].notna().sum() < 3:
-            continue
-        val = peers.loc[peers["business_unit_id"] == unit, mid]
-        if val.empty or pd.isna(val.iloc[0]):
-            continue
-        pct = 100 * (peers[mid] < val.iloc[0]).mean()
-        good = pct if metric(mid).direction != "lower" else 100 - pct
-        rows.append({tr("table.metric"): mname(mid), tr("table.value"): fmt_metric(mid, val.iloc[0], lang()),
-                     tr("table.percentile"): round(good)})
+    pp = peer_percentiles(peers, unit, metric_ids("kpi") + metric_ids("input"))
+    rows = [{tr("table.metric"): mname(r.metric), tr("table.value"): fmt_metric(r.metric, r.value, lang()),
+             tr("table.percentile"): round(r.percentile)} for r in pp.itertuples()]
     st.caption(tr("page.profile.peers_note", n=len(peers), period=last["period"].iloc[0] if len(last) else ""))
-    st.dataframe(pd.DataFrame(rows), hide_index=True,
-                 column_config={tr("table.percentile"): st.column_config.ProgressColumn(min_value=0, max_value=100, format="%d")})
+    if not rows:
+        st.caption(tr("app.no_data"))
+    else:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
+            tr("table.percentile"): st.column_config.ProgressColumn(min_value=0, max_value=100, format="%d")})

@@ -1,6 +1,8 @@
 """One chart theme (CJK font stack, party-red accent) and the figure builders the pages share."""
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -29,11 +31,19 @@ def _period_x(df: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(df["period_start"])
 
 
+def has_values(df: pd.DataFrame, cols) -> bool:
+    """True when at least one of the columns has a value to draw (a chart of nothing is a notice instead)."""
+    return not df.empty and any(c in df and df[c].notna().any() for c in cols)
+
+
 def line(df: pd.DataFrame, x: str, ys: dict[str, str], title: str = "", y_title: str = "", height: int = 360) -> go.Figure:
     fig = go.Figure()
     for col, name in ys.items():
         fig.add_trace(go.Scatter(x=df[x], y=df[col], name=name, mode="lines+markers", marker=dict(size=5)))
     fig.update_layout(title=title, yaxis_title=y_title, height=height)
+    if pd.api.types.is_datetime64_any_dtype(df[x]) or (len(df) and isinstance(df[x].iloc[0], (pd.Timestamp, dt.date))):
+        # months, never clock times: with one or two points Plotly would otherwise zoom to milliseconds
+        fig.update_xaxes(type="date", tickformat="%Y-%m", **({"dtick": "M1"} if df[x].nunique() <= 3 else {}))
     return fig
 
 

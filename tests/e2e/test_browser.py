@@ -279,3 +279,30 @@ def test_language_switch_changes_nothing_but_labels(server, browser, path):
         assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         ctx.close()
+
+
+def test_deep_link_reproduces_the_senders_view(server, browser):
+    """Picks made in one browser travel in the URL: a fresh browser opening it shows the same picks and the
+    same sentences."""
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{server}/relationships?lang=en&grain=month", wait_until="domcontentloaded")
+        wait_idle(page, "en")
+        page.locator('[data-testid="stNumberInput"]').first.locator('[data-testid="stNumberInputStepUp"]').click()
+        wait_idle(page, "en")
+        page.wait_for_function("() => location.search.includes('rel_lag=2')", timeout=30_000)
+        link = page.url
+        sender = page.locator('[data-testid="stMain"] [data-testid="stAlert"]').all_inner_texts()
+    finally:
+        ctx.close()
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(link, wait_until="domcontentloaded")
+        wait_idle(page, "en")
+        assert page.locator('[data-testid="stNumberInput"] input').first.input_value() == "2"
+        assert page.locator('[data-testid="stMain"] [data-testid="stAlert"]').all_inner_texts() == sender
+        assert "rel_lag=2" in page.url
+    finally:
+        ctx.close()

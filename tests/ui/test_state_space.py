@@ -165,3 +165,20 @@ def test_unknown_page_picks_dropped_with_a_notice(demo_db, monkeypatch):
     at.run()
     assert_calm(at, "zh")
     assert at.selectbox(key="rel_x").value == "theme_days" and at.number_input(key="rel_lag").value == 1
+
+
+@pytest.mark.parametrize("unit,charts_expected", [("BU3", 0), ("BU1", 2)])
+def test_sparse_unit_profile_is_drawn_honestly(first_week_db, monkeypatch, unit, charts_expected):
+    """A newly loaded unit: '暂无数据' where there is nothing, never empty axes; a unit with three months
+    gets its charts (members are not reported in the first week: that one says so too)."""
+    monkeypatch.setenv("PBKPI_DB", str(first_week_db))
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.query_params["lang"] = "zh"
+    at.query_params["pf_unit"] = unit
+    at.run()
+    at.switch_page("pages/unit_profile_page.py")
+    at.run()
+    assert_calm(at, "zh")
+    captions = [c.value for c in at.caption]
+    assert captions.count(t("app.no_data", "zh")) >= (4 if unit == "BU3" else 1)
+    assert len(at.get("plotly_chart")) == charts_expected
