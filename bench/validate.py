@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import time
 from importlib import metadata
@@ -132,7 +133,7 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def versions() -> dict:
-    out = {"python": platform.python_version(), "machine": platform.machine(), "processor": platform.processor()}
+    out = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
     for pkg in ("numpy", "pandas", "scipy", "pyfixest", "statsmodels"):
         out[pkg] = metadata.version(pkg)
     return out

@@ -26,6 +26,7 @@ class Metric:
     decimals: int
     rollup: str = "mean"
     index: str | None = None
+    scales_with: str | None = None  # a total that grows with unit size: analysed through its rate
     valid_min: float | None = None  # default: 0
     valid_max: float | None = None  # default: 100 for percentages and points, none otherwise
 

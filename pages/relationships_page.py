@@ -18,6 +18,7 @@ if layout.header("page.rel.title", "page.rel.caption"):
     x = c1.selectbox(tr("page.rel.input"), INPUTS, key=state.pick("rel_x", D["x"]), format_func=fmt("label"))
     y = c2.selectbox(tr("page.rel.kpi"), KPIS, key=state.pick("rel_y", D["y"]), format_func=fmt("label"))
     lag = c3.number_input(tr("page.rel.lag"), min_value=0, max_value=state.LAG_MAX, step=1, key=state.pick("rel_lag", D["lag"]))
+    layout.rates_note()
     if not layout.statistics_ready(v, [(analyses.within_points, f, x, y, int(lag)), (analyses.corr_matrix, f, int(lag)),
                                        (analyses.quartiles, f, x, y, int(lag))]):
         st.stop()

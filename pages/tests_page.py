@@ -55,6 +55,7 @@ if layout.header("page.tests.title", "page.tests.caption"):
     st.session_state["ts_ctrl"] = [c for c in st.session_state.get("ts_ctrl", []) if c in control_opts]
     controls = c4.multiselect(tr("page.tests.controls"), control_opts, key="ts_ctrl", format_func=fmt("metric"),
                               placeholder=tr("filter.none"))
+    layout.rates_note()
     fit = None
     model = (f, y, tuple(xs), int(lag), tuple(controls))
     # the direction check and diagnostics are drawn further down but computed with the fit

@@ -65,6 +65,17 @@ def md_escape(text: str) -> str:
     return "".join("\\" + ch if ch in MD_SPECIAL else ch for ch in str(text))
 
 
+def rates_note() -> None:
+    """Say which size-scaled totals the KPI lists leave out, and which rates stand in for them."""
+    from catalogue import metrics
+    from ui.i18n import lang, mname
+
+    totals = [m for m in metrics().values() if m.role == "kpi" and m.scales_with]
+    rates = [r for r in ("complaints_per_10k", "sales_per_customer") if r in metrics()]
+    sep = "、" if lang() == "zh" else ", "
+    st.caption(tr("page.rel.rates_note", totals=sep.join(mname(m.id) for m in totals), rates=sep.join(mname(r) for r in rates)))
+
+
 def fishing_note(narrowed: bool) -> None:
     if narrowed:
         st.caption(tr("app.fishing_note"))

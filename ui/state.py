@@ -320,4 +320,6 @@ def filtered(v: str, f: Filters, with_unit: bool = False) -> Panel:
 
 
 def metric_options(role: str) -> list[str]:
-    return [m.id for m in metrics().values() if m.role == role]
+    """The metrics the statistics pages offer for a role. Totals that scale with unit size (售电量, 投诉件数)
+    are left out: their rates are offered instead (catalogue `scales_with`)."""
+    return [m.id for m in metrics().values() if m.role == role and not m.scales_with]
