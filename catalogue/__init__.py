@@ -66,6 +66,7 @@ class Column:
     values: tuple[str, ...] = ()
     values_en: tuple[str, ...] = ()
     unit: str = ""
+    when: str = "event"  # dates: event | history | plan (plausible range, see contract.toml)
 
     def name(self, lang: str = "zh") -> str:
         return self.zh if lang == "zh" else self.en
@@ -134,7 +135,7 @@ def datasets() -> dict[str, Dataset]:
                 id=c["id"], zh=c["zh"], en=c["en"], type=c["type"],
                 aliases=tuple(c.get("aliases", ())), required=c.get("required", False),
                 either=c.get("either"), values=tuple(c.get("values", ())),
-                values_en=tuple(c.get("values_en", ())), unit=c.get("unit", ""),
+                values_en=tuple(c.get("values_en", ())), unit=c.get("unit", ""), when=c.get("when", "event"),
             )
             for c in d["column"]
         )

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -14,23 +15,34 @@ def _db(args) -> Path:
     return Path(args.db) if args.db else settings.db_path()
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text) -> str:
+    """Text from files as the terminal should show it: control characters (escape sequences a cell could
+    carry to recolour or rewrite the terminal) removed."""
+    return CONTROL.sub("", str(text))
+
+
 def cmd_load(args) -> int:
     from etl.load import load_files
 
     results = load_files([Path(f) for f in args.files], _db(args), kind=args.kind)
     if args.json:
-        print(json.dumps({"files": [r.to_dict() for r in results]}, ensure_ascii=False, indent=2, default=str))
+        doc = json.dumps({"files": [r.to_dict() for r in results]}, ensure_ascii=False, indent=2, default=str)
+        # JSON escapes C0 controls itself; escape DEL and C1 too, so nothing in it can drive a terminal
+        print(re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", doc))
     else:
         for r in results:
             if r.error:
-                print(f"✗ {r.file}: {r.error}", file=sys.stderr)
+                print(printable(f"✗ {r.file}: {r.error}"), file=sys.stderr)
                 continue
-            print(f"✓ {r.file} [{r.kind}] 导入 {r.rows_loaded} 行，拒绝 {r.rows_rejected} 行，跳过 {r.rows_skipped} 行"
-                  f"（loaded/rejected/skipped）")
+            print(printable(f"✓ {r.file} [{r.kind}] 导入 {r.rows_loaded} 行，拒绝 {r.rows_rejected} 行，跳过 {r.rows_skipped} 行"
+                            f"（loaded/rejected/skipped）"))
             for n in r.notes:
-                print(f"    · {n}")
+                print(printable(f"    · {n}"))
             for rj in r.rejects[: args.max_rejects]:
-                print(f"    ✗ 工作表「{rj['sheet']}」第 {rj['row']} 行：{rj['reason']}")
+                print(printable(f"    ✗ 工作表「{rj['sheet']}」第 {rj['row']} 行：{rj['reason']}"))
             if len(r.rejects) > args.max_rejects:
                 print(f"    … 另有 {len(r.rejects) - args.max_rejects} 行被拒绝，完整清单见 etl_rejects 表或 --json")
     return 1 if any(r.error for r in results) else 0

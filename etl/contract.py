@@ -52,6 +52,7 @@ class Match:
     columns: dict[int, str]  # sheet column index -> contract column id
     extra: dict[int, str] = field(default_factory=dict)  # unmatched headers (custom metrics or ignored)
     personal: list[str] = field(default_factory=list)  # personal-data headers, never read (etl/personal.py)
+    duplicates: list[tuple[str, int, int]] = field(default_factory=list)  # (header, first column, repeat), 1-based
 
 
 def _covers(ds: Dataset, found: set[str]) -> bool:
@@ -77,10 +78,13 @@ def match_sheet(sheet: Sheet, kind: str | None = None) -> Match | None:
             continue
         for ds_id in candidates:
             idx = index[ds_id]
-            cols = {}
+            cols, dups = {}, []
             for ci, n in enumerate(normed):
                 if n in idx and idx[n] not in cols.values():
                     cols[ci] = idx[n]
+                elif n in idx:  # a second column for the same contract column: which one is meant?
+                    first = next(c for c, cid in cols.items() if cid == idx[n])
+                    dups.append((row[ci], first + 1, ci + 1))
             ds = datasets()[ds_id]
             if not _covers(ds, set(cols.values())):
                 continue
@@ -93,9 +97,9 @@ def match_sheet(sheet: Sheet, kind: str | None = None) -> Match | None:
                         continue
                     if is_personal_header(cell):
                         personal.append(cell)
-                    else:
+                    elif not any(ci + 1 == d[2] for d in dups):
                         extra[ci] = cell
-                best = (score, Match(ds, r, cols, extra, personal))
+                best = (score, Match(ds, r, cols, extra, personal, dups))
     return best[1] if best else None
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -13,9 +15,10 @@ import pandas as pd
 import pyarrow as pa
 
 from etl import bulk_csv, contract, publish, readers, upserts, validate, warehouse
-from etl.errors import EtlError, UnknownKind
+from etl.errors import EtlError, UnknownKind, UnreadableFile
 from etl.validate import q
 
+log = logging.getLogger(__name__)
 CUSTOM_NUMERIC_SHARE = 0.8  # a custom KPI column is kept when this share of its filled cells are numbers
 
 
@@ -81,6 +84,12 @@ def prepare(path: Path, label: str | None = None, kind: str | None = None) -> _P
             if any(any(c for c in r) for r in sh.rows):
                 res.sheets_skipped.append(sh.name)
             continue
+        if m.duplicates:
+            if bulk is not None:
+                bulk.discard()
+            header, a, b = m.duplicates[0]
+            raise UnreadableFile(f"工作表「{sh.name}」的表头「{header}」出现了两次（第 {a} 列和第 {b} 列），无法确定使用哪一列；"
+                                 f"请删除或改名多余的一列后再导入。(duplicated header)")
         if bulk is not None:
             frame, skipped = bulk, 0  # read and counted by DuckDB at load time
         else:
@@ -116,7 +125,10 @@ def _read_bulk(con, prep: _Prepared) -> None:
             prep.parts[k] = (sheet, m, frame, bulk_csv.materialize(con, frame, m))
         except bulk_csv.Unavailable:
             frame.discard()
-            whole = next(s for s in readers.read_file(frame.source, prep.label) if contract.match_sheet(s, m.dataset.id))
+            whole = next((s for s in readers.read_file(frame.source, prep.label) if contract.match_sheet(s, m.dataset.id)), None)
+            if whole is None:  # the whole file reads differently from its first 64 KB: mixed encodings, say
+                raise UnreadableFile(f"文件「{prep.label}」前后内容不一致（常见原因：同一文件混用了 GBK 与 UTF-8 编码），"
+                                     f"请用 Excel 另存为“CSV UTF-8”后再导入。(file changes encoding part-way)")
             rows, skipped = contract.extract_frame(whole, contract.match_sheet(whole, m.dataset.id))
             prep.parts[k] = (sheet, m, rows, skipped)
 
@@ -248,9 +260,28 @@ def _sniff_order(path: Path, label: str, kind: str | None) -> int:
     rank = {k: i for i, k in enumerate(upserts.ORDER)}
     if kind:
         return rank.get(kind, len(rank))
-    found = [rank[m.dataset.id] for sh in readers.head_sheets(path, label, contract.HEADER_SCAN_ROWS)
-             if (m := contract.match_sheet(sh)) is not None]
+    try:
+        sheets = readers.head_sheets(path, label, contract.HEADER_SCAN_ROWS)
+    except Exception:  # unreadable: last in line, where reading it whole says what is wrong
+        log.debug("could not sniff %s", label, exc_info=True)
+        return len(rank)
+    found = [rank[m.dataset.id] for sh in sheets if (m := contract.match_sheet(sh)) is not None]
     return min(found, default=len(rank))
+
+
+def _unexpected(label: str) -> str:
+    """Log an unexpected fault with its traceback under a reference, and say it in one line."""
+    ref = uuid.uuid4().hex[:8]
+    log.exception("loading %s failed unexpectedly, ref=%s", label, ref)
+    return (f"导入「{label}」时发生意外错误，该文件未写入任何数据，其他文件不受影响（查询编号 {ref}，详见日志）。"
+            f"(unexpected error, ref {ref})")
+
+
+def _rollback_if_open(con) -> None:
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:  # no transaction was open: nothing to undo
+        log.debug("no transaction to roll back", exc_info=True)
 
 
 def _load_in_order(work: Path, files: list, kind: str | None, results: list, timings: dict | None) -> None:
@@ -263,6 +294,9 @@ def _load_in_order(work: Path, files: list, kind: str | None, results: list, tim
             except EtlError as exc:
                 results[i] = FileResult(file=label, error=str(exc))
                 continue
+            except Exception:  # one file's unexpected fault never sinks the others: logged, reported, skipped
+                results[i] = FileResult(file=label, error=_unexpected(label))
+                continue
             try:
                 try:
                     results[i] = load_prepared(con, prep)
@@ -274,6 +308,12 @@ def _load_in_order(work: Path, files: list, kind: str | None, results: list, tim
                 except duckdb.Error as exc:
                     prep.result.error = f"导入「{prep.label}」时数据库出错，已整体回滚，未写入任何数据：{exc}"
                     prep.result.rows_loaded = prep.result.rows_rejected = 0
+                    prep.result.rejects = []
+                    results[i] = prep.result
+                except Exception:
+                    _rollback_if_open(con)
+                    prep.result.error = _unexpected(prep.label)
+                    prep.result.rows_loaded = prep.result.rows_rejected = prep.result.rows_skipped = 0
                     prep.result.rejects = []
                     results[i] = prep.result
             finally:

@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import itertools
+import stat
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -69,7 +70,15 @@ def normalize_cell(value) -> str | None:
 def check_file(path: Path, label: str) -> str:
     """Refuse files that are too large, empty or of a refused type before reading; returns the suffix."""
     suffix = Path(label).suffix.lower()
-    size = Path(path).stat().st_size
+    try:
+        info = Path(path).stat()  # follows symlinks: a dangling or looping one fails here
+    except FileNotFoundError:
+        raise UnreadableFile(f"找不到文件「{label}」，请检查路径是否正确。(file not found)") from None
+    except OSError as exc:  # a symlink loop, a permission problem, an unreachable share
+        raise UnreadableFile(f"无法打开文件「{label}」：{exc.strerror or exc}。(cannot open file)") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise UnreadableFile(f"「{label}」不是普通文件（可能是文件夹），请选择要导入的 CSV 或 Excel 文件。(not a regular file)")
+    size = info.st_size
     if size > settings.max_upload_bytes():
         raise LimitExceeded(
             f"文件「{label}」有 {size / 1048576:.1f} MB，超过上限 {settings.max_upload_bytes() / 1048576:.0f} MB，"

@@ -35,7 +35,18 @@ FORMAT_HINT = {
 }
 
 
-RAW = "raw::"  # prefix of the text columns `staged` carries beside the typed ones while validating
+RAW = "raw::"
+DATE_FLOORS = {"event": " 2000 年", "history": " 1921 年 7 月", "plan": " 2000 年"}
+
+
+def date_bounds(col: Column) -> tuple[str, str]:
+    """SQL for the earliest and latest plausible day of a date column (contract `when`)."""
+    import settings
+
+    floor = "DATE '1921-07-01'" if col.when == "history" else "DATE '2000-01-01'"
+    if col.when == "plan":
+        return floor, "DATE '2100-12-31'"
+    return floor, f"(current_date + INTERVAL {int(settings.future_days())} DAY)"  # prefix of the text columns `staged` carries beside the typed ones while validating
 
 
 def q(ident: str) -> str:
@@ -74,11 +85,17 @@ def _checks(col: Column) -> list[tuple[str, str]]:
     if col.type in FORMAT_HINT:
         hint = FORMAT_HINT[col.type]
         out.append((f"{raw} IS NOT NULL AND {val} IS NULL", f"{lit(name + '「')} || {raw} || {lit('」无法识别，' + hint)}"))
-    if col.type in ("date", "datetime", "month"):
-        out.append((f"{val} IS NOT NULL AND (year({val}) < 1990 OR year({val}) > 2100)",
-                    f"{lit(name + '「')} || {raw} || {lit('」超出合理年份范围（1990–2100）')}"))
+    if col.type in ("date", "datetime", "month", "period"):
+        day = f"pb_period_start({val})" if col.type == "period" else f"CAST({val} AS DATE)"
+        floor, ceiling = date_bounds(col)
+        out.append((f"{val} IS NOT NULL AND {day} < {floor}",
+                    f"{lit(name + '「')} || {raw} || {lit('」早于' + DATE_FLOORS[col.when] + '，请核对年份')}"))
+        out.append((f"{val} IS NOT NULL AND {day} > {ceiling}",
+                    f"{lit(name + '「')} || {raw} || {lit('」' + ('晚于 2100 年' if col.when == 'plan' else '在未来') + '，请核对年份')}"))
     if col.type in ("count", "number", "percent", "score"):
         out.append((f"{val} < 0", f"{lit(name + '不能为负数：')} || {raw}"))
+    if col.type in ("count", "number"):  # a % sign belongs to a percentage, not to a head count
+        out.append((f"{val} IS NOT NULL AND contains({raw}, '%')", f"{lit(name + '不应带百分号：')} || {raw}"))
     if col.type == "count":
         out.append((f"{val} >= 0 AND {val} <> floor({val})", f"{lit(name + '应为整数：')} || {raw}"))
         out.append((f"{val} > 1e9", f"{lit(name + '数值过大：')} || {raw}"))

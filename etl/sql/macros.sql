@@ -3,10 +3,14 @@
 
 CREATE OR REPLACE TEMP MACRO pb_text(s) AS NULLIF(trim(s), '');
 
--- numbers: thousands separators, spaces, a trailing % sign (plain numbers skip the regex)
-CREATE OR REPLACE TEMP MACRO pb_num(s) AS COALESCE(
-    TRY_CAST(s AS DOUBLE),
-    TRY_CAST(regexp_replace(trim(s), '[,\s%]', '', 'g') AS DOUBLE));
+-- numbers: plain ones are cast directly (finite, no '_' digit separator: DuckDB would read inf, nan,
+-- 1e400 and 1_000); otherwise only correct thousands separators and a trailing % sign are accepted
+-- (1,234 and 12%, never 1,2,3)
+CREATE OR REPLACE TEMP MACRO pb_num(s) AS CASE
+    WHEN isfinite(TRY_CAST(s AS DOUBLE)) AND NOT contains(s, '_') THEN TRY_CAST(s AS DOUBLE)
+    WHEN regexp_full_match(trim(s), '[+-]?[0-9]{1,3}(,[0-9]{3})*(\.[0-9]+)?\s*%?')
+        THEN TRY_CAST(regexp_replace(trim(s), '[,\s%]', '', 'g') AS DOUBLE)
+END;
 
 -- Excel serial day numbers (1900 date system; 20000..80000 = 1954..2119)
 CREATE OR REPLACE TEMP MACRO pb_excel_serial(s) AS

@@ -52,7 +52,7 @@ def test_every_bad_row_reason(tmp_path, db):
     assert "不在可选值中" in reasons[7]
     assert "缺少必填项「活动日期」" in reasons[8]
     assert "应为整数" in reasons[9]
-    assert "合理年份" in reasons[10]
+    assert "早于 2000 年" in reasons[10]
     stored = q(db, "SELECT row_number, reason FROM etl_rejects ORDER BY row_number")
     assert [s[0] for s in stored] == list(range(3, 11))
 

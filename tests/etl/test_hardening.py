@@ -1,0 +1,120 @@
+"""Red-team cases: every file in a batch gets its own fate, implausible dates and numbers are refused
+with a reason, duplicated headers are refused, nothing printed can drive a terminal."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from etl.load import load_files
+from tests.etl.files import org_file, write_csv
+
+ROOT = Path(__file__).resolve().parents[2]
+MEMBERS = ["组织编码", "月份", "党员人数"]
+
+
+def q(db, sql):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture()
+def db(tmp_path):
+    db = tmp_path / "w.duckdb"
+    (r,) = load_files([org_file(tmp_path)], db)
+    assert r.error is None
+    return db
+
+
+def bad_files(tmp: Path) -> dict[str, Path]:
+    """Files that cannot be loaded, each in its own way."""
+    d = tmp / "x.csv"
+    d.mkdir()
+    dangling = tmp / "dangling.csv"
+    dangling.symlink_to(tmp / "nowhere.csv")
+    loop = tmp / "loop.csv"
+    loop.symlink_to(loop)
+    mixed = tmp / "mixed.csv"  # UTF-8 for the first 64 KB, GBK after
+    body = "组织编码,月份,党员人数\n" + "".join(f"B1,2024-{m:02d},20\n" for m in range(1, 13)) * 3000
+    mixed.write_bytes(body.encode("utf-8")[: 1 << 16].rsplit(b"\n", 1)[0] + b"\n" + "B2,2024-07,城西".encode("gbk") + b"\n")
+    dup = write_csv(tmp / "dup.csv", ["组织编码", "月份", "党员人数", "党员人数"], [["B1", "2024-07", 20, 21]])
+    return {"missing": tmp / "nope.csv", "directory": d, "dangling": dangling, "loop": loop, "mixed": mixed, "dup": dup}
+
+
+def test_each_file_stands_alone(tmp_path, db):
+    """Audit: a missing path, a directory named x.csv, a dangling or looping symlink or a file that changes
+    encoding ended the whole command with a traceback, and the good files were not loaded."""
+    good = write_csv(tmp_path / "good.csv", MEMBERS, [["B1", "2024-07", 20], ["B2", "2024-07", 18]])
+    bad = bad_files(tmp_path)
+    results = load_files([bad["missing"], good, bad["directory"], bad["dangling"], bad["loop"], bad["mixed"], bad["dup"]], db)
+    by_file = {r.file: r for r in results}
+    assert by_file["good.csv"].error is None and by_file["good.csv"].rows_loaded == 2
+    assert q(db, "SELECT count(*) FROM fct_membership") == [(2,)]
+    reasons = {name: by_file[p.name].error for name, p in bad.items()}
+    assert all(reasons.values()), reasons
+    assert "找不到文件" in reasons["missing"] and "不是普通文件" in reasons["directory"]
+    assert "找不到文件" in reasons["dangling"] and "无法打开" in reasons["loop"]
+    assert "编码" in reasons["mixed"] or "无法识别" in reasons["mixed"]
+    assert "出现了两次" in reasons["dup"] and "第 3 列和第 4 列" in reasons["dup"]
+    assert not any("Traceback" in r for r in reasons.values())
+
+
+def test_cli_mixed_batch_exit_code_and_no_traceback(tmp_path, db):
+    good = write_csv(tmp_path / "good.csv", MEMBERS, [["B1", "2024-07", 20]])
+    out = subprocess.run([sys.executable, "-m", "etl", "load", str(tmp_path / "nope.csv"), str(good), "--db", str(db)],
+                         cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PBKPI_WARM="0"))
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr and "找不到文件" in out.stderr and "good.csv" in out.stdout
+
+
+def test_implausible_dates_refused(tmp_path, db):
+    """Audit: an activity dated 2052 was accepted and stretched every panel to 2052."""
+    today = dt.date.today()
+    far = today + dt.timedelta(days=60)
+    near = today + dt.timedelta(days=5)
+    rows = [["城东供电所党支部", far.isoformat(), "主题党日", 20, 22, 2, "future"],
+            ["城东供电所党支部", "2052-05-01", "主题党日", 20, 22, 2, "typo"],
+            ["城东供电所党支部", "1999-12-31", "主题党日", 20, 22, 2, "old"],
+            ["城东供电所党支部", near.isoformat(), "主题党日", 20, 22, 2, "within tolerance"],
+            ["城东供电所党支部", "2024-07-05", "主题党日", 20, 22, 2, "fine"]]
+    (r,) = load_files([write_csv(tmp_path / "a.csv", ["组织名称", "活动日期", "活动类型", "实到人数", "应到人数",
+                                                      "时长（小时）", "活动主题"], rows)], db)
+    reasons = {x["row"]: x["reason"] for x in r.rejects}
+    assert "在未来" in reasons[2] and "在未来" in reasons[3] and "早于 2000 年" in reasons[4]
+    assert r.rows_loaded == 2
+    last = q(db, "SELECT max(period_start) FROM panel_month")[0][0]
+    assert last <= near.replace(day=1)
+    # founding dates may be old (from the Party's founding), a project's planned end may lie ahead
+    org = write_csv(tmp_path / "o.csv", ["组织编码", "组织名称", "上级组织编码", "组织类别", "业务单元编码", "成立日期"],
+                    [["B9", "老支部", "P1", "党支部", "BU1", "1950-10-01"], ["B8", "错支部", "P1", "党支部", "BU1", "1900-01-01"]])
+    (ro,) = load_files([org], db)
+    assert ro.rows_loaded == 1 and "早于 1921 年 7 月" in ro.rejects[0]["reason"]
+
+
+@pytest.mark.parametrize("cell,ok", [("20", True), ("1,234", True), ("inf", False), ("Infinity", False), ("nan", False),
+                                     ("1e400", False), ("1,2,3", False), ("12%", False), ("1_000", False)])
+def test_malformed_numbers_refused(tmp_path, db, cell, ok):
+    """Audit: inf, nan, Infinity, 1e400, 1,2,3 (-> 123), 12% as a head count and 1_000 were all accepted."""
+    (r,) = load_files([write_csv(tmp_path / "m.csv", MEMBERS, [["B1", "2024-07", cell]])], db)
+    assert (r.rows_loaded == 1) == ok, r.rejects
+    if not ok:
+        assert "党员人数" in r.rejects[0]["reason"]
+
+
+def test_control_characters_never_printed(tmp_path, db):
+    p = write_csv(tmp_path / "m.csv", MEMBERS, [["B1\x1b[31m", "2024-07\x1b]0;pwned\x07", 20]])
+    out = subprocess.run([sys.executable, "-m", "etl", "load", str(p), "--db", str(db)], cwd=ROOT, capture_output=True,
+                         text=True, env=dict(os.environ, PBKPI_WARM="0"))
+    assert "\x1b" not in out.stdout + out.stderr and "\x07" not in out.stdout + out.stderr
+    js = subprocess.run([sys.executable, "-m", "etl", "load", str(p), "--db", str(db), "--json"], cwd=ROOT,
+                        capture_output=True, text=True, env=dict(os.environ, PBKPI_WARM="0"))
+    assert "\x1b" not in js.stdout and json.loads(js.stdout)["files"]
