@@ -81,7 +81,7 @@ def build_figures(b: Briefing, lang: str) -> dict[str, go.Figure]:
                                  title=t("brief.chart.event", lang, treat=metric(e.treatment).name(lang),
                                          y=metric(e.y).name(lang)), height=450)
         figs[f"event_{i}"] = fig
-    return figs
+    return {k: charts.plain_figure(f) for k, f in figs.items()}  # no markup from data in any export
 
 
 def _value(group: str, v, lang: str) -> str:

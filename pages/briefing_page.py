@@ -38,7 +38,8 @@ if layout.header("brief.page.title", "brief.page.caption"):
         st.stop()
     L = lang()
     st.header(tr("brief.title", quarter=quarter_label(quarter, L)))
-    st.caption(tr("brief.subtitle", scope=export.scope_label(b, L), n=b.n_units, date=pd.Timestamp.today().date()))
+    st.caption(tr("brief.subtitle", scope=layout.md_escape(export.scope_label(b, L)), n=b.n_units,
+                  date=pd.Timestamp.today().date()))
     kf = kpi_frame(b, L)
     for start in range(0, len(kf), 4):
         cols = st.columns(4)
@@ -49,17 +50,17 @@ if layout.header("brief.page.title", "brief.page.caption"):
     st.markdown(layout.md_escape(narrative(b, L)))
     figs = build_figures(b, L)
     a, c = st.columns(2)
-    a.plotly_chart(figs["trend"], key="br_trend")
-    c.plotly_chart(figs["quadrant"], key="br_quad")
+    layout.plot(figs["trend"], "br_trend", a)
+    layout.plot(figs["quadrant"], "br_quad", c)
     st.subheader(tr("brief.sec.ranks"))
     cols = st.columns(len(b.ranks))
     for col, key in zip(cols, [k for k in figs if k.startswith("rank_")]):
-        col.plotly_chart(figs[key], key=f"br_{key}")
+        layout.plot(figs[key], f"br_{key}", col)
     st.subheader(tr("brief.sec.findings"))
     for fnd in b.findings:
         (st.success if fnd.supported else st.caption)(finding_text(fnd, L))
     for i, e in enumerate(b.events):
-        st.plotly_chart(figs[f"event_{i}"], key=f"br_event_{i}")
+        layout.plot(figs[f"event_{i}"], f"br_event_{i}")
         st.info(event_text(e, L))
     st.subheader(tr("brief.sec.initiatives"))
     if len(b.initiatives):
@@ -74,7 +75,7 @@ if layout.header("brief.page.title", "brief.page.caption"):
     else:
         st.caption(tr("brief.no_initiatives"))
     for k, vals in b.data_notes or [("brief.no_notes", {})]:
-        st.caption(tr(k, **vals))
+        st.caption(tr(k, **{name: layout.md_escape(v) if isinstance(v, str) else v for name, v in vals.items()}))
 
     st.subheader(tr("brief.page.export"))
     if not browser_path():

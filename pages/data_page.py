@@ -83,5 +83,5 @@ if data.has_data(v):
         gaps = (cov["sources"] < 3).groupby(cov["business_unit_id"]).sum()
         cov = cov[cov["business_unit_id"].isin(gaps.nlargest(COVERAGE_ROWS).index)]
         st.caption(tr("page.data.coverage_worst", shown=COVERAGE_ROWS, total=f"{n_units:,}"))
-    st.plotly_chart(charts.coverage_heatmap(cov, height=max(400, 14 * cov["business_unit_id"].nunique())), key="dt_cov")
+    layout.plot(charts.coverage_heatmap(cov, height=max(400, 14 * cov["business_unit_id"].nunique())), "dt_cov")
     st.caption(tr("page.data.coverage_note"))

@@ -64,7 +64,7 @@ if layout.header("page.overview.title", "page.overview.caption"):
     if not events.empty:
         qs = events.assign(q=pd.to_datetime(events["month"]).dt.to_period("Q").dt.start_time).groupby("q").size()
         charts.annotate_events(fig, [(q, tr("chart.major_event")) for q in qs.index])
-    st.plotly_chart(fig, key="ov_trend")
+    layout.plot(fig, "ov_trend")
     st.caption(tr("page.overview.index_note"))
 
     st.subheader(tr("page.overview.quadrant", quarter=quarter))
@@ -73,7 +73,7 @@ if layout.header("page.overview.title", "page.overview.caption"):
     now["region_label"] = now["region"].map(lambda x: value_label("region", x))
     labels = {q: tr(f"quadrant.{q}") for q in QUADRANTS}
     left, right = st.columns([3, 2])
-    left.plotly_chart(charts.quadrant(now, labels, tr("chart.pb_index"), tr("chart.biz_index"), lang()), key="ov_quad")
+    layout.plot(charts.quadrant(now, labels, tr("chart.pb_index"), tr("chart.biz_index"), lang()), "ov_quad", left)
     with right:
         st.markdown(tr("page.overview.quadrant_counts"))
         counts = now["quadrant"].value_counts()
@@ -92,6 +92,6 @@ if layout.header("page.overview.title", "page.overview.caption"):
     fq = ov["funnel"]
     if len(fq):
         overall = 10_000 * fq["complaints"].sum() / fq["customers"].sum()
-        st.plotly_chart(charts.funnel(fq, "complaints_per_10k", "customers", overall, tr("chart.customers"),
-                                      mname("complaints_per_10k"), "business_unit_name"), key="ov_funnel")
+        layout.plot(charts.funnel(fq, "complaints_per_10k", "customers", overall, tr("chart.customers"),
+                                      mname("complaints_per_10k"), "business_unit_name"), "ov_funnel")
         st.caption(tr("page.overview.funnel_note"))

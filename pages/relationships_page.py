@@ -35,12 +35,12 @@ if layout.header("page.rel.title", "page.rel.caption"):
     t = res.table[(res.table.input == x) & (res.table.kpi == y) & (res.table.method == "pearson")].set_index("scope")
 
     a, b = st.columns(2)
-    a.plotly_chart(charts.scatter_fit(shown["xw"], shown["yw"], tr("chart.within_x", name=mname(x)), tr("chart.within_y", name=mname(y)),
-                                      hover=shown["label"], title=tr("page.rel.within_scatter"), line=line), key="rel_sc")
+    layout.plot(charts.scatter_fit(shown["xw"], shown["yw"], tr("chart.within_x", name=mname(x)), tr("chart.within_y", name=mname(y)),
+                                      hover=shown["label"], title=tr("page.rel.within_scatter"), line=line), "rel_sc", a)
     if len(shown) < n_points:
         a.caption(tr("page.rel.sampled", shown=f"{len(shown):,}", total=f"{n_points:,}"))
-    b.plotly_chart(charts.binned(bins, tr("chart.within_x", name=mname(x)), tr("chart.within_y", name=mname(y)),
-                                 title=tr("page.rel.binned")), key="rel_bin")
+    layout.plot(charts.binned(bins, tr("chart.within_x", name=mname(x)), tr("chart.within_y", name=mname(y)),
+                                 title=tr("page.rel.binned")), "rel_bin", b)
 
     st.subheader(tr("page.rel.compare"))
     comp = pd.DataFrame([{tr("table.scope"): tr(f"scope.{s}"), "r": round(t.loc[s, "r"], 3),
@@ -69,7 +69,7 @@ if layout.header("page.rel.title", "page.rel.caption"):
     text = z.round(2).astype(str).where(q >= 0.05, z.round(2).astype(str) + "*").where(z.notna(), "")
     z.index, z.columns = [mname(i) for i in z.index], [mname(c) for c in z.columns]
     text.index, text.columns = z.index, z.columns
-    st.plotly_chart(charts.heatmap(z, text, height=620), key="rel_heat")
+    layout.plot(charts.heatmap(z, text, height=620), "rel_heat")
     st.caption(tr("page.rel.heat_note"))
     st.markdown(summarize_correlations(res, lang()))
     layout.download_csv(res.table, "correlations", key="rel_dl")

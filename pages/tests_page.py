@@ -29,8 +29,8 @@ def event_section(v: str, f, ey: str, treat: str) -> None:
         es = analyses.event(v, f, ey, treat)
         frame = es.to_frame()
         naive = pd.DataFrame([{"event_time": int(e.name[2:]), "estimate": e.estimate} for e in es.naive_twfe])
-        st.plotly_chart(charts.event_study(frame, naive, tr("chart.event_time", grain=tr(f"filter.grain_{f.grain}")), mlabel(ey),
-                                           {"pre": tr("chart.pre"), "post": tr("chart.post"), "naive": tr("chart.naive")}), key="ts_es")
+        layout.plot(charts.event_study(frame, naive, tr("chart.event_time", grain=tr(f"filter.grain_{f.grain}")), mlabel(ey),
+                                           {"pre": tr("chart.pre"), "post": tr("chart.post"), "naive": tr("chart.naive")}), "ts_es")
         m1, m2, m3 = st.columns(3)
         m1.metric(tr("page.tests.att"), fmt_effect(es.att.estimate), help=f"95% CI {fmt_effect(es.att.ci_low)} – {fmt_effect(es.att.ci_high)}")
         m2.metric(tr("page.tests.pretrend"), fmt_p(es.pretrend_p), help=tr("page.tests.pretrend_help"))
@@ -112,7 +112,7 @@ if layout.header("page.tests.title", "page.tests.caption"):
             fig = go.Figure(go.Scatter(x=rf["fitted"], y=rf["residual"], mode="markers", marker=dict(size=4, opacity=0.4)))
             fig.add_hline(y=0, line_color=charts.RED)
             fig.update_layout(height=320, xaxis_title=tr("chart.fitted"), yaxis_title=tr("chart.residual"))
-            st.plotly_chart(fig, key="ts_rf")
+            layout.plot(fig, "ts_rf")
 
     with st.expander(tr("page.tests.methods"), expanded=False):
         st.markdown(tr("method.text"))

@@ -41,8 +41,8 @@ if layout.header("page.profile.title", "page.profile.caption"):
     with c2:
         st.subheader(tr("page.profile.members"))
         if charts.has_values(mine, ["members", "pioneer_posts"]):
-            st.plotly_chart(charts.line(mine, "period_start", {"members": mname("members"), "pioneer_posts": mname("pioneer_posts")},
-                                        height=300), key="pf_members")
+            layout.plot(charts.line(mine, "period_start", {"members": mname("members"), "pioneer_posts": mname("pioneer_posts")},
+                                        height=300), "pf_members")
         else:
             st.caption(tr("app.no_data"))
 
@@ -55,7 +55,7 @@ if layout.header("page.profile.title", "page.profile.caption"):
         for kind, d in acts.groupby("activity_type"):
             fig.add_trace(go.Bar(x=d["month"], y=d["n"], name=value_label("activity_type", kind)))
         fig.update_layout(barmode="stack", height=340, yaxis_title=tr("chart.count"))
-        st.plotly_chart(fig, key="pf_acts")
+        layout.plot(fig, "pf_acts")
 
     st.subheader(tr("page.profile.kpis"))
     ini = data.initiatives(v, unit)
@@ -66,7 +66,7 @@ if layout.header("page.profile.title", "page.profile.caption"):
         fig = charts.line(mine, "period_start", {kpi: mname(kpi)}, y_title=mlabel(kpi), height=340)
         charts.annotate_events(fig, [(r.start, value_label("initiative", r.kind)) for r in ini.itertuples()
                                      if r.kind in ("党建示范点", "书记项目")][:12], color=charts.RED)
-        st.plotly_chart(fig, key="pf_kpi_chart")
+        layout.plot(fig, "pf_kpi_chart")
     else:
         st.caption(tr("app.no_data"))
     if not ini.empty:
@@ -86,7 +86,7 @@ if layout.header("page.profile.title", "page.profile.caption"):
         for b, d in ass.groupby("unit_name"):
             fig.add_trace(go.Scatter(x=d["period_start"], y=d["total"], name=b, mode="lines+markers"))
         fig.update_layout(height=320, yaxis_title=tr("chart.score"))
-        st.plotly_chart(fig, key="pf_ass")
+        layout.plot(fig, "pf_ass")
 
     st.subheader(tr("page.profile.peers"))
     last = panel[panel["period"] == (mine["period"].max() if len(mine) else panel["period"].max())]

@@ -79,7 +79,7 @@ if layout.header("page.whatif.title", "page.whatif.caption"):
                          arrayminus=[r.mean_delta - r.mean_ci[0] for r in results.values()], color=charts.GREY)))
         fig.add_vline(x=0, line_color="#999")
         fig.update_layout(height=220, xaxis_title=tr("chart.predicted_change", y=mlabel(y)), margin=dict(l=100))
-        st.plotly_chart(fig, key="wi_bar")
+        layout.plot(fig, "wi_bar")
         pick = st.radio(tr("page.whatif.per_unit"), names, horizontal=True, key="wi_pick")
         pu = results[pick].per_unit.copy()
         st.dataframe(pu[["name", "baseline", "new", "delta", "ci_low", "ci_high"]].rename(columns={

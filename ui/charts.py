@@ -168,3 +168,52 @@ def coverage_heatmap(df: pd.DataFrame, title: str = "", height: int = 600) -> go
                                colorbar=dict(title="", tickvals=[0, 1, 2, 3])))
     fig.update_layout(title=title, height=height, yaxis=dict(autorange="reversed", tickfont=dict(size=10)))
     return fig
+
+
+# --- no markup from data ----------------------------------------------------------------------------
+# Plotly renders text as a small HTML dialect (<a href>, <b>, <br>, <span style> …): a unit named
+# `<a href="…">` would become a live link in a chart and in the exported HTML. Every data-bearing string of
+# a figure — trace text, hover text, custom data, names, category coordinates, tick labels, annotations — is
+# entity-escaped by `plain_figure` before anything is drawn or exported. The templates the code writes
+# itself (hovertemplate, titles) keep their markup; they hold no data.
+TRACE_TEXT_FIELDS = ("text", "hovertext", "customdata", "name", "x", "y", "labels", "ids", "legendgroup")
+
+
+def plain_text(value):
+    """A string with Plotly's markup characters as entities; other values unchanged."""
+    if isinstance(value, str):
+        return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return value
+
+
+def _plain(value):
+    if isinstance(value, str):
+        return plain_text(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return np.vectorize(_plain, otypes=[object])(value) if value.size else value
+    return value
+
+
+def plain_figure(fig: go.Figure) -> go.Figure:
+    """The figure with every data string escaped for Plotly (in place, once; returned for chaining)."""
+    if getattr(fig, "_pbkpi_plain", False):
+        return fig
+    for trace in fig.data:
+        for field in TRACE_TEXT_FIELDS:
+            if field in trace and trace[field] is not None:
+                value = trace[field]
+                if isinstance(value, (pd.Series, pd.Index)):
+                    if not (pd.api.types.is_object_dtype(value) or pd.api.types.is_string_dtype(value)):
+                        continue  # numbers and dates hold no markup
+                    value = value.to_numpy(dtype=object)
+                trace[field] = _plain(value)
+    for ann in fig.layout.annotations or ():
+        ann.text = plain_text(ann.text)
+    for axis in ("xaxis", "yaxis"):
+        ax = fig.layout[axis]
+        if ax.ticktext is not None:
+            ax.ticktext = _plain(list(ax.ticktext))
+    fig._pbkpi_plain = True
+    return fig

@@ -65,6 +65,14 @@ def md_escape(text: str) -> str:
     return "".join("\\" + ch if ch in MD_SPECIAL else ch for ch in str(text))
 
 
+def plot(fig, key: str, container=None) -> None:
+    """Draw a Plotly figure, every data string escaped first (ui/charts.plain_figure): the one way pages
+    draw charts."""
+    from ui.charts import plain_figure
+
+    (container or st).plotly_chart(plain_figure(fig), key=key)
+
+
 def rates_note() -> None:
     """Say which size-scaled totals the KPI lists leave out, and which rates stand in for them."""
     from catalogue import metrics
