@@ -9,10 +9,6 @@ from ui.i18n import tr
 
 st.set_page_config(page_title="PB-KPI Lens 党建–经营关联分析看板", page_icon=":material/insights:", layout="wide")
 
-v = data.version()
-state.read_url_once(v)
-state.language_switch()
-
 PAGES = [
     ("pages/overview_page.py", "page.overview.nav", ":material/dashboard:", "overview"),
     ("pages/unit_profile_page.py", "page.profile.nav", ":material/apartment:", "profile"),
@@ -22,6 +18,24 @@ PAGES = [
     ("pages/briefing_page.py", "brief.page.nav", ":material/slideshow:", "briefing"),
     ("pages/data_page.py", "page.data.nav", ":material/folder_open:", "data"),
 ]
+
+
+def unreadable_warehouse() -> None:
+    st.error(tr("app.unreadable", path=str(data.db_path())), icon=":material/error:")
+
+
+v = data.version()
+if not data.readable(v):
+    # a damaged warehouse: every page (deep links too) says calmly what to do, instead of a traceback each
+    if st.query_params.get("lang") in ("zh", "en"):
+        st.session_state.setdefault("lang", st.query_params.get("lang"))
+    state.language_switch()
+    st.navigation([st.Page(unreadable_warehouse, title=tr(key), icon=icon, url_path=url, default=(i == 0))
+                   for i, (_, key, icon, url) in enumerate(PAGES)]).run()
+    st.stop()
+state.read_url_once(v)
+state.language_switch()
+
 nav = st.navigation([st.Page(path, title=tr(key), icon=icon, url_path=url, default=(i == 0))
                      for i, (path, key, icon, url) in enumerate(PAGES)])
 st.session_state["filters"] = state.sidebar_filters(v)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 import settings
-from analytics.panel import add_lag, from_warehouse_frame, lag_name
+from analytics.panel import add_lag, lag_name
 from ui import data, state
 
 # The estimators (scipy, statsmodels, pyfixest: ≈ 1.5 s to import) are imported inside the functions, so

@@ -4,6 +4,7 @@ next rerun without a restart. The SQL the pages use lives here and nowhere else.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from analytics.source import fetch_frame
 from etl import personal
 
 RETRIES = 5
+log = logging.getLogger(__name__)
 
 
 def db_path() -> Path:
@@ -49,10 +51,26 @@ def query(sql: str, params: list | None = None) -> pd.DataFrame:
                 return fetch_frame(con.execute(sql, params or []))
             finally:
                 con.close()
-        except duckdb.IOException as exc:  # lock held by a loader
-            last = exc
+        except duckdb.IOException as exc:
+            if "not a valid DuckDB database" in str(exc):  # no retry will help: say so
+                raise WarehouseUnreadable(str(exc)) from exc
+            last = exc  # lock held by a loader
             time.sleep(0.2 * (attempt + 1))
     raise last
+
+
+class WarehouseUnreadable(Exception):
+    """The warehouse file exists but is not a DuckDB database (damaged, or another file in its place)."""
+
+
+def readable(v: str) -> bool:
+    """False when the warehouse file exists but cannot be opened as a database."""
+    try:
+        query("SELECT 1")
+        return True
+    except WarehouseUnreadable:
+        log.error("warehouse %s is unreadable", db_path(), exc_info=True)
+        return False
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import duckdb
+
 ORG_HEADER = ["组织编码", "组织名称", "上级组织编码", "组织类别", "业务单元编码", "业务单元名称", "业务类型", "区域类型", "成立日期"]
 ORG_ROWS = [
     ["P1", "测试公司党委", "", "党委", "", "", "机关", "城区", "2001-01-01"],
@@ -51,3 +53,12 @@ def write_xlsx(path: Path, header, rows, title: str | None = None, trailer=(), s
 
 def org_file(tmp: Path) -> Path:
     return write_csv(tmp / "org.csv", ORG_HEADER, ORG_ROWS)
+
+
+def q(db, sql, params=None) -> list[tuple]:
+    """Rows of a read-only query on a warehouse file."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

@@ -9,30 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from etl.load import load_files
-from tests.etl.files import org_file, write_csv
+from tests.etl.files import q, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMBERS = ["组织编码", "月份", "党员人数"]
-
-
-def q(db, sql):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
-@pytest.fixture()
-def db(tmp_path):
-    db = tmp_path / "w.duckdb"
-    (r,) = load_files([org_file(tmp_path)], db)
-    assert r.error is None
-    return db
 
 
 def bad_files(tmp: Path) -> dict[str, Path]:

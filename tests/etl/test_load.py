@@ -9,25 +9,9 @@ import pytest
 
 from catalogue import metric_ids
 from etl.load import load_files
-from tests.etl.files import ORG_HEADER, ORG_ROWS, org_file, write_csv, write_xlsx
+from tests.etl.files import ORG_HEADER, ORG_ROWS, q, write_csv, write_xlsx
 
 ACT_HEADER = ["组织名称", "活动日期", "活动类型", "实到人数", "应到人数", "时长（小时）", "活动主题"]
-
-
-def q(db, sql, params=None):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
-@pytest.fixture()
-def db(tmp_path):
-    db = tmp_path / "w.duckdb"
-    (r,) = load_files([org_file(tmp_path)], db)
-    assert r.error is None and r.rows_loaded == len(ORG_ROWS)
-    return db
 
 
 def test_every_bad_row_reason(tmp_path, db):

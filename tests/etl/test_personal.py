@@ -118,14 +118,6 @@ def _leaks(db, extra: str = "") -> list:
     return found
 
 
-@pytest.fixture()
-def db(tmp_path):
-    db = tmp_path / "w.duckdb"
-    (r,) = load_files([org_file(tmp_path)], db)
-    assert r.error is None
-    return db
-
-
 @settings(max_examples=int(__import__("os").environ.get("PII_EXAMPLES", 12)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10**6), fmt=st.sampled_from(["utf-8", "gb18030", "xlsx"]))
 def test_no_personal_value_reaches_any_table_or_output(tmp_path_factory, seed, fmt):

@@ -182,3 +182,16 @@ def test_sparse_unit_profile_is_drawn_honestly(first_week_db, monkeypatch, unit,
     captions = [c.value for c in at.caption]
     assert captions.count(t("app.no_data", "zh")) >= (4 if unit == "BU3" else 1)
     assert len(at.get("plotly_chart")) == charts_expected
+
+
+def test_damaged_warehouse_is_one_calm_message(tmp_path, monkeypatch):
+    """Audit: a corrupted warehouse made every page a raw traceback."""
+    db = tmp_path / "w.duckdb"
+    db.write_bytes(os.urandom(300_000))
+    monkeypatch.setenv("PBKPI_DB", str(db))
+    for lang in ("zh", "en"):
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.query_params["lang"] = lang
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert [e.value for e in at.error] == [t("app.unreadable", lang, path=str(db))]
