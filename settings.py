@@ -9,6 +9,7 @@ PBKPI_DUCKDB_MEMORY  memory DuckDB may use in loaders and analyses before spilli
 PBKPI_BACKGROUND_ROWS  a statistic not yet kept for a filtered slice of at least this many panel rows is
                   computed in a background thread while the page answers at once (default 50,000; ui/analyses.py)
 PBKPI_WARM        1 (default): after an upload, warm the dashboard caches in a background process (ui/warm.py)
+PBKPI_LOCK_TIMEOUT seconds a loader waits for another one before giving up with its name (default 900)
 PBKPI_FUTURE_DAYS how far past today a date in a file may lie (default 31): later ones are refused as typos
 """
 from __future__ import annotations
@@ -54,3 +55,7 @@ def warm_after_load() -> bool:
 
 def future_days() -> int:
     return int(os.environ.get("PBKPI_FUTURE_DAYS", "31"))
+
+
+def lock_timeout() -> float:
+    return float(os.environ.get("PBKPI_LOCK_TIMEOUT", "900"))

@@ -47,6 +47,8 @@ class _Prepared:
     # (sheet, match, rows as text columns or a CSV DuckDB will read in bulk, skipped rows)
     parts: list[tuple[str, contract.Match, pa.Table | pd.DataFrame | bulk_csv.BulkCsv, int]]
     result: FileResult
+    source: Path | None = None
+    stamp: tuple[int, int] | None = None  # (size, mtime_ns) when read: a file changed meanwhile is refused
 
     def discard(self) -> None:
         for _, _, frame, _ in self.parts:
@@ -67,6 +69,7 @@ def prepare(path: Path, label: str | None = None, kind: str | None = None) -> _P
     label = label or Path(path).name
     contract.require_kind(kind)
     res = FileResult(file=label)
+    stamp = _stamp(Path(path))
     parts = []
     bulk = None
     if readers.check_file(Path(path), label) in readers.CSV_SUFFIXES:
@@ -111,7 +114,15 @@ def prepare(path: Path, label: str | None = None, kind: str | None = None) -> _P
     if res.sheets_skipped:
         res.notes.append(f"以下工作表表头不符合模板，已跳过：{'、'.join(res.sheets_skipped)}")
     res.kind = ",".join(dict.fromkeys(m.dataset.id for _, m, _, _ in parts))
-    return _Prepared(label, digest, parts, res)
+    return _Prepared(label, digest, parts, res, Path(path), stamp)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None  # check_file explains a file that cannot be opened
+    return info.st_size, info.st_mtime_ns
 
 
 def _read_bulk(con, prep: _Prepared) -> None:
@@ -162,6 +173,7 @@ def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, fra
                         f"WHERE _row NOT IN (SELECT _row FROM raw_rejected)")
             if not text_kept:
                 bulk_csv.drop(con)
+    _cross_sheet_duplicates(con, ds, sheet)
     con.execute(f"INSERT INTO etl_rejects SELECT ?, ?, ?, s._row, s.reject_reason, pb_mask(r._raw) FROM staged AS s "
                 f"LEFT JOIN {raw_text} AS r USING (_row) WHERE s.reject_reason IS NOT NULL", [load_id, label, sheet])
     rejects = con.execute(
@@ -180,6 +192,20 @@ def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, fra
     res.rows_rejected += len(rejects)
     res.rejects += [{"sheet": sheet, "row": r, "reason": why} for r, why in rejects]
     res.sheets_loaded.append(sheet)
+
+
+def _cross_sheet_duplicates(con, ds, sheet: str) -> None:
+    """A key an earlier sheet of the same workbook already loaded is rejected here, naming both places
+    (the later sheet would silently overwrite it, and be counted twice). Keys of each sheet's accepted rows
+    are kept for the rest of the file's load in a temporary table."""
+    part = ", ".join(upserts.KEYS[ds.id])
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS load_keys (dataset VARCHAR, h UBIGINT, sheet VARCHAR, first_row BIGINT)")
+    con.execute(f"""UPDATE staged SET reject_reason = '与工作表「' || k.sheet || '」第 ' || k.first_row || ' 行重复（相同'
+                    || {validate.lit(validate._key_words(ds))} || '），请只在一个工作表中填写'
+                    FROM load_keys AS k
+                    WHERE staged.reject_reason IS NULL AND k.dataset = ? AND k.h = hash({part})""", [ds.id])
+    con.execute(f"INSERT INTO load_keys SELECT ?, hash({part}), ?, _row FROM staged WHERE reject_reason IS NULL",
+                [ds.id, sheet])
 
 
 def _load_custom(con, load_id: int, sheet: str, m: contract.Match, res: FileResult) -> None:
@@ -208,6 +234,7 @@ def _load_custom(con, load_id: int, sheet: str, m: contract.Match, res: FileResu
 def load_prepared(con: duckdb.DuckDBPyConnection, prep: _Prepared) -> FileResult:
     res = prep.result
     _read_bulk(con, prep)
+    con.execute("DROP TABLE IF EXISTS load_keys")  # keys are compared across the sheets of one file only
     con.execute("BEGIN TRANSACTION")
     try:
         load_id = con.execute("SELECT nextval('seq_load_id')").fetchall()[0][0]
@@ -220,6 +247,9 @@ def load_prepared(con: duckdb.DuckDBPyConnection, prep: _Prepared) -> FileResult
         for sheet, m, frame, skipped in prep.parts:
             res.rows_skipped += skipped
             _load_part(con, load_id, prep.label, sheet, m, frame, res)
+        if prep.source is not None and _stamp(prep.source) != prep.stamp:
+            raise UnreadableFile(f"文件「{prep.label}」在导入过程中被修改，已整体回滚，未写入任何数据；"
+                                 f"请等文件保存完成后重新导入。(file changed while loading)")
         con.execute(
             "INSERT INTO etl_loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
             [load_id, prep.label, prep.digest, res.kind, ",".join(res.sheets_loaded), res.rows_loaded,

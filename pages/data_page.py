@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import settings
+from etl.errors import EtlError
 from etl.load import load_files
 from etl.templates import write_templates
 from ui import charts, data, layout, warm
@@ -41,7 +42,11 @@ if files and st.button(tr("page.data.load"), type="primary", key="dt_load"):
                 p = Path(tmp) / f"{i:03d}{Path(f.name).suffix.lower()}"
                 p.write_bytes(f.getbuffer())
                 paths.append(p)
-            results = load_files(paths, settings.db_path(), labels=[f.name for f in files])
+            try:
+                results = load_files(paths, settings.db_path(), labels=[f.name for f in files])
+            except EtlError as exc:  # the warehouse as a whole refused (busy, newer schema): nothing changed
+                st.error(layout.md_escape(str(exc)))
+                st.stop()
         data.clear()
         if any(r.rows_loaded for r in results):
             warm.start_background(settings.db_path())

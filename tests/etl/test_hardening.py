@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,74 @@ def test_control_characters_never_printed(tmp_path, db):
     js = subprocess.run([sys.executable, "-m", "etl", "load", str(p), "--db", str(db), "--json"], cwd=ROOT,
                         capture_output=True, text=True, env=dict(os.environ, PBKPI_WARM="0"))
     assert "\x1b" not in js.stdout and json.loads(js.stdout)["files"]
+
+
+def test_symlinked_warehouse_loads_into_the_real_file(tmp_path, db):
+    """Audit: loading through a symlink replaced the link with a new file; the real warehouse never got the
+    rows, and the two paths used different lock files."""
+    link = tmp_path / "link.duckdb"
+    link.symlink_to(db)
+    (r,) = load_files([write_csv(tmp_path / "m.csv", MEMBERS, [["B1", "2024-07", 20]])], link)
+    assert r.error is None and link.is_symlink()
+    assert q(db, "SELECT count(*) FROM fct_membership") == [(1,)]
+
+
+def test_a_hung_loader_is_named_and_times_out(tmp_path, db):
+    """Audit: a hung loader blocked every later load forever, with no message."""
+    import signal
+
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; sys.path.insert(0, %r)\n"
+        "from pathlib import Path\nfrom etl import publish\n"
+        "with publish.writer_lock(Path(%r)):\n    print('held', flush=True); time.sleep(60)\n") % (str(ROOT), str(db))],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        holder.send_signal(signal.SIGSTOP)  # hung, still holding the lock
+        started = time.monotonic()
+        out = subprocess.run([sys.executable, "-m", "etl", "load", str(write_csv(tmp_path / "m.csv", MEMBERS, [["B1", "2024-07", 20]])),
+                              "--db", str(db)], cwd=ROOT, capture_output=True, text=True,
+                             env=dict(os.environ, PBKPI_WARM="0", PBKPI_LOCK_TIMEOUT="2"))
+        assert out.returncode == 2 and time.monotonic() - started < 30
+        assert f"进程 {holder.pid}" in out.stderr and "Traceback" not in out.stderr
+        assert q(db, "SELECT count(*) FROM fct_membership") == [(0,)]
+    finally:
+        holder.send_signal(signal.SIGCONT)
+        holder.kill()
+        holder.wait()
+
+
+def test_a_file_changed_while_loading_is_refused(tmp_path, db):
+    """Audit: a file rewritten during its load was half-loaded and recorded under the original's hash."""
+    from etl import warehouse
+    from etl.errors import UnreadableFile
+    from etl.load import load_prepared, prepare
+
+    p = write_csv(tmp_path / "m.csv", MEMBERS, [["B1", f"2024-{m:02d}", 20] for m in range(1, 13)])
+    prep = prepare(p)
+    time.sleep(0.01)
+    write_csv(p, MEMBERS, [["B1", "2024-01", 99]])  # the branch saves a new version meanwhile
+    con = warehouse.connect(db)
+    try:
+        with pytest.raises(UnreadableFile, match="导入过程中被修改"):
+            load_prepared(con, prep)
+        assert con.execute("SELECT count(*) FROM fct_membership").fetchone() == (0,)
+    finally:
+        prep.discard()
+        con.close()
+
+
+def test_keys_repeated_across_sheets_are_rejected_with_both_places(tmp_path, db):
+    """Audit: keys repeated across sheets of one workbook silently overwrote each other, and rows_loaded
+    counted both."""
+    from tests.etl.files import write_xlsx
+
+    rows = [["B1", f"2024-{m:02d}", 20] for m in range(1, 7)]
+    p = write_xlsx(tmp_path / "w.xlsx", MEMBERS, rows, sheet="上半年",
+                   extra_sheets={"补报": (MEMBERS, [["B1", "2024-03", 25], ["B2", "2024-03", 9]])})
+    (r,) = load_files([p], db)
+    assert r.rows_loaded == 7 and r.rows_rejected == 1
+    assert q(db, "SELECT count(*) FROM fct_membership") == [(r.rows_loaded,)]  # rows_loaded is what is stored
+    (reject,) = r.rejects
+    assert reject["sheet"] == "补报" and reject["row"] == 2 and "与工作表「上半年」第 4 行重复" in reject["reason"]
+    assert q(db, "SELECT members FROM fct_membership WHERE month = DATE '2024-03-01' AND unit_id = 'B1'") == [(20,)]
