@@ -46,3 +46,5 @@ except Exception:  # a page must never show a traceback: log it with a reference
     ref = uuid.uuid4().hex[:8]
     logging.getLogger("pbkpi.app").exception("page %s failed, ref=%s", nav.url_path, ref)
     st.error(tr("app.unexpected", ref=ref), icon=":material/error:")
+finally:  # also when the page stopped early: the URL always holds the whole view (sidebar and page picks)
+    state.write_url(st.session_state["filters"])

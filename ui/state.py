@@ -239,9 +239,8 @@ def sidebar_filters(v: str) -> Filters:
         from ui.layout import md_escape
 
         sb.caption(tr("filter.url_rejected", values=md_escape("、".join(st.session_state.pop("_url_rejected")))))
-    f = Filters(grain=grain, start=start, end=end, unit_types=tuple(types), regions=tuple(regions), unit=unit)
-    write_url(f)
-    return f
+    # the URL is written after the page ran (app.py), so it holds the page's own picks of this run too
+    return Filters(grain=grain, start=start, end=end, unit_types=tuple(types), regions=tuple(regions), unit=unit)
 
 
 def _coerce_period(value, periods: list[str], default: str) -> str:
