@@ -147,10 +147,12 @@ def scan(path: Path) -> tuple[bool, str]:
     return plain and cr == crlf and not tail.endswith(b"\r"), digest.hexdigest()
 
 
-def probe(path: Path, label: str, plain: bool | None = None) -> BulkCsv | None:
+def probe(path: Path, label: str, plain: bool | None = None, scratch: Path | None = None) -> BulkCsv | None:
     """A BulkCsv when this file can take the bulk path, else None. `plain`: what `scan` found, when the
     caller scanned already (it hashes the file in the same pass). Decodes in Python only GBK files
-    (DuckDB validates UTF-8 itself)."""
+    (DuckDB validates UTF-8 itself). `scratch`: the loader's working copy; the transcoded copy of a GBK
+    file is written beside it (`<working copy>.transcode-….csv`), so a killed loader's copy is swept with
+    its working copy by the next loader (etl/publish.py), never left in $TMPDIR."""
     if not (scan(Path(path))[0] if plain is None else plain):
         return None
     with open(path, "rb") as fh:
@@ -171,7 +173,10 @@ def probe(path: Path, label: str, plain: bool | None = None) -> BulkCsv | None:
             return None
         if "\x00" in full:
             return None
-        fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="pbkpi-")
+        if scratch is not None:
+            fd, tmp = tempfile.mkstemp(suffix=".csv", prefix=scratch.name + ".transcode-", dir=scratch.parent)
+        else:
+            fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="pbkpi-")
         with os.fdopen(fd, "wb") as fh:
             fh.write(full.encode("utf-8"))
         text, encoding, target, temporary = full[:SAMPLE_BYTES], "gbk", Path(tmp), True

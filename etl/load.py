@@ -64,7 +64,7 @@ def file_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def prepare(path: Path, label: str | None = None, kind: str | None = None) -> _Prepared:
+def prepare(path: Path, label: str | None = None, kind: str | None = None, scratch: Path | None = None) -> _Prepared:
     """Read and match a file, without touching the warehouse. Raises EtlError when it cannot be used."""
     label = label or Path(path).name
     contract.require_kind(kind)
@@ -74,7 +74,7 @@ def prepare(path: Path, label: str | None = None, kind: str | None = None) -> _P
     bulk = None
     if readers.check_file(Path(path), label) in readers.CSV_SUFFIXES:
         plain, digest = bulk_csv.scan(Path(path))
-        bulk = bulk_csv.probe(Path(path), label, plain)
+        bulk = bulk_csv.probe(Path(path), label, plain, scratch=scratch)
     else:
         digest = file_hash(Path(path))
     if bulk is not None:
@@ -247,6 +247,8 @@ def load_prepared(con: duckdb.DuckDBPyConnection, prep: _Prepared) -> FileResult
         for sheet, m, frame, skipped in prep.parts:
             res.rows_skipped += skipped
             _load_part(con, load_id, prep.label, sheet, m, frame, res)
+        if not (res.rows_loaded or res.rows_rejected or res.rows_skipped):
+            res.notes.append("文件中只有表头、没有数据行，未导入任何数据。(header only: no data rows)")
         if prep.source is not None and _stamp(prep.source) != prep.stamp:
             raise UnreadableFile(f"文件「{prep.label}」在导入过程中被修改，已整体回滚，未写入任何数据；"
                                  f"请等文件保存完成后重新导入。(file changed while loading)")
@@ -279,7 +281,17 @@ def load_files(paths, db_path, kind: str | None = None, labels: list[str] | None
                 raise _NothingLoaded  # leave the live warehouse (and the dashboards' caches) untouched
     except _NothingLoaded:
         pass
+    except (OSError, duckdb.IOException) as exc:  # the disk, not a file: nothing was published
+        log.error("could not write beside the warehouse %s", db_path, exc_info=True)
+        raise WarehouseNotWritable(
+            f"无法在仓库所在目录写入（{getattr(exc, 'strerror', None) or exc}）：{Path(db_path).parent}。"
+            f"仓库未被修改。请检查磁盘空间和该目录的写入权限后重试。(cannot write beside the warehouse: nothing changed)"
+        ) from None
     return [r for r in results if r is not None]
+
+
+class WarehouseNotWritable(EtlError):
+    """The working copy or the panel refresh could not be written (full disk, read-only directory)."""
 
 
 class _NothingLoaded(Exception):
@@ -320,7 +332,7 @@ def _load_in_order(work: Path, files: list, kind: str | None, results: list, tim
         warehouse.init_schema(con)
         for i, path, label in files:
             try:
-                prep = prepare(path, label, kind)
+                prep = prepare(path, label, kind, scratch=work)
             except EtlError as exc:
                 results[i] = FileResult(file=label, error=str(exc))
                 continue

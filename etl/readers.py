@@ -187,12 +187,22 @@ def _unreadable_workbook(label: str, exc: Exception) -> UnreadableFile:
     )
 
 
+def _is_encrypted_office(path: Path) -> bool:
+    """A password-protected .xlsx is an OLE compound file holding an `EncryptedPackage` stream."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    return head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1") and "EncryptedPackage".encode("utf-16-le") in head
+
+
 def _check_zip(path: Path, label: str) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             total = sum(i.file_size for i in zf.infolist())
             names = {i.filename.lower() for i in zf.infolist()}
     except zipfile.BadZipFile as exc:
+        if _is_encrypted_office(path):
+            raise UnreadableFile(f"文件「{label}」设置了打开密码，无法读取；请在 Excel 中取消密码（文件 → 信息 → 保护工作簿）"
+                                 f"后另存为 .xlsx 再导入。(password-protected workbook)") from exc
         raise UnreadableFile(
             f"文件「{label}」不是有效的 .xlsx 文件（可能已损坏或扩展名不对），请用 Excel 打开后另存为 .xlsx。(not a valid xlsx)"
         ) from exc

@@ -124,8 +124,8 @@ def test_gbk_copy_is_removed_after_loading(tmp_path, monkeypatch):
     made = []
     real = bulk_csv.probe
 
-    def spy(path, label, plain=None):
-        src = real(path, label, plain)
+    def spy(path, label, plain=None, scratch=None):
+        src = real(path, label, plain, scratch=scratch)
         made.append(src)
         return src
 
@@ -159,7 +159,7 @@ def test_bulk_and_python_paths_load_the_same_warehouse(tmp_path, monkeypatch):
     assert any(bulk_csv.probe(p, p.name) for p in paths if p.suffix == ".csv")
     fast = tmp_path / "fast.duckdb"
     load_files(paths, fast)
-    monkeypatch.setattr(bulk_csv, "probe", lambda path, label, plain=None: None)
+    monkeypatch.setattr(bulk_csv, "probe", lambda path, label, plain=None, scratch=None: None)
     slow = tmp_path / "slow.duckdb"
     load_files(paths, slow)
     tables = ["dim_units", "fct_activities", "fct_membership", "fct_outages", "fct_kpi_monthly", "fct_assessments",

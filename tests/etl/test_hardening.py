@@ -173,3 +173,64 @@ def test_keys_repeated_across_sheets_are_rejected_with_both_places(tmp_path, db)
     (reject,) = r.rejects
     assert reject["sheet"] == "补报" and reject["row"] == 2 and "与工作表「上半年」第 4 行重复" in reject["reason"]
     assert q(db, "SELECT members FROM fct_membership WHERE month = DATE '2024-03-01' AND unit_id = 'B1'") == [(20,)]
+
+
+def test_transcoded_copies_live_beside_the_working_copy_and_are_swept(tmp_path, db):
+    """Audit: a killed GBK load leaked its full-size UTF-8 copy in $TMPDIR. The copy is now written beside
+    the working copy, and what a killed loader left there is swept by the next one."""
+    stale = db.with_name(db.name + ".work.transcode-killed.csv")
+    stale.write_text("left by a killed loader", encoding="utf-8")
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    gbk = write_csv(tmp_path / "g.csv", MEMBERS, [["B1", f"2024-{m:02d}", 20] for m in range(1, 13)], encoding="gb18030")
+    out = subprocess.run([sys.executable, "-m", "etl", "load", str(gbk), "--db", str(db)], cwd=ROOT, capture_output=True,
+                         text=True, env=dict(os.environ, PBKPI_WARM="0", TMPDIR=str(tmpdir)))
+    assert out.returncode == 0, out.stderr
+    assert not stale.exists() and list(tmpdir.iterdir()) == []
+    assert not list(db.parent.glob(db.name + ".work*"))
+    assert q(db, "SELECT count(*) FROM fct_membership") == [(12,)]
+
+
+def test_transcoded_copy_is_made_beside_the_given_working_copy(tmp_path):
+    from etl import bulk_csv
+
+    gbk = write_csv(tmp_path / "g.csv", MEMBERS, [["B1", "2024-01", 20]], encoding="gb18030")
+    work = tmp_path / "wh" / "w.duckdb.work"
+    work.parent.mkdir()
+    src = bulk_csv.probe(gbk, "g.csv", scratch=work)
+    try:
+        assert src.temporary and src.path.parent == work.parent and src.path.name.startswith("w.duckdb.work.transcode-")
+    finally:
+        src.discard()
+    assert list(work.parent.iterdir()) == []
+
+
+def test_full_disk_during_the_working_copy_is_one_message(tmp_path, db, monkeypatch, capsys):
+    """Audit: a full disk or read-only directory during the working copy gave a raw traceback. (As root the
+    tests cannot make a directory read-only, so the copy's failure is injected.)"""
+    import errno
+    import shutil
+
+    from etl import __main__ as etl_cli
+
+    before = db.read_bytes()
+
+    def full_disk(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", full_disk)
+    p = write_csv(tmp_path / "m.csv", MEMBERS, [["B1", "2024-07", 20]])
+    assert etl_cli.main(["load", str(p), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "仓库未被修改" in err and "Traceback" not in err
+    assert db.read_bytes() == before and not list(db.parent.glob(db.name + ".work*"))
+
+
+def test_password_protected_workbook_and_header_only_file(tmp_path, db):
+    # the first bytes of an encrypted Office file: OLE signature, then the EncryptedPackage stream's name
+    enc = tmp_path / "加密.xlsx"
+    enc.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504 + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 2048)
+    header_only = write_csv(tmp_path / "空.csv", MEMBERS, [])
+    r_enc, r_empty = load_files([enc, header_only], db)
+    assert "设置了打开密码" in r_enc.error
+    assert r_empty.error is None and r_empty.rows_loaded == 0 and any("只有表头" in n for n in r_empty.notes)
