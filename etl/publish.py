@@ -82,6 +82,9 @@ def working_copy(db: Path, fresh: bool = False):
     """Yield a private path to write; on success it replaces `db` atomically, on failure it is dropped.
     `fresh=True` starts from an empty file instead of a copy of the live warehouse."""
     db = Path(db).resolve()  # a symlinked path loads into the real file, under the real file's one lock
+    if not fresh and not db.parent.is_dir():  # a typo in PBKPI_DB must not silently start a new warehouse
+        raise EtlError(f"仓库所在目录不存在：{db.parent}。请检查 PBKPI_DB 或 --db 是否写错；"
+                       f"如确要新建仓库，请先创建该目录。(warehouse directory does not exist)")
     with writer_lock(db):
         _remove_stale(db)  # we hold the writer lock: any working copy left is from a killed writer
         work = db.with_name(db.name + WORK_SUFFIX)

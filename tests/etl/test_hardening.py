@@ -234,3 +234,12 @@ def test_password_protected_workbook_and_header_only_file(tmp_path, db):
     r_enc, r_empty = load_files([enc, header_only], db)
     assert "设置了打开密码" in r_enc.error
     assert r_empty.error is None and r_empty.rows_loaded == 0 and any("只有表头" in n for n in r_empty.notes)
+
+
+def test_a_mistyped_warehouse_directory_is_not_created(tmp_path):
+    """Audit: a typo in PBKPI_DB's directory silently created it (and a new, empty warehouse)."""
+    typo = tmp_path / "dta" / "warehouse.duckdb"
+    out = subprocess.run([sys.executable, "-m", "etl", "load", str(write_csv(tmp_path / "m.csv", MEMBERS, [["B1", "2024-07", 20]]))],
+                         cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PBKPI_WARM="0", PBKPI_DB=str(typo)))
+    assert out.returncode == 2 and "仓库所在目录不存在" in out.stderr and "Traceback" not in out.stderr
+    assert not typo.parent.exists()
