@@ -1,6 +1,8 @@
 """What every page starts with: title, the synthetic-data banner, and the empty-warehouse guidance."""
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from ui import data
@@ -59,10 +61,16 @@ def _rerun_when_ready(v: str, calls: list[tuple]) -> None:
 MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
 
 
+AUTOLINK = re.compile(r"(?i)(https?|ftp|www)(?=[:.])|(?=@)")
+
+
 def md_escape(text: str) -> str:
     """Text from files or URLs shown through Markdown-rendering elements: escape every Markdown and HTML
-    character so that a unit named `[x](javascript:…)` or `<img …>` shows as exactly that text."""
-    return "".join("\\" + ch if ch in MD_SPECIAL else ch for ch in str(text))
+    character so that a unit named `[x](javascript:…)` or `<img …>` shows as exactly that text, and break
+    what Markdown would turn into a link by itself (a bare http://…, www.… or e-mail address) with an
+    invisible zero-width space."""
+    text = AUTOLINK.sub(lambda m: (m.group(1) or "") + "\u200b", str(text))
+    return "".join("\\" + ch if ch in MD_SPECIAL else ch for ch in text)
 
 
 def plot(fig, key: str, container=None) -> None:

@@ -309,3 +309,40 @@ def test_deep_link_reproduces_the_senders_view(server, browser):
         assert "rel_lag=2" in page.url
     finally:
         ctx.close()
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory):
+    """A server on a warehouse whose unit names are HTML and Markdown (tests/ui/test_markup.py)."""
+    from tests.ui.test_markup import HOSTILE, build_hostile
+
+    db = build_hostile(tmp_path_factory.mktemp("hostile_browser"))
+    for url in run_server(db):
+        srv = Server(url)
+        srv.db = db
+        srv.names = HOSTILE
+        yield srv
+
+
+def test_no_markup_from_data_in_the_browser(hostile_server, browser):
+    """Unit names that are links or tags show as text in every chart: the DOM under the charts holds no link
+    and no image from data, and the names' text is there."""
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        for path in ("?grain=quarter", "profile?pf_unit=BU0", "relationships?grain=month", "briefing?grain=quarter"):
+            page.goto(f"{hostile_server}/{path}&lang=zh" if "?" in path else f"{hostile_server}/{path}?lang=zh",
+                      wait_until="domcontentloaded")
+            wait_idle(page, "zh")
+            assert page.locator('[data-testid="stException"]').count() == 0, path
+            charts = page.locator(".js-plotly-plot")
+            assert charts.locator("a[href]").count() == 0, path
+            assert charts.locator("img").count() == 0, path
+            assert page.locator('[data-testid="stMain"] a[href^="javascript"], [data-testid="stMain"] a[href*="evil.example"]').count() == 0, path
+        page.goto(f"{hostile_server}/?grain=quarter&lang=zh", wait_until="domcontentloaded")
+        wait_idle(page, "zh")
+        page.screenshot(path=str(ARTIFACTS / "hostile_names_overview_zh_1366.png"), full_page=True)
+        assert not dialogs
+    finally:
+        page.close()

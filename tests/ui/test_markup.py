@@ -20,7 +20,11 @@ PAGES = ["overview", "unit_profile", "relationships", "tests", "whatif", "briefi
 
 @pytest.fixture(scope="module")
 def hostile_db(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("hostile")
+    return build_hostile(tmp_path_factory.mktemp("hostile"))
+
+
+def build_hostile(tmp: Path) -> Path:
+    """A small company whose unit names are HTML and Markdown, loaded by the real loader."""
     rows = [["P1", "<i>公司</i>党委", "", "党委", "", "", "机关", "城区", "2001-01-01"]]
     for i, name in enumerate(HOSTILE):
         rows.append([f"B{i}", name + "党支部", "P1", "党支部", f"BU{i}", name, "供电所", ["城区", "农村"][i % 2], "2005-03-01"])
