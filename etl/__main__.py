@@ -7,6 +7,8 @@ import re
 import sys
 from pathlib import Path
 
+import duckdb
+
 import settings
 from etl.errors import EtlError
 
@@ -188,7 +190,12 @@ def main(argv=None) -> int:
     try:
         return args.fn(args)
     except EtlError as exc:
-        print(f"错误 error: {exc}", file=sys.stderr)
+        print(printable(f"错误 error: {exc}"), file=sys.stderr)
+        return 2
+    except duckdb.Error as exc:  # the warehouse itself (a damaged file): one line, never a traceback
+        from analytics.source import unreadable_message
+
+        print(printable(f"错误 error: {unreadable_message(_db(args), exc)}"), file=sys.stderr)
         return 2
 
 

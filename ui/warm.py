@@ -132,6 +132,14 @@ def main(argv=None) -> int:
     if not db.exists():
         print(f"仓库文件不存在：{db}。(no warehouse)", file=sys.stderr)
         return 2
+    from analytics.errors import AnalysisError
+    from analytics.source import open_read_only
+
+    try:
+        open_read_only(db).close()
+    except AnalysisError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     if args.pages:
         unknown = set(args.pages.split(",")) - set(PAGES)
         if unknown:

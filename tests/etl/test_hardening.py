@@ -243,3 +243,16 @@ def test_a_mistyped_warehouse_directory_is_not_created(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PBKPI_WARM="0", PBKPI_DB=str(typo)))
     assert out.returncode == 2 and "仓库所在目录不存在" in out.stderr and "Traceback" not in out.stderr
     assert not typo.parent.exists()
+
+
+@pytest.mark.parametrize("cmd", [["etl", "status"], ["analytics", "fit", "--y", "complaints_per_10k", "--x", "theme_days"],
+                                 ["briefing", "--quarter", "2025Q3", "--format", "html", "--out", "x.html"], ["ui.warm"]])
+def test_every_cli_says_a_damaged_warehouse_in_one_line(tmp_path, cmd):
+    """Audit: the CLIs exited with tracebacks on a corrupted warehouse (and ui.warm said "no data")."""
+    db = tmp_path / "w.duckdb"
+    db.write_bytes(os.urandom(300_000))
+    args = [sys.executable, "-m", *cmd] + ([] if cmd == ["ui.warm"] else ["--db", str(db)])
+    out = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True,
+                         env=dict(os.environ, PBKPI_WARM="0", PBKPI_DB=str(db), PYTHONPATH=str(ROOT)))
+    assert out.returncode == 2, out.stderr
+    assert "仓库文件无法读取" in out.stderr and "Traceback" not in out.stderr
