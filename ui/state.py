@@ -180,17 +180,18 @@ def write_url(f: Filters) -> None:
         st.query_params.from_dict(want)
 
 
-# Widgets whose value is a selection (ids, numbers), on any page. Streamlit keeps a radio's or select
-# box's value in the browser as its *shown label*; when the language changes every label changes, and the
-# browser's value would match no option (the grain radio showed nothing selected, and the next rerun fell
-# back to its default). Re-assigning these keys when the language changes makes the server send each
-# widget its value in the new language: switching language changes labels only.
-SELECTION_KEYS = re.compile(r"^(f_(grain|start|end|types|regions|unit)|ov_quarter|pf_unit|pf_kpi|rel_(x|y|lag)"
-                            r"|ts_(ctrl|ey|lag|treat|x|y)|wi_(lag|x|y)|s[ab]_mode|s[ab]_.+_(abs|pct)|br_quarter)$")
+# Streamlit keeps a radio's or select box's value in the browser as its *shown label*; when the language
+# changes every label changes, and the browser's value would match no option (the grain radio showed
+# nothing selected, and the next rerun fell back to its default). Re-assigning every selection key — the
+# sidebar's and each page's picks, the same registry the URL uses — makes the server send each widget its
+# value in the new language: switching language changes labels only.
+def _is_selection_key(key) -> bool:
+    return isinstance(key, str) and key != "lang" and (
+        key in URL_KEYS.values() or key in PICKS or bool(AMOUNT_KEY.match(key)))
 
 
 def _keep_selections() -> None:
-    for key in [k for k in st.session_state.keys() if isinstance(k, str) and SELECTION_KEYS.match(k)]:
+    for key in [k for k in st.session_state.keys() if _is_selection_key(k)]:
         st.session_state[key] = st.session_state[key]
 
 

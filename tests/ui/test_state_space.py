@@ -76,6 +76,11 @@ def run(db: Path, sel: dict) -> AppTest:
     return at
 
 
+# each drawn state runs a page through AppTest: STATE_EXAMPLES=300 for a deeper local sweep
+STATE_SETTINGS = settings(max_examples=int(os.environ.get("STATE_EXAMPLES", 14)), deadline=None,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
 def assert_calm(at: AppTest, lang: str) -> None:
     assert not at.exception, [e.value for e in at.exception]
     unexpected = t("app.unexpected", lang, ref="")[:12]
@@ -83,16 +88,14 @@ def assert_calm(at: AppTest, lang: str) -> None:
     assert not any(unexpected in s or "Traceback" in s for s in shown), shown
 
 
-@settings(max_examples=int(os.environ.get("STATE_EXAMPLES", 14)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@STATE_SETTINGS
 @given(sel=selection)
 def test_every_selection_on_the_demo(demo_db, monkeypatch, sel):
     monkeypatch.setenv("PBKPI_DB", str(demo_db))
     assert_calm(run(demo_db, sel), sel["lang"])
 
 
-@settings(max_examples=int(os.environ.get("STATE_EXAMPLES", 14)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@STATE_SETTINGS
 @given(sel=selection)
 def test_every_selection_on_a_first_week_warehouse(first_week_db, monkeypatch, sel):
     monkeypatch.setenv("PBKPI_DB", str(first_week_db))
@@ -128,8 +131,7 @@ def pick_params(p: dict) -> dict:
     return {"wi_x": p["x"], "wi_y": p["y"], "wi_lag": str(p["lag"]), "sa_mode": "abs", f"sa_{p['x']}_abs": str(p["amount"])}
 
 
-@settings(max_examples=int(os.environ.get("STATE_EXAMPLES", 14)), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@STATE_SETTINGS
 @given(p=picks)
 def test_page_picks_round_trip_through_the_url(demo_db, monkeypatch, p):
     """A link carries each page's own picks: opened afresh, the widgets hold them, and the URL the page writes
