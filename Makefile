@@ -31,13 +31,13 @@ $(DB): | setup
 demo: setup
 	$(PY) -m etl demo --db $(DB)
 
-# the statistics pages' caches are warmed in the background while the server starts (ui/warm.py)
+# the statistics pages' caches are warmed in the background while the server starts (application/warm.py)
 run: setup $(DB)
-	@PBKPI_DB=$(abspath $(DB)) nohup $(PY) -m ui.warm >/dev/null 2>&1 &
+	@PBKPI_DB=$(abspath $(DB)) nohup $(PY) -m application.warm >/dev/null 2>&1 &
 	PBKPI_DB=$(abspath $(DB)) $(PY) -m ui.serve --server.port $(PORT)
 
 warm: setup
-	PBKPI_DB=$(abspath $(DB)) $(PY) -m ui.warm
+	PBKPI_DB=$(abspath $(DB)) $(PY) -m application.warm
 
 test: setup system-deps
 	$(PY) -m pytest -n 2 --dist loadgroup

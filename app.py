@@ -4,7 +4,7 @@ import uuid
 
 import streamlit as st
 
-from ui import data, state
+from ui import session, state
 from ui.i18n import tr
 
 st.set_page_config(page_title="PB-KPI Lens 党建–经营关联分析看板", page_icon=":material/insights:", layout="wide")
@@ -20,12 +20,14 @@ PAGES = [
 ]
 
 
+ctx = session.new_context()  # this run's warehouse version, result store and job runner
+
+
 def unreadable_warehouse() -> None:
-    st.error(tr("app.unreadable", path=str(data.db_path())), icon=":material/error:")
+    st.error(tr("app.unreadable", path=str(ctx.snapshot.path)), icon=":material/error:")
 
 
-v = data.version()
-if not data.readable(v):
+if not ctx.snapshot.warehouse.readable():
     # a damaged warehouse: every page (deep links too) says calmly what to do, instead of a traceback each
     if st.query_params.get("lang") in ("zh", "en"):
         st.session_state.setdefault("lang", st.query_params.get("lang"))
@@ -33,12 +35,12 @@ if not data.readable(v):
     st.navigation([st.Page(unreadable_warehouse, title=tr(key), icon=icon, url_path=url, default=(i == 0))
                    for i, (_, key, icon, url) in enumerate(PAGES)]).run()
     st.stop()
-state.read_url_once(v)
+state.read_url_once(ctx)
 state.language_switch()
 
 nav = st.navigation([st.Page(path, title=tr(key), icon=icon, url_path=url, default=(i == 0))
                      for i, (path, key, icon, url) in enumerate(PAGES)])
-st.session_state["filters"] = state.sidebar_filters(v)
+st.session_state["selection"] = state.sidebar_selection(ctx)
 st.sidebar.caption(tr("app.sidebar_note"))
 try:
     nav.run()
@@ -47,4 +49,4 @@ except Exception:  # a page must never show a traceback: log it with a reference
     logging.getLogger("pbkpi.app").exception("page %s failed, ref=%s", nav.url_path, ref)
     st.error(tr("app.unexpected", ref=ref), icon=":material/error:")
 finally:  # also when the page stopped early: the URL always holds the whole view (sidebar and page picks)
-    state.write_url(st.session_state["filters"])
+    state.write_url(st.session_state["selection"])

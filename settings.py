@@ -7,8 +7,8 @@ PBKPI_MAX_ROWS    most data rows one file may hold (default 2,000,000)
 PBKPI_MAX_COLS    most columns one file may hold (default 200)
 PBKPI_DUCKDB_MEMORY  memory DuckDB may use in loaders and analyses before spilling to disk (default 3GB)
 PBKPI_BACKGROUND_ROWS  a statistic not yet kept for a filtered slice of at least this many panel rows is
-                  computed in a background thread while the page answers at once (default 50,000; ui/analyses.py)
-PBKPI_WARM        1 (default): after an upload, warm the dashboard caches in a background process (ui/warm.py)
+                  computed in a background thread while the page answers at once (default 50,000; application/context.py)
+PBKPI_WARM        1 (default): after an upload, warm the dashboard caches in a background process (application/warm.py)
 PBKPI_LOCK_TIMEOUT seconds a loader waits for another one before giving up with its name (default 900)
 PBKPI_FUTURE_DAYS how far past today a date in a file may lie (default 31): later ones are refused as typos
 """

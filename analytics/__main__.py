@@ -15,7 +15,7 @@ from analytics.panel import PanelFilter, apply_filter, from_csv
 from catalogue import metric_ids
 
 
-DEFAULT_LAG = 1  # the dashboard's default (ui/analyses.DEFAULTS), so a default command reproduces a default view
+DEFAULT_LAG = 1  # the dashboard's default (application/views/*.DEFAULTS), so a default command reproduces a default view
 
 
 def _list(s: str | None) -> list[str]:
@@ -28,7 +28,7 @@ def load(args, filtered: bool = True):
             raise AnalysisError("使用 --csv 时必须同时给出 --entity 和 --time。(--csv needs --entity and --time)")
         panel = from_csv(args.csv, args.entity, args.time)
     else:
-        from analytics.source import read_panel
+        from application.warehouse import read_panel
         import settings
         panel = read_panel(args.db or settings.db_path(), args.grain)
     if not filtered:

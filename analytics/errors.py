@@ -1,7 +1,13 @@
 """Errors the statistics raise: specific, and worded so an analyst knows what to change."""
 
 
-class AnalysisError(ValueError):
+class DomainError(Exception):
+    """What the data or the request cannot support (too few units, no data for a quarter, an unknown
+    metric): it holds for the whole warehouse version, so a result store keeps it like a result, and a
+    page shows its message calmly. Anything else is a fault: logged with a reference, tried again."""
+
+
+class AnalysisError(DomainError):
     """The requested analysis cannot be run on this data; the message says why and what to try."""
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from analytics.errors import AnalysisError
+from analytics.periods import GRAINS, period_index
 from catalogue import metric_ids
 
-GRAINS = ("month", "quarter")
 ATTRS = ["business_unit_name", "unit_type", "region"]
 
 
@@ -36,20 +36,6 @@ class Panel:
     grain: str
     entity_label: str = "business_unit_id"
     meta: dict = field(default_factory=dict)
-
-
-def shift_quarter(q: str, k: int) -> str:
-    """The quarter label k quarters before q (2025Q1, 1 -> 2024Q4)."""
-    y, n = int(q[:4]), int(q[5:])
-    i = y * 4 + n - 1 - k
-    return f"{i // 4}Q{i % 4 + 1}"
-
-
-def period_index(period_start: pd.Series, grain: str) -> pd.Series:
-    ps = pd.to_datetime(period_start)
-    if grain == "month":
-        return ps.dt.year * 12 + ps.dt.month - 1
-    return ps.dt.year * 4 + (ps.dt.month - 1) // 3
 
 
 def from_warehouse_frame(df: pd.DataFrame, grain: str) -> Panel:
@@ -89,22 +75,28 @@ def from_csv(path, entity: str, time: str) -> Panel:
     return Panel(out, grain, entity_label=entity)
 
 
-def apply_filter(panel: Panel, flt: PanelFilter | None) -> Panel:
-    if flt is None:
-        return panel
-    df = panel.df
+def filter_mask(df: pd.DataFrame, flt: PanelFilter, unit_col: str = "unit") -> pd.Series:
+    """The rows a filter selects: the one implementation every reader uses (the warehouse read path, the
+    CLIs, the briefing)."""
     mask = pd.Series(True, index=df.index)
     if flt.unit_types and "unit_type" in df:
         mask &= df["unit_type"].isin(flt.unit_types)
     if flt.regions and "region" in df:
         mask &= df["region"].isin(flt.regions)
     if flt.units:
-        mask &= df["unit"].isin(flt.units)
+        mask &= df[unit_col].isin(flt.units)
     if flt.start:
         mask &= df["period"] >= flt.start
     if flt.end:
         mask &= df["period"] <= flt.end
-    return Panel(df[mask], panel.grain, panel.entity_label, panel.meta)
+    return mask
+
+
+def apply_filter(panel: Panel, flt: PanelFilter | None) -> Panel:
+    if flt is None:
+        return panel
+    mask = filter_mask(panel.df, flt)
+    return panel if mask.all() else Panel(panel.df[mask], panel.grain, panel.entity_label, panel.meta)
 
 
 def lag_name(col: str, k: int) -> str:

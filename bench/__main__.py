@@ -136,7 +136,7 @@ def extra_steps(scale: str, which: str, repeat: int = 3) -> dict:
 
 
 def pages_of(db: Path) -> dict:
-    """Warm the disk caches as `python -m ui.warm` does after a load, then time every page. Results kept by
+    """Warm the disk caches as `python -m application.warm` does after a load, then time every page. Results kept by
     an earlier run are removed first, so that the warm-up and the uncached combination really compute."""
     shutil.rmtree(str(db) + ".cache", ignore_errors=True)
     warm = run_step("warm", db)
@@ -188,7 +188,7 @@ def markdown(all_res: list[dict], env: dict) -> str:
             lines.append(f"{head}| ETL clean CSV by phase, s (one run) | {parts} | | |")
         pages = r.get("pages") or {}
         if "_warm_seconds" in pages:
-            lines.append(f"{head}| cache warm-up after a load (`python -m ui.warm --slices all,regions`) | "
+            lines.append(f"{head}| cache warm-up after a load (`python -m application.warm --slices all,regions`) | "
                          f"{pages['_warm_seconds']:.1f} | | {pages.get('_warm_peak_mb', float('nan')):.0f} |")
             lines.append(f"{head}| all page timings below, one server process | | | {pages.get('_pages_peak_mb', float('nan')):.0f} |")
         for page, v in pages.items():

@@ -194,7 +194,7 @@ def panel_refresh(db: str) -> dict:
 
 def twfe(db: str) -> dict:
     from analytics.fe import fit_twfe
-    from analytics.source import read_panel
+    from application.warehouse import read_panel
 
     p = read_panel(db, "month", ["complaints_per_10k", "theme_days", "pioneer_posts"])
     t = time.perf_counter()
@@ -204,7 +204,7 @@ def twfe(db: str) -> dict:
 
 def correlate(db: str) -> dict:
     from analytics.correlate import correlate as corr
-    from analytics.source import read_panel
+    from application.warehouse import read_panel
     from catalogue import metric_ids
 
     p = read_panel(db, "month")
@@ -215,7 +215,7 @@ def correlate(db: str) -> dict:
 
 def event(db: str) -> dict:
     from analytics.did import event_study
-    from analytics.source import read_panel
+    from application.warehouse import read_panel
 
     p = read_panel(db, "month", ["satisfaction", "demo_site"])
     t = time.perf_counter()
@@ -224,13 +224,13 @@ def event(db: str) -> dict:
 
 
 def warm(db: str) -> dict:
-    from ui.warm import warm as warm_caches
+    from application.warm import warm as warm_caches
 
     import resource
 
     t = time.perf_counter()
     # the slices the page timings visit (company, regions); unit types add 7 more of the same cost. One
-    # process per page, as `python -m ui.warm` runs it: the peak is the largest of those processes
+    # process per page, as `python -m application.warm` runs it: the peak is the largest of those processes
     pages = warm_caches(Path(db), "all,regions", log=lambda *a: None, isolate=True)
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"seconds": time.perf_counter() - t, "pages": pages, "children_peak_mb": children}
@@ -238,19 +238,16 @@ def warm(db: str) -> dict:
 
 def st_clear() -> None:
     """Drop Streamlit's in-memory caches so that every page starts as on a freshly started server (disk-
-    persisted entries, which `python -m ui.warm` fills after a load, stay: a new server has them too)."""
+    persisted entries, which `python -m application.warm` fills after a load, stay: a new server has them too)."""
     from streamlit.runtime.caching import cache_data_api, cache_resource_api
 
     cache_data_api._data_caches._function_caches.clear()
-    cache_resource_api._resource_caches._function_caches.clear()
-    from ui import analyses
-
-    analyses.forget_memory()
+    cache_resource_api._resource_caches._function_caches.clear()  # ui.session.services: a new store and warehouse
 
 
 def pages(db: str) -> dict:
     """Server-side script time of every page, with AppTest: cold (a fresh server: empty memory, the disk
-    cache `python -m ui.warm` filled), warm (same view again), after a filter change to one region (a
+    cache `python -m application.warm` filled), warm (same view again), after a filter change to one region (a
     precomputed slice), and after a change to a two-region combination (computed on the visit: in the
     background for a large slice, so both the page's answer and the time until the statistics show)."""
     import os
@@ -258,7 +255,7 @@ def pages(db: str) -> dict:
     os.environ["PBKPI_DB"] = db
     from streamlit.testing.v1 import AppTest
 
-    from ui import analyses
+    from ui.session import services
 
     app = str(Path(__file__).resolve().parents[1] / "app.py")
     out = {}
@@ -281,7 +278,7 @@ def pages(db: str) -> dict:
         t = time.perf_counter()
         at.multiselect(key="f_regions").set_value(["城区", "县城"]).run()
         uncached = time.perf_counter() - t
-        while analyses.busy():
+        while services(db)[2].busy():
             time.sleep(0.02)
         at.run()
         result = time.perf_counter() - t

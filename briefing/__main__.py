@@ -10,7 +10,9 @@ from pathlib import Path
 
 import settings
 from analytics.panel import PanelFilter
-from briefing.content import BriefingError, build
+from analytics.errors import DomainError
+from application.warehouse import open_snapshot
+from briefing.content import build
 from briefing.figures import NoBrowser
 
 
@@ -33,7 +35,7 @@ def main(argv=None) -> int:
 
     scope = PanelFilter(unit_types=_list(args.unit_type), regions=_list(args.region), units=_list(args.units))
     try:
-        b = build(Path(args.db) if args.db else settings.db_path(), args.quarter, scope)
+        b = build(open_snapshot(Path(args.db) if args.db else settings.db_path()), args.quarter, scope)
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         if args.format == "pptx":
@@ -46,7 +48,7 @@ def main(argv=None) -> int:
             out.mkdir(parents=True, exist_ok=True)
             for name, data in export.png_files(b, args.lang).items():
                 (out / name).write_bytes(data)
-    except (BriefingError, NoBrowser) as exc:
+    except (DomainError, NoBrowser) as exc:
         print(f"错误 error: {exc}", file=sys.stderr)
         return 2
     print(out)

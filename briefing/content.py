@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics.errors import AnalysisError
+from analytics.errors import AnalysisError, DomainError
 from analytics.indices import compute_indices, quadrant_movers
-from analytics.panel import Panel, PanelFilter, apply_filter, shift_quarter
+from analytics.panel import Panel, PanelFilter
+from analytics.periods import first_month, is_quarter, last_month, shift_quarter
 from analytics.rollup import rollup
-from analytics.source import read_panel
 from analytics.summaries import summarize_event_study
 from catalogue import briefing_config, metric, t, target_status
 from catalogue.formats import fmt_effect, fmt_metric, fmt_number, fmt_p
 
 
-class BriefingError(ValueError):
+class BriefingError(DomainError):
     """The briefing cannot be built (no data for the quarter, bad quarter label …)."""
 
 
@@ -80,7 +79,9 @@ def _val(s: pd.Series, key):
     return None if v is None or pd.isna(v) else float(v)
 
 
-def build(db_path, quarter: str, scope: PanelFilter | None = None) -> Briefing:
+def build(snapshot, quarter: str, scope: PanelFilter | None = None) -> Briefing:
+    """The briefing of `quarter` for the units in `scope`, read through a warehouse snapshot
+    (application.warehouse: `Warehouse(path).snapshot()`)."""
     # the estimators (scipy, statsmodels, pyfixest) load only when a briefing is computed, not when a
     # page that shows a kept one imports this module
     from statsmodels.stats.multitest import multipletests
@@ -89,11 +90,11 @@ def build(db_path, quarter: str, scope: PanelFilter | None = None) -> Briefing:
     from analytics.fe import fit_twfe
 
     scope = scope or PanelFilter()
-    if len(quarter) != 6 or quarter[4] != "Q" or not quarter[:4].isdigit() or quarter[5] not in "1234":
+    if not is_quarter(quarter):
         raise BriefingError(f"季度格式应为 2025Q3，收到 {quarter!r}。(quarter must look like 2025Q3)")
     try:
-        qp = apply_filter(read_panel(db_path, "quarter"), scope)
-        mp = apply_filter(read_panel(db_path, "month"), scope)
+        qp = snapshot.scoped_panel("quarter", scope)
+        mp = snapshot.scoped_panel("month", scope)
     except AnalysisError as exc:
         raise BriefingError(str(exc)) from exc
     available = sorted(qp.df["period"].unique())
@@ -119,7 +120,7 @@ def build(db_path, quarter: str, scope: PanelFilter | None = None) -> Briefing:
         d = now[["unit", "business_unit_name", mid]].dropna().sort_values(mid, ascending=metric(mid).direction == "lower")
         ranks[mid] = pd.concat([d.head(3).assign(rank="best"), d.tail(3).iloc[::-1].assign(rank="worst")])
 
-    months_upto = mp.df[mp.df["period"] <= _quarter_last_month(quarter)]
+    months_upto = mp.df[mp.df["period"] <= last_month(quarter)]
     mpanel = Panel(months_upto, "month")
     findings = []
     for f in cfg.get("finding", []):
@@ -141,43 +142,19 @@ def build(db_path, quarter: str, scope: PanelFilter | None = None) -> Briefing:
         except AnalysisError:
             continue
 
-    initiatives, notes = _initiatives_and_notes(db_path, quarter, now, months_upto)
-    synthetic = _is_synthetic(db_path)
+    initiatives, notes = _initiatives_and_notes(snapshot, quarter, now, months_upto)
+    synthetic = snapshot.is_demo()
     return Briefing(quarter=quarter, previous=prev, scope=scope, synthetic=synthetic, kpis=kpis, trend=trend,
                     quadrant=now, movers=movers, ranks=ranks, findings=findings, events=events,
                     initiatives=initiatives, data_notes=notes, n_units=int(now["unit"].nunique()))
 
 
-def _quarter_last_month(q: str) -> str:
-    return f"{q[:4]}-{int(q[5]) * 3:02d}"
-
-
-def _is_synthetic(db_path) -> bool:
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        rows = con.execute("SELECT value FROM meta WHERE key = 'synthetic_demo'").fetchall()
-    finally:
-        con.close()
-    return bool(rows) and rows[0][0] == "true"
-
-
-def _initiatives_and_notes(db_path, quarter, now, months):
-    start = f"{quarter[:4]}-{(int(quarter[5]) - 1) * 3 + 1:02d}-01"
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        ini = con.execute("""
-            SELECT i.kind, i.title, i.start, i."end", u.unit_name, u.business_unit_id,
-                   CASE WHEN i.start >= CAST(? AS DATE) AND i.start < CAST(? AS DATE) + INTERVAL 3 MONTH THEN 'started'
-                        ELSE 'finished' END AS event
-            FROM fct_initiatives i JOIN dim_units u USING (unit_id)
-            WHERE (i.start >= CAST(? AS DATE) AND i.start < CAST(? AS DATE) + INTERVAL 3 MONTH)
-               OR (i."end" >= CAST(? AS DATE) AND i."end" < CAST(? AS DATE) + INTERVAL 3 MONTH)
-            ORDER BY i.start""", [start] * 6).df()
-    finally:
-        con.close()
+def _initiatives_and_notes(snapshot, quarter, now, months):
+    start = first_month(quarter)
+    ini = snapshot.initiatives_in_quarter(quarter)
     ini = ini[ini["business_unit_id"].isin(set(now["unit"]))]
     notes = []
-    q_months = months[months["period"] >= start[:7]]
+    q_months = months[months["period"] >= start]
     for col, key in (("customers", "brief.note.kpi_missing"), ("members", "brief.note.members_missing"),
                      ("activities_total", "brief.note.activities_missing")):
         miss = q_months[q_months[col].isna()]

@@ -193,7 +193,7 @@ def main(argv=None) -> int:
         print(printable(f"错误 error: {exc}"), file=sys.stderr)
         return 2
     except duckdb.Error as exc:  # the warehouse itself (a damaged file): one line, never a traceback
-        from analytics.source import unreadable_message
+        from etl.errors import unreadable_message
 
         print(printable(f"错误 error: {unreadable_message(_db(args), exc)}"), file=sys.stderr)
         return 2

@@ -20,3 +20,9 @@ class LimitExceeded(EtlError):
 
 class SchemaTooNew(EtlError):
     """The warehouse was written by a newer version of this program."""
+
+
+def unreadable_message(db_path, exc: Exception) -> str:
+    """What every command and page says about a warehouse file that is not a database."""
+    return (f"仓库文件无法读取（可能已损坏，或被其他文件替换）：{db_path}；未作任何修改。请从备份恢复，或用 "
+            f"`python -m etl demo` / 重新导入源文件重建。(warehouse unreadable: {exc})")

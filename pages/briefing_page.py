@@ -1,18 +1,17 @@
-"""季度简报 Quarterly briefing: a screenshot-ready layout and PPTX / HTML / PNG exports."""
+"""季度简报 Quarterly briefing: a screenshot-ready layout and PPTX / HTML / PNG exports.
+(application/views/briefing)"""
 import pandas as pd
 import streamlit as st
 
-from analytics.panel import PanelFilter
+from application.views import briefing
 from briefing import export
-from briefing.content import BriefingError, event_text, finding_text, narrative, quarter_label
+from briefing.content import event_text, finding_text, narrative, quarter_label
 from briefing.figures import browser_path, build_figures, kpi_frame
-from ui import analyses, data, layout
+from ui import layout, session
 from ui.i18n import lang, tr, value_label
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def export_bytes(v: str, quarter: str, scope, fmt: str, lang_: str) -> bytes:
-    b = analyses.briefing(v, quarter, scope)
+def export_bytes(b, fmt: str, lang_: str) -> bytes:
     if fmt == "pptx":
         return export.to_pptx(b, lang_)
     if fmt == "html":
@@ -22,20 +21,14 @@ def export_bytes(v: str, quarter: str, scope, fmt: str, lang_: str) -> bytes:
 
 st.markdown("<style>.stMainBlockContainer p {font-size: 1.1rem;}</style>", unsafe_allow_html=True)
 if layout.header("brief.page.title", "brief.page.caption"):
-    v = data.version()
-    f = st.session_state["filters"]
-    quarters = sorted(data.panel(v, "quarter")["period"].unique())
-    if st.session_state.get("br_quarter") not in quarters:
-        st.session_state["br_quarter"] = quarters[-1]
-    quarter = st.selectbox(tr("brief.page.quarter"), quarters, key="br_quarter")
-    scope = PanelFilter(unit_types=f.unit_types, regions=f.regions, units=(f.unit,) if f.unit else ())
-    if not layout.statistics_ready(v, [(analyses.briefing, quarter, scope)]):
+    ctx, sel = session.context(), session.selection()
+    st.session_state["br_quarter"] = briefing.resolve(ctx, briefing.Params(st.session_state.get("br_quarter"))).quarter
+    quarter = st.selectbox(tr("brief.page.quarter"), briefing.options(ctx)["quarter"], key="br_quarter")
+    vm = briefing.view(ctx, sel, briefing.Params(quarter))
+    if not layout.shown(vm.result):
+        layout.rerun_when_ready([vm.result.job] if vm.result is not None and vm.result.pending else [])
         st.stop()
-    try:
-        b = analyses.briefing(v, quarter, scope)
-    except BriefingError as exc:
-        st.error(str(exc))
-        st.stop()
+    b = vm.result.value
     L = lang()
     st.header(tr("brief.title", quarter=quarter_label(quarter, L)))
     st.caption(tr("brief.subtitle", scope=layout.md_escape(export.scope_label(b, L)), n=b.n_units,
@@ -87,8 +80,8 @@ if layout.header("brief.page.title", "brief.page.caption"):
         disabled = needs_browser and not browser_path()
         if col.button(tr("brief.page.make", fmt=fmt.upper()), key=f"br_make_{fmt}", disabled=disabled):
             with st.spinner("…"):
-                st.session_state[f"br_bytes_{fmt}"] = (quarter, L, export_bytes(v, quarter, scope, fmt, L))
+                st.session_state[f"br_bytes_{fmt}"] = (vm.result.job, L, export_bytes(b, fmt, L))
         made = st.session_state.get(f"br_bytes_{fmt}")
-        if made and made[0] == quarter and made[1] == L:
+        if made and made[0] == vm.result.job and made[1] == L:
             col.download_button(tr("brief.page.download", fmt=fmt.upper()), made[2], file_name=f"briefing_{quarter}_{L}.{ext}",
                                 mime=mime, key=f"br_dl_{fmt}")

@@ -11,8 +11,11 @@ import settings
 from etl.errors import EtlError
 from etl.load import load_files
 from etl.templates import write_templates
-from ui import charts, data, layout, warm
+from application import warm
+from application.views import data as data_view
+from ui import charts, layout, session
 from ui.i18n import lang, tr
+
 
 @st.cache_data(show_spinner=False, max_entries=2)
 def templates_zip(lang_: str) -> bytes:
@@ -24,10 +27,7 @@ def templates_zip(lang_: str) -> bytes:
     return buf.getvalue()
 
 
-COVERAGE_ROWS = 80  # business units in the coverage heatmap; beyond this it is unreadable
-
 layout.header("page.data.title", "page.data.caption", needs_rows=False)
-v = data.version()
 
 st.subheader(tr("page.data.upload"))
 files = st.file_uploader(tr("page.data.uploader"), type=["csv", "xlsx", "xls"], accept_multiple_files=True, key="dt_files")
@@ -47,7 +47,6 @@ if files and st.button(tr("page.data.load"), type="primary", key="dt_load"):
             except EtlError as exc:  # the warehouse as a whole refused (busy, newer schema): nothing changed
                 st.error(layout.md_escape(str(exc)))
                 st.stop()
-        data.clear()
         if any(r.rows_loaded for r in results):
             warm.start_background(settings.db_path())
         st.session_state["dt_results"] = [r.to_dict() for r in results]
@@ -70,23 +69,19 @@ st.subheader(tr("page.data.templates"))
 st.download_button(tr("page.data.download_templates"), templates_zip(lang()), file_name=f"pbkpi_templates_{lang()}.zip",
                    mime="application/zip", key="dt_tpl")
 
-if data.has_data(v):
+vm = data_view.view(session.context())
+if vm.has_data:
     st.subheader(tr("page.data.history"))
-    hist = data.load_history(v)
-    st.dataframe(hist.rename(columns={"load_id": "#", "file_name": tr("table.file"), "kind": tr("table.kind"),
-                                      "rows_loaded": tr("table.loaded"), "rows_rejected": tr("table.rejected"),
-                                      "rows_skipped": tr("table.skipped"), "loaded_at": tr("table.time")}), hide_index=True)
-    all_rj = data.rejects(v)
-    if len(all_rj):
-        with st.expander(tr("page.data.all_rejects", n=len(all_rj))):
-            st.dataframe(all_rj.drop(columns=["raw"]), hide_index=True)
-            layout.download_csv(all_rj, "rejects_all", key="dl_rj_all")
+    st.dataframe(vm.history.rename(columns={"load_id": "#", "file_name": tr("table.file"), "kind": tr("table.kind"),
+                                            "rows_loaded": tr("table.loaded"), "rows_rejected": tr("table.rejected"),
+                                            "rows_skipped": tr("table.skipped"), "loaded_at": tr("table.time")}), hide_index=True)
+    if len(vm.rejects):
+        with st.expander(tr("page.data.all_rejects", n=len(vm.rejects))):
+            st.dataframe(vm.rejects.drop(columns=["raw"]), hide_index=True)
+            layout.download_csv(vm.rejects, "rejects_all", key="dl_rj_all")
     st.subheader(tr("page.data.coverage"))
-    cov = data.coverage(v)
-    n_units = cov["business_unit_id"].nunique()
-    if n_units > COVERAGE_ROWS:  # a group has thousands of units: show where reports are missing most
-        gaps = (cov["sources"] < 3).groupby(cov["business_unit_id"]).sum()
-        cov = cov[cov["business_unit_id"].isin(gaps.nlargest(COVERAGE_ROWS).index)]
-        st.caption(tr("page.data.coverage_worst", shown=COVERAGE_ROWS, total=f"{n_units:,}"))
-    layout.plot(charts.coverage_heatmap(cov, height=max(400, 14 * cov["business_unit_id"].nunique())), "dt_cov")
+    shown = vm.coverage["business_unit_id"].nunique()
+    if shown < vm.coverage_units:
+        st.caption(tr("page.data.coverage_worst", shown=shown, total=f"{vm.coverage_units:,}"))
+    layout.plot(charts.coverage_heatmap(vm.coverage, height=max(400, 14 * shown)), "dt_cov")
     st.caption(tr("page.data.coverage_note"))

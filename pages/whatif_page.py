@@ -1,66 +1,57 @@
-"""情景模拟 What-if: what the fitted model predicts if inputs change, two scenarios side by side."""
+"""情景模拟 What-if: what the fitted model predicts if inputs change, two scenarios side by side.
+(application/views/whatif)"""
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics.errors import AnalysisError
-from analytics.panel import from_warehouse_frame
 from analytics.summaries import summarize_whatif
-from analytics.whatif import what_if
+from application.views import whatif
 from catalogue.formats import fmt_effect
-from ui import analyses, charts, data, layout, state
+from ui import charts, layout, session, state
 from ui.i18n import fmt, lang, mlabel, mname, tr
 
-INPUTS, KPIS, D = analyses.INPUTS, analyses.KPIS, analyses.DEFAULTS["tests"]
+D, O = whatif.DEFAULTS, whatif.options()
+NAMES = {"sa": "page.whatif.scenario_a", "sb": "page.whatif.scenario_b"}
 
 
-def scenario(col, name: str, xs: list[str], key: str) -> dict:
-    col.markdown(f"**{name}**")
-    mode = col.radio(tr("page.whatif.mode"), ["abs", "pct"], key=state.pick(f"{key}_mode", "abs"), horizontal=True,
+def scenario_picks(col, key: str, xs: list[str]) -> whatif.Scenario:
+    col.markdown(f"**{tr(NAMES[key])}**")
+    mode = col.radio(tr("page.whatif.mode"), O["mode"], key=state.pick(f"{key}_mode", "abs"), horizontal=True,
                      format_func=fmt("key", "page.whatif.mode_"))
-    changes = {}
+    lo, hi = whatif.AMOUNT_RANGE[mode]
+    amounts = []
     for x in xs:
-        if mode == "abs":
-            amt = col.slider(mlabel(x), *state.AMOUNT_RANGE["abs"], step=0.5,
-                             key=state.pick(f"{key}_{x}_abs", 1.0 if key == "sa" else 2.0))
-        else:
-            amt = col.slider(f"{mname(x)} (%)", *state.AMOUNT_RANGE["pct"], step=5,
-                             key=state.pick(f"{key}_{x}_pct", 10 if key == "sa" else 25))
-        if amt:
-            changes[x] = (mode, float(amt))
-    return changes
+        label = mlabel(x) if mode == "abs" else f"{mname(x)} (%)"
+        amounts.append((x, col.slider(label, lo, hi, step=whatif.AMOUNT_STEP[mode],
+                                      key=state.pick(f"{key}_{x}_{mode}", whatif.DEFAULT_AMOUNT[(key, mode)]))))
+    return whatif.Scenario(mode, tuple(amounts))
 
 
 if layout.header("page.whatif.title", "page.whatif.caption"):
-    v = data.version()
-    f = st.session_state["filters"]
+    ctx, sel = session.context(), session.selection()
     c1, c2, c3 = st.columns([2, 3, 1])
-    y = c1.selectbox(tr("page.rel.kpi"), KPIS, key=state.pick("wi_y", D["y"]), format_func=fmt("label"))
-    xs = c2.multiselect(tr("page.tests.inputs"), INPUTS, key=state.pick("wi_x", list(D["xs"])), format_func=fmt("metric"))
-    lag = c3.number_input(tr("page.rel.lag"), 0, state.LAG_MAX, key=state.pick("wi_lag", D["lag"]))
+    y = c1.selectbox(tr("page.rel.kpi"), O["y"], key=state.pick("wi_y", D.y), format_func=fmt("label"))
+    xs = c2.multiselect(tr("page.tests.inputs"), O["xs"], key=state.pick("wi_x", list(D.xs)), format_func=fmt("metric"))
+    lag = c3.number_input(tr("page.rel.lag"), 0, state.LAG_MAX, key=state.pick("wi_lag", D.lag))
     if not xs:
         st.info(tr("page.whatif.pick_input"))
         st.stop()
-    model = (f.grain, y, tuple(xs), int(lag), f.start, f.end)  # fitted on the selected period
-    if not layout.statistics_ready(v, [(analyses.whatif_model, *model)]):
+    scope_box = st.container()
+    cols = dict(zip(whatif.SCENARIOS, st.columns(2)))
+    picks = {key: scenario_picks(cols[key], key, xs) for key in whatif.SCENARIOS}
+    vm = whatif.view(ctx, sel, whatif.Params(y, tuple(xs), int(lag), picks["sa"], picks["sb"]))
+    layout.rerun_when_ready(vm.pending)
+    if not layout.shown(vm.model, scope_box):
         st.stop()
-    try:
-        fit = analyses.whatif_model(v, *model)
-    except AnalysisError as exc:
-        st.error(str(exc))
-        st.stop()
-    # the scenario starts from each unit's latest period: only those rows become a Panel
-    target = from_warehouse_frame(state.latest_rows(v, f), f.grain)
-    st.caption(tr("page.whatif.scope", n=target.df["unit"].nunique(), period=target.df["period"].max() if len(target.df) else "—"))
-    ca, cb = st.columns(2)
+    scope_box.caption(tr("page.whatif.scope", n=vm.n_units, period=vm.period or "—"))
     results = {}
-    for col, key, name in ((ca, "sa", tr("page.whatif.scenario_a")), (cb, "sb", tr("page.whatif.scenario_b"))):
-        changes = scenario(col, name, xs, key)
-        if not changes:
+    for key, r in vm.scenarios.items():
+        col = cols[key]
+        if r is None:
             col.info(tr("page.whatif.no_change"))
-            continue
-        try:
-            r = what_if(fit, target, changes)
-            results[name] = r
+        elif isinstance(r, Exception):
+            col.error(str(r))
+        else:
+            results[key] = r
             col.metric(tr("page.whatif.mean_delta", y=mname(y)), fmt_effect(r.mean_delta),
                        help=f"95% CI {fmt_effect(r.mean_ci[0])} – {fmt_effect(r.mean_ci[1])}")
             col.caption(f"95% CI {fmt_effect(r.mean_ci[0])} – {fmt_effect(r.mean_ci[1])} · "
@@ -68,20 +59,18 @@ if layout.header("page.whatif.title", "page.whatif.caption"):
             col.markdown(summarize_whatif(r, lang()))
             for w in r.warnings:
                 col.warning(w)
-        except AnalysisError as exc:
-            col.error(str(exc))
     if results:
         names = list(results)
         fig = go.Figure(go.Bar(
-            y=names, x=[r.mean_delta for r in results.values()], orientation="h",
+            y=[tr(NAMES[k]) for k in names], x=[r.mean_delta for r in results.values()], orientation="h",
             marker_color=[charts.RED, charts.BLUE][:len(names)],
             error_x=dict(type="data", symmetric=False, array=[r.mean_ci[1] - r.mean_delta for r in results.values()],
                          arrayminus=[r.mean_delta - r.mean_ci[0] for r in results.values()], color=charts.GREY)))
         fig.add_vline(x=0, line_color="#999")
         fig.update_layout(height=220, xaxis_title=tr("chart.predicted_change", y=mlabel(y)), margin=dict(l=100))
         layout.plot(fig, "wi_bar")
-        pick = st.radio(tr("page.whatif.per_unit"), names, horizontal=True, key="wi_pick")
-        pu = results[pick].per_unit.copy()
+        pick = st.radio(tr("page.whatif.per_unit"), names, horizontal=True, key="wi_pick", format_func=lambda k: tr(NAMES[k]))
+        pu = results[pick].per_unit
         st.dataframe(pu[["name", "baseline", "new", "delta", "ci_low", "ci_high"]].rename(columns={
             "name": tr("table.unit"), "baseline": tr("table.baseline"), "new": tr("table.scenario_value"),
             "delta": tr("table.delta"), "ci_low": tr("table.ci_low"), "ci_high": tr("table.ci_high")}).round(4),

@@ -13,7 +13,7 @@ import pytest
 from etl import warehouse
 
 DEMO_SEED = 2024
-# uploads in the tests must not start background cache warm-ups (ui/warm.py); the warm-up is tested directly
+# uploads in the tests must not start background cache warm-ups (application/warm.py); the warm-up is tested directly
 os.environ["PBKPI_WARM"] = "0"
 
 

@@ -8,6 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from analytics.scatter import fit_line
+
 FONT = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
 RED, GOLD, BLUE, GREY, GREEN = "#C8102E", "#D4A017", "#1F5FA8", "#8A8F98", "#2E8B57"
 PALETTE = [RED, BLUE, GOLD, GREEN, "#7B4EA3", "#E07B39", "#3BA3A3", GREY]
@@ -75,25 +77,6 @@ def quadrant(df: pd.DataFrame, labels: dict[str, str], x_title: str, y_title: st
     fig.update_layout(xaxis=dict(range=[0, 100], title=x_title), yaxis=dict(range=[0, 100], title=y_title), height=height,
                       legend=dict(orientation="h", yanchor="top", y=-0.14, xanchor="left", x=0), margin=dict(b=110))
     return fig
-
-
-def fit_line(x: pd.Series, y: pd.Series) -> pd.DataFrame | None:
-    """The OLS line of y on x over the x range, as 50 points (None when it is undefined)."""
-    ok = x.notna() & y.notna()
-    if ok.sum() <= 2 or not x[ok].std() > 0:
-        return None
-    b, a = np.polyfit(x[ok], y[ok], 1)
-    xs = np.linspace(x[ok].min(), x[ok].max(), 50)
-    return pd.DataFrame({"x": xs, "y": a + b * xs})
-
-
-def bin_means(x: pd.Series, y: pd.Series, bins: int = 20) -> pd.DataFrame:
-    """Mean y (with its standard error) in equal-count bins of x."""
-    d = pd.DataFrame({"x": x, "y": y}).dropna()
-    if len(d) < 2:  # nothing to bin: an empty frame the chart draws as "no data"
-        return pd.DataFrame({"x": [], "y": [], "se": [], "n": []})
-    d["bin"] = pd.qcut(d["x"].rank(method="first"), q=min(bins, max(2, len(d) // 10)), labels=False)
-    return d.groupby("bin").agg(x=("x", "mean"), y=("y", "mean"), se=("y", "sem"), n=("y", "size"))
 
 
 def scatter_fit(x: pd.Series, y: pd.Series, x_title: str, y_title: str, hover: pd.Series | None = None,

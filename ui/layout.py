@@ -5,55 +5,56 @@ import re
 
 import streamlit as st
 
-from ui import data
+from application.context import Outcome
+from ui import session
 from ui.i18n import tr
 
 
 def header(title_key: str, caption_key: str | None = None, needs_rows: bool = True) -> bool:
     """Render the page title and banners; False when the warehouse has no data, or (`needs_rows`) when the
     sidebar's selection holds no row: a calm notice says what to widen, and the page should stop."""
-    v = data.version()
+    ctx = session.context()
     st.title(tr(title_key))
     if caption_key:
         st.caption(tr(caption_key))
-    if data.is_demo(v):
+    if ctx.snapshot.is_demo():
         st.warning(tr("app.demo_banner"), icon=":material/science:")
-    if not data.has_data(v):
+    if not ctx.snapshot.has_data():
         st.info(tr("app.empty"), icon=":material/info:")
         st.page_link("pages/data_page.py", label=tr("app.go_data"), icon=":material/folder_open:")
         return False
-    f = st.session_state.get("filters")
-    if needs_rows and f is not None:
-        from ui import state
-
-        if state.filtered_count(v, f, with_unit=True) == 0:
-            st.info(tr("app.empty_slice", what=tr("app.empty_slice_what")), icon=":material/filter_alt_off:")
-            return False
+    if needs_rows and ctx.snapshot.count(session.selection(), with_unit=True) == 0:
+        st.info(tr("app.empty_slice", what=tr("app.empty_slice_what")), icon=":material/filter_alt_off:")
+        return False
     return True
 
 
-def statistics_ready(v: str, calls: list[tuple]) -> bool:
-    """True when the statistics in `calls` ((kept function, *args), see ui.analyses.ensure) can be drawn
-    now; otherwise they are computing in the background: show a notice, check every second, and rerun
-    the page when they are ready."""
-    from ui import analyses
-
-    try:
-        analyses.ensure(v, calls)
-        return True
-    except analyses.Pending as pending:
-        st.info(tr("app.computing", rows=f"{pending.args[0]:,}"), icon=":material/hourglass_top:")
-        _rerun_when_ready(v, calls)
+def shown(outcome: Outcome | None, container=None) -> bool:
+    """True when a statistic can be drawn; otherwise say calmly why not: it is being computed in the
+    background (a notice; the page reruns itself when ready, see `rerun_when_ready`), or the data cannot
+    support it (the domain error's message)."""
+    where = container or st
+    if outcome is None:
         return False
+    if outcome.pending:
+        where.info(tr("app.computing", rows=f"{outcome.pending_rows:,}"), icon=":material/hourglass_top:")
+        return False
+    if outcome.error is not None:
+        where.error(outcome.message)
+        return False
+    return True
+
+
+def rerun_when_ready(jobs: list) -> None:
+    """After a page drew what it has: while any of `jobs` is computing, check every second and rerun the
+    page once they are all kept."""
+    if jobs:
+        _rerun_when_ready(jobs)
 
 
 @st.fragment(run_every=1.0)
-def _rerun_when_ready(v: str, calls: list[tuple]) -> None:
-    from ui import analyses
-
-    try:
-        analyses.ensure(v, calls)  # also hands a request the worker dropped back to it
-    except analyses.Pending:
+def _rerun_when_ready(jobs: list) -> None:
+    if session.context().still_pending(jobs):  # also hands a request the runner dropped back to it
         return
     st.rerun()
 

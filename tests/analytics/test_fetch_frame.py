@@ -3,7 +3,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from analytics.source import CHUNK_VECTORS, fetch_frame
+from application.warehouse import CHUNK_VECTORS, fetch_frame
 
 SQL = """SELECT i, CASE WHEN i > {null_from} THEN NULL ELSE i * 0.5 END AS x,
                 CASE WHEN i % 7 = 0 THEN NULL ELSE 'u' || (i % 13) END AS name,

@@ -7,7 +7,7 @@ from analytics.correlate import correlate
 from analytics.did import event_study
 from analytics.fe import fit_twfe
 from analytics.reverse import reverse_check
-from analytics.source import read_panel
+from application.warehouse import read_panel
 from catalogue import metric_ids
 from tests.conftest import build_once
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from analytics.rollup import rollup
-from analytics.source import read_panel
+from application.warehouse import open_snapshot, read_panel
 from briefing.content import BriefingError, build, narrative
 from briefing.figures import browser_path
 from etl.load import load_files
@@ -21,7 +21,7 @@ needs_browser = pytest.mark.skipif(browser_path() is None, reason="static export
 
 @pytest.fixture(scope="module")
 def brief(demo_db):
-    return build(demo_db, "2025Q4")
+    return build(open_snapshot(demo_db), "2025Q4")
 
 
 def test_kpis_match_dashboard_rollup(demo_db, brief):
@@ -45,9 +45,9 @@ def test_findings_are_bh_corrected_and_named_in_narrative(brief):
 
 def test_no_data_quarter(demo_db):
     with pytest.raises(BriefingError, match="2030Q1 没有数据"):
-        build(demo_db, "2030Q1")
+        build(open_snapshot(demo_db), "2030Q1")
     with pytest.raises(BriefingError, match="季度格式"):
-        build(demo_db, "2025-10")
+        build(open_snapshot(demo_db), "2025-10")
     out = subprocess.run([sys.executable, "-m", "briefing", "--quarter", "2030Q1", "--db", str(demo_db), "--out", "/tmp/x.pptx"],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "没有数据" in out.stderr
@@ -110,7 +110,7 @@ def test_hostile_names_are_escaped_and_neutralised(tmp_path):
     kpi = [[f"BU{i}", f"2024-{m:02d}", 1000 * (i + 1), i + m % 2, 80 + i] for i in range(4) for m in (7, 8, 9)]
     load_files([write_csv(tmp_path / "o.csv", ORG_HEADER, rows),
                 write_csv(tmp_path / "k.csv", ["业务单元编码", "月份", "用户数", "投诉件数", "客户满意度"], kpi)], db)
-    b = build(db, "2024Q3")
+    b = build(open_snapshot(db), "2024Q3")
     from briefing.export import to_html
 
     html = to_html(b, "zh")

@@ -246,12 +246,12 @@ def test_a_mistyped_warehouse_directory_is_not_created(tmp_path):
 
 
 @pytest.mark.parametrize("cmd", [["etl", "status"], ["analytics", "fit", "--y", "complaints_per_10k", "--x", "theme_days"],
-                                 ["briefing", "--quarter", "2025Q3", "--format", "html", "--out", "x.html"], ["ui.warm"]])
+                                 ["briefing", "--quarter", "2025Q3", "--format", "html", "--out", "x.html"], ["application.warm"]])
 def test_every_cli_says_a_damaged_warehouse_in_one_line(tmp_path, cmd):
-    """Audit: the CLIs exited with tracebacks on a corrupted warehouse (and ui.warm said "no data")."""
+    """Audit: the CLIs exited with tracebacks on a corrupted warehouse (and application.warm said "no data")."""
     db = tmp_path / "w.duckdb"
     db.write_bytes(os.urandom(300_000))
-    args = [sys.executable, "-m", *cmd] + ([] if cmd == ["ui.warm"] else ["--db", str(db)])
+    args = [sys.executable, "-m", *cmd] + ([] if cmd == ["application.warm"] else ["--db", str(db)])
     out = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True,
                          env=dict(os.environ, PBKPI_WARM="0", PBKPI_DB=str(db), PYTHONPATH=str(ROOT)))
     assert out.returncode == 2, out.stderr

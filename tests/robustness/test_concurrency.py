@@ -30,10 +30,9 @@ def membership_file(tmp: Path, name: str, year: int, n_bu: int = 40) -> Path:
 
 def snapshot(db: Path) -> tuple:
     """One consistent read, as the dashboard does it: read-only, short-lived."""
-    from ui.data import query
+    from application.warehouse import Warehouse
 
-    os.environ["PBKPI_DB"] = str(db)
-    df = query("""SELECT (SELECT count(*) FROM fct_membership) AS facts,
+    df = Warehouse(db).query("""SELECT (SELECT count(*) FROM fct_membership) AS facts,
                          (SELECT COALESCE(sum(rows_loaded), 0) FROM etl_loads WHERE kind = 'membership') AS logged,
                          (SELECT COALESCE(sum(members), 0) FROM fct_membership) AS facts_members,
                          (SELECT COALESCE(sum(members), 0) FROM panel_month) AS panel_members""")

@@ -1,20 +1,27 @@
-"""The what-if page's baseline rows, picked period-first, equal the latest period of the filtered panel."""
+"""The what-if page's baseline rows, picked period-first, equal the latest period of the selected rows; the
+selected rows equal an independent pandas filter of the whole panel."""
 import pandas as pd
 import pytest
 
-from ui import data, state
+from application.selection import Selection
+from application.warehouse import Warehouse
 
 
 @pytest.mark.parametrize("grain", ["month", "quarter"])
-def test_latest_rows_equal_the_filtered_panels_last_period(demo_db, monkeypatch, grain):
-    monkeypatch.setenv("PBKPI_DB", str(demo_db))
-    v = data.version()
-    periods = sorted(data.panel(v, grain)["period"].unique())
-    unit = data.business_units(v)["business_unit_id"].iloc[3]
+def test_latest_rows_equal_the_selections_last_period(demo_db, grain):
+    snap = Warehouse(demo_db).snapshot()
+    panel = snap.panel(grain)
+    periods = sorted(panel["period"].unique())
+    unit = snap.business_units()["business_unit_id"].iloc[3]
     cases = [((), (), None, None), (("供电所",), (), None, None), ((), ("农村", "城区"), None, periods[-5]),
              (("供电所", "营销服务"), ("农村",), None, periods[10]), ((), (), unit, periods[-2]), (("调度",), ("县城",), None, None)]
     for types, regions, u, end in cases:
-        f = state.Filters(grain, periods[0], end or periods[-1], types, regions, u)
-        rows = state.filtered_panel(v, f, with_unit=True)
-        want = rows[rows["period"] == rows["period"].max()] if len(rows) else rows
-        pd.testing.assert_frame_equal(state.latest_rows(v, f), want)
+        sel = Selection(grain, periods[0], end or periods[-1], types, regions, u)
+        rows = snap.rows(sel, with_unit=True)
+        want = panel[(panel["period"] >= sel.start) & (panel["period"] <= sel.end)
+                     & (panel["unit_type"].isin(types) if types else True) & (panel["region"].isin(regions) if regions else True)
+                     & ((panel["business_unit_id"] == u) if u else True)]
+        pd.testing.assert_frame_equal(rows, want)
+        assert snap.count(sel, with_unit=True) == len(want)
+        last = want[want["period"] == want["period"].max()] if len(want) else want
+        pd.testing.assert_frame_equal(snap.latest(sel), last)

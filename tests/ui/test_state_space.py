@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from catalogue import t
 from etl.load import load_files
 from tests.etl.files import ORG_HEADER, write_csv
-from ui.state import REGIONS, UNIT_TYPES
+from application.selection import REGIONS, UNIT_TYPES
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = ["overview", "unit_profile", "relationships", "tests", "whatif", "briefing", "data"]

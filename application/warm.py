@@ -1,9 +1,9 @@
-"""Warm the dashboard's result caches after a load: `python -m ui.warm [--db PATH] [--slices all,regions,types]`.
+"""Warm the dashboard's result store after a load: `python -m application.warm [--db PATH] [--slices all,regions,types]`.
 
-Computes what the overview and every statistics page show on a first visit (ui/analyses.py: overview
-totals, indices and quadrant, correlations, quartiles, TWFE, event study, direction check, diagnostics,
-what-if model, quarterly briefing) for the whole company and for
-each single region and unit type — the slices leadership looks at most — and keeps it on disk keyed on the
+Computes what the overview and every statistics page show on a first visit — each page's view
+(application/views) called with its declared DEFAULTS: overview totals, indices and quadrant,
+correlations, quartiles, TWFE with diagnostics, event study, direction check, what-if model, quarterly
+briefing — for the whole company and for each single region and unit type — the slices leadership looks at most — and keeps it on disk keyed on the
 warehouse version, so a freshly started server answers from there. Other filter combinations are computed
 on their first visit and kept as well. Results of earlier warehouse versions are removed. Each page is
 warmed in its own short-lived process (peak memory of one page), `--pages` runs chosen pages in this one.
@@ -13,7 +13,6 @@ Run it after `python -m etl load`; `make run` and the upload page start it in th
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -23,38 +22,31 @@ import settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def slices(v: str, which: str) -> list:
-    """The Filters of each slice, exactly as the sidebar builds them by default (monthly, whole range)."""
-    from ui import data
-    from ui.state import Filters, offered
+def slices(snapshot, which: str) -> list:
+    """The Selection of each slice, exactly as the sidebar builds it by default (monthly, whole range)."""
+    from application.selection import Selection
 
-    periods = data.periods(v, "month")
-    types, regions = offered(v)  # only slices with units behind them
+    periods = snapshot.periods("month")
+    types, regions = snapshot.offered()  # only slices with units behind them
     start, end = (periods[0], periods[-1]) if periods else (None, None)
     out = []
     for part in which.split(","):
         if part == "all":
-            out.append(Filters("month", start, end, (), (), None))
+            out.append(Selection("month", start, end))
         elif part == "regions":
-            out += [Filters("month", start, end, (), (r,), None) for r in regions]
+            out += [Selection("month", start, end, regions=(r,)) for r in regions]
         elif part == "types":
-            out += [Filters("month", start, end, (t,), (), None) for t in types]
+            out += [Selection("month", start, end, unit_types=(t,)) for t in types]
         else:
             raise SystemExit(f"--slices 只能包含 all、regions、types，收到 {part!r}。(unknown slice)")
     return out
 
 
-def forget() -> None:
-    """Results are on disk now: drop every frame and result from memory before the next page's views (at
-    group scale a panel is ~0.5 GB and each page builds its own frames; re-reading the panel costs ~2 s,
-    holding them all would take the warm-up past 4 GB)."""
-    import gc
+def views() -> dict:
+    """The statistics pages' views, by page."""
+    from application.views import briefing, overview, relationships, tests, whatif
 
-    from ui import analyses, data, state
-
-    for fn in (data.panel, state.filtered, state.filtered_panel, *analyses.KEPT):
-        fn.clear()
-    gc.collect()
+    return {"overview": overview, "relationships": relationships, "tests": tests, "whatif": whatif, "briefing": briefing}
 
 
 PAGES = ("overview", "relationships", "tests", "whatif", "briefing")
@@ -66,28 +58,31 @@ def warm(db: Path, which: str = "all,regions,types", log=print, pages=PAGES, iso
     high-water mark of all of them in one process (at group scale 4.3 GB in one process)."""
     if isolate:
         return _warm_isolated(Path(db), which, log, pages)
-    os.environ["PBKPI_DB"] = str(Path(db).resolve())
-    from analytics.errors import AnalysisError
-    from briefing.content import BriefingError
-    from ui import analyses, data
+    import gc
 
-    v = data.version()
-    if not data.has_data(v):
+    from application.context import Context
+
+    ctx = Context.open(db)
+    if not ctx.snapshot.has_data():
         log("仓库中没有数据，无需预热。(no data)")
         return {}
-    analyses.prune(v)
+    ctx.store.prune(ctx.version)
     timings: dict[str, float] = {}
-    for f in slices(v, which):
-        for page, compute in analyses.default_views(v, f):
+    for sel in slices(ctx.snapshot, which):
+        for page, module in views().items():
             if page not in pages:
                 continue
             t0 = time.perf_counter()
-            try:
-                compute()
-            except (AnalysisError, BriefingError) as exc:  # shown on the page as well; nothing to keep
-                log(f"  · {page} {f.regions or f.unit_types or '全部'}: {exc}")
+            for name, outcome in ctx.outcomes(module.jobs(ctx, sel, module.DEFAULTS)).items():
+                if outcome.error is not None:  # shown on the page as well; kept for this version
+                    log(f"  · {page} {sel.regions or sel.unit_types or '全部'}: {outcome.message}")
             timings[page] = timings.get(page, 0.0) + time.perf_counter() - t0
-            forget()
+            # results are on disk now: drop frames and results from memory before the next page's (at
+            # group scale a panel is ~0.5 GB and each page builds its own frames; holding them all would
+            # take the warm-up past 4 GB, re-reading a panel costs ~2 s)
+            ctx.snapshot.warehouse.forget()
+            ctx.store.forget_memory()
+            gc.collect()
     for page, secs in timings.items():
         log(f"  {page}: {secs:.1f} s")
     return timings
@@ -99,7 +94,7 @@ def _warm_isolated(db: Path, which: str, log, pages) -> dict:
 
     timings: dict[str, float] = {}
     for page in pages:
-        proc = subprocess.run([sys.executable, "-m", "ui.warm", "--db", str(db), "--slices", which, "--pages", page,
+        proc = subprocess.run([sys.executable, "-m", "application.warm", "--db", str(db), "--slices", which, "--pages", page,
                                "--json"], cwd=ROOT, capture_output=True, text=True)
         for line in proc.stdout.splitlines()[:-1]:
             log(line)
@@ -116,12 +111,12 @@ def start_background(db: Path) -> None:
 
     if not settings.warm_after_load():
         return
-    subprocess.Popen([sys.executable, "-m", "ui.warm", "--db", str(db)], cwd=ROOT, start_new_session=True,
+    subprocess.Popen([sys.executable, "-m", "application.warm", "--db", str(db)], cwd=ROOT, start_new_session=True,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ui.warm", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m application.warm", description=__doc__.splitlines()[0])
     ap.add_argument("--db", default=None, help="warehouse file (default: $PBKPI_DB or data/warehouse.duckdb)")
     ap.add_argument("--slices", default="all,regions,types")
     ap.add_argument("--pages", default=None, help="warm only these pages, in this process (comma-separated; "
@@ -133,7 +128,7 @@ def main(argv=None) -> int:
         print(f"仓库文件不存在：{db}。(no warehouse)", file=sys.stderr)
         return 2
     from analytics.errors import AnalysisError
-    from analytics.source import open_read_only
+    from application.warehouse import open_read_only
 
     try:
         open_read_only(db).close()

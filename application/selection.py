@@ -1,0 +1,55 @@
+"""The one selection type: what the sidebar chose, in ids and period labels, never in shown labels.
+
+Every page, view, statistic and export reads the same `Selection`, so a selection means the same on each
+of them and switching language cannot change it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analytics.panel import PanelFilter
+from analytics.periods import GRAINS, quarter_of
+
+UNIT_TYPES = ("供电所", "变电运维", "输电运检", "营销服务", "调度", "机关", "其他")  # the contract's order
+REGIONS = ("城区", "县城", "农村")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Business units by type, area or one unit, a grain, and an inclusive period range (None: open)."""
+    grain: str = "month"
+    start: str | None = None
+    end: str | None = None
+    unit_types: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    unit: str | None = None
+
+    def __post_init__(self):
+        if self.grain not in GRAINS:
+            raise ValueError(f"grain must be one of {GRAINS}, got {self.grain!r}")
+        if self.start and self.end and self.start > self.end:  # a reversed range means the same range
+            start, end = self.end, self.start
+            object.__setattr__(self, "start", start)
+            object.__setattr__(self, "end", end)
+
+    def units(self) -> tuple[str, ...]:
+        return (self.unit,) if self.unit else ()
+
+    def panel_filter(self, with_unit: bool = False) -> PanelFilter:
+        """Rows of the selection; the unit only `with_unit` (statistics compare the units of a scope)."""
+        return PanelFilter(unit_types=self.unit_types, regions=self.regions,
+                           units=self.units() if with_unit else (), start=self.start, end=self.end)
+
+    def scope(self) -> PanelFilter:
+        """Which units, over every period (the briefing chooses its own quarter)."""
+        return PanelFilter(unit_types=self.unit_types, regions=self.regions, units=self.units())
+
+    def is_narrowed(self) -> bool:
+        return bool(self.unit_types or self.regions or self.unit)
+
+    def quarterly(self) -> Selection:
+        """The same units over the quarters that hold the period range, every unit of the scope."""
+        return Selection("quarter", quarter_of(self.start), quarter_of(self.end), self.unit_types, self.regions, None)
+
+    def whole_company(self) -> Selection:
+        """Every unit over the same period and grain (a model fitted on all units)."""
+        return Selection(self.grain, self.start, self.end)

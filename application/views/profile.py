@@ -1,0 +1,78 @@
+"""支部画像 Unit profile: one business unit's branches, people, activity, initiatives, KPIs and where it
+stands among the units of its type. Its rows follow the sidebar's grain and period."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from analytics.peers import peer_percentiles
+from application.context import Context
+from application.selection import Selection
+from catalogue import metric_ids
+
+TREND_KPIS = ("complaints_per_10k", "saidi", "satisfaction", "rs1", "bill_recovery", "line_loss")
+MARKED_INITIATIVES = ("党建示范点", "书记项目")  # drawn as markers on the KPI trend
+MAX_MARKERS = 12
+
+
+@dataclass(frozen=True)
+class Params:
+    unit: str | None = None  # None: the sidebar's unit, else the first
+    kpi: str = TREND_KPIS[0]
+
+
+DEFAULTS = Params()
+
+
+@dataclass
+class ProfileView:
+    units: list[str]
+    names: dict[str, str]
+    params: Params
+    unit_type: str | None = None
+    region: str | None = None
+    n_branches: int = 0
+    rows: pd.DataFrame | None = None  # the unit's panel rows in the selected period
+    branches: pd.DataFrame | None = None
+    activities: pd.DataFrame | None = None  # month, activity_type, n
+    initiatives: pd.DataFrame | None = None
+    markers: list | None = None  # (start, kind) on the KPI trend
+    assessments: pd.DataFrame | None = None
+    peers: pd.DataFrame | None = None  # metric, value, n_peers, percentile
+    n_peers: int = 0
+    peer_period: str | None = None
+
+
+def options(ctx: Context, sel: Selection | None = None) -> dict[str, list]:
+    return {"unit": ctx.snapshot.business_units()["business_unit_id"].tolist(), "kpi": list(TREND_KPIS)}
+
+
+def resolve(ctx: Context, sel: Selection, p: Params) -> Params:
+    units = options(ctx)["unit"]
+    unit = p.unit if p.unit in units else (sel.unit if sel.unit in units else (units[0] if units else None))
+    return Params(unit, p.kpi if p.kpi in TREND_KPIS else DEFAULTS.kpi)
+
+
+def view(ctx: Context, sel: Selection, p: Params = DEFAULTS) -> ProfileView:
+    snap = ctx.snapshot
+    p = resolve(ctx, sel, p)
+    vm = ProfileView(options(ctx)["unit"], snap.unit_names(), p)
+    if p.unit is None:
+        return vm
+    row = snap.business_units().set_index("business_unit_id").loc[p.unit]
+    vm.unit_type, vm.region, vm.n_branches = row["unit_type"], row["region"], int(row["n_branches"])
+    mine = Selection(sel.grain, sel.start, sel.end, unit=p.unit)
+    vm.rows = snap.rows(mine, with_unit=True)
+    vm.branches = snap.branches(p.unit)
+    vm.activities = snap.activities_by_type(p.unit)
+    vm.initiatives = snap.initiatives(p.unit)
+    vm.markers = [(r.start, r.kind) for r in vm.initiatives.itertuples() if r.kind in MARKED_INITIATIVES][:MAX_MARKERS]
+    vm.assessments = snap.assessments(p.unit)
+    panel = snap.panel(sel.grain)
+    vm.peer_period = vm.rows["period"].max() if len(vm.rows) else (panel["period"].max() if len(panel) else None)
+    last = panel[panel["period"] == vm.peer_period]
+    peers = last[last["unit_type"] == vm.unit_type]
+    vm.n_peers = len(peers)
+    vm.peers = peer_percentiles(peers, p.unit, metric_ids("kpi") + metric_ids("input"))
+    return vm

@@ -1,0 +1,423 @@
+"""The one read-only way into the warehouse: pages, views, the briefing, the CLIs and the warm-up all open
+it here, and the SQL they read with lives here and nowhere else.
+
+`Warehouse(path)` is created once per process (the dashboard makes one for every session); `snapshot()`
+pins its current version (file size and modification time, so a load by another process shows on the
+next page run without a restart). A `Snapshot` answers every read the application needs; frames it
+returns are shared between callers and sessions (at group scale a panel is ~0.5 GB): treat them as
+read-only. Reads are kept per version in a small bounded memory, so a new version is read afresh."""
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import pandas as pd
+
+from analytics.errors import AnalysisError
+from analytics.panel import Panel, PanelFilter, filter_mask, from_warehouse_frame
+from analytics.periods import GRAINS
+from application.selection import REGIONS, UNIT_TYPES, Selection
+from etl import personal
+from etl.errors import unreadable_message
+
+log = logging.getLogger(__name__)
+RETRIES = 5
+CHUNK_VECTORS = 64  # 64 x 2,048 rows per piece
+
+
+class WarehouseUnreadable(Exception):
+    """The warehouse file exists but is not a DuckDB database (damaged, or another file in its place)."""
+
+
+def fetch_frame(result) -> pd.DataFrame:
+    """A query result as a DataFrame, converted piece by piece: the same frame as `.df()`, but DuckDB's
+    and pandas' copies of the whole result never coexist (a group-scale panel: 1.5 GB peak instead of 2.2,
+    and faster)."""
+    first = result.fetch_df_chunk(CHUNK_VECTORS)
+    parts = [first]
+    while len(parts[-1]):
+        parts.append(result.fetch_df_chunk(CHUNK_VECTORS))
+    parts = [p for p in parts if len(p)] or [first]
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+def open_read_only(db_path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the warehouse, or an AnalysisError saying the file cannot be read."""
+    try:
+        return duckdb.connect(str(db_path), read_only=True)
+    except duckdb.IOException as exc:
+        if "not a valid DuckDB database" in str(exc):
+            raise AnalysisError(unreadable_message(db_path, exc)) from None
+        raise
+
+
+def read_panel(db_path, grain: str = "month", columns: list[str] | None = None) -> Panel:
+    """One panel straight from a warehouse file, for the command lines and benchmarks (no memory kept)."""
+    if grain not in GRAINS:
+        raise AnalysisError(f"时间粒度只能是 month 或 quarter，收到 {grain!r}。")
+    db_path = Path(db_path)
+    if not db_path.exists():
+        raise AnalysisError(f"仓库文件不存在：{db_path}。请先运行 `python -m etl demo` 或导入数据。(no warehouse)")
+    con = open_read_only(db_path)
+    try:
+        cols = "*" if not columns else ", ".join(
+            dict.fromkeys(["business_unit_id", "business_unit_name", "unit_type", "region", "period_start", "period", *columns]))
+        df = fetch_frame(con.execute(f"SELECT {cols} FROM panel_{grain} ORDER BY business_unit_id, period_start"))
+    except duckdb.CatalogException as exc:
+        raise AnalysisError(f"仓库中没有 panel_{grain} 表，请先导入数据。(panel missing)") from exc
+    finally:
+        con.close()
+    if df.empty:
+        raise AnalysisError("仓库中还没有数据，请先导入组织机构、党建和经营指标文件。(warehouse is empty)")
+    return from_warehouse_frame(df, grain)
+
+
+def open_snapshot(db_path) -> Snapshot:
+    """The current snapshot of a warehouse file for a command line: an AnalysisError (one clear line) when
+    the file is missing or cannot be read."""
+    db_path = Path(db_path)
+    if not db_path.exists():
+        raise AnalysisError(f"仓库文件不存在：{db_path}。请先运行 `python -m etl demo` 或导入数据。(no warehouse)")
+    open_read_only(db_path).close()
+    return Warehouse(db_path).snapshot()
+
+
+class _Memory:
+    """Reads kept per (name, arguments), at most `limit` per name, least recently used dropped first; one
+    computation per key at a time (two sessions asking for the same panel read it once)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries: dict[str, OrderedDict] = {}
+        self._computing: dict[tuple, threading.Lock] = {}
+
+    def get(self, name: str, key: tuple, limit: int, compute: Callable):
+        with self._lock:
+            entries = self._entries.setdefault(name, OrderedDict())
+            if key in entries:
+                entries.move_to_end(key)
+                return entries[key]
+            gate = self._computing.setdefault((name, key), threading.Lock())
+        with gate:
+            with self._lock:
+                if key in entries:
+                    return entries[key]
+            value = compute()
+            with self._lock:
+                entries[key] = value
+                while len(entries) > limit:
+                    entries.popitem(last=False)
+                self._computing.pop((name, key), None)
+            return value
+
+    def clear(self, names: tuple[str, ...] = ()) -> None:
+        with self._lock:
+            for name in names or list(self._entries):
+                self._entries.pop(name, None)
+
+
+def _kept(limit: int):
+    """A Snapshot method whose result is kept per (version, arguments)."""
+
+    def wrap(method):
+        signature = inspect.signature(method)
+
+        def call(self, *args, **kwargs):
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()  # count(sel) and count(sel, with_unit=False) are one entry
+            key = (self.version, *list(bound.arguments.values())[1:])
+            return self.warehouse.memory.get(method.__name__, key, limit, lambda: method(*bound.args, **bound.kwargs))
+
+        call.__name__, call.__doc__ = method.__name__, method.__doc__
+        return call
+
+    return wrap
+
+
+class Warehouse:
+    """A warehouse file, opened read-only for each query."""
+
+    def __init__(self, path):
+        self.path = Path(path).resolve()  # one file, one version string, however it was named
+        self.memory = _Memory()
+        self._seen: str | None = None
+
+    def version(self) -> str:
+        """Changes whenever the warehouse file changes."""
+        parts = []
+        for f in (self.path, Path(str(self.path) + ".wal")):
+            try:
+                s = f.stat()
+                parts.append(f"{s.st_mtime_ns}:{s.st_size}")
+            except FileNotFoundError:
+                parts.append("-")
+        return f"{self.path}|{'|'.join(parts)}"
+
+    def snapshot(self) -> Snapshot:
+        """The warehouse as it is now. When the file changed since the last snapshot, what was kept for
+        the old version is dropped (at group scale each panel is ~0.5 GB)."""
+        v = self.version()
+        if v != self._seen:
+            if self._seen is not None:
+                self.memory.clear()
+            self._seen = v
+        return Snapshot(self, v)
+
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        """Run one read-only query. A writer holding the file lock briefly makes DuckDB refuse the open;
+        retry a few times before giving up."""
+        if not self.path.exists():
+            return pd.DataFrame()
+        last = None
+        for attempt in range(RETRIES):
+            try:
+                con = duckdb.connect(str(self.path), read_only=True)
+                try:
+                    return fetch_frame(con.execute(sql, params or []))
+                finally:
+                    con.close()
+            except duckdb.IOException as exc:
+                if "not a valid DuckDB database" in str(exc):  # no retry will help: say so
+                    raise WarehouseUnreadable(str(exc)) from exc
+                last = exc  # lock held by a loader
+                time.sleep(0.2 * (attempt + 1))
+        raise last
+
+    def readable(self) -> bool:
+        """False when the warehouse file exists but cannot be opened as a database."""
+        try:
+            self.query("SELECT 1")
+            return True
+        except WarehouseUnreadable:
+            log.error("warehouse %s is unreadable", self.path, exc_info=True)
+            return False
+
+    def forget(self) -> None:
+        """Drop every read kept in memory (what a freshly started process has)."""
+        self.memory.clear()
+
+
+class Snapshot:
+    """The warehouse at one version: every read the application makes. Equal snapshots (same file, same
+    version) are interchangeable, so a snapshot is part of a result's key."""
+
+    def __init__(self, warehouse: Warehouse, version: str):
+        self.warehouse, self.version = warehouse, version
+
+    def __repr__(self) -> str:
+        return f"Snapshot({self.version!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Snapshot) and other.version == self.version
+
+    def __hash__(self) -> int:
+        return hash(self.version)
+
+    @property
+    def path(self) -> Path:
+        return self.warehouse.path
+
+    def _query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        return self.warehouse.query(sql, params)
+
+    # ------------------------------------------------------------------ about the warehouse
+
+    @_kept(8)
+    def has_data(self) -> bool:
+        try:
+            df = self._query("SELECT count(*) AS n FROM panel_month")
+        except duckdb.Error:
+            return False
+        return not df.empty and int(df["n"].iloc[0]) > 0
+
+    @_kept(8)
+    def meta(self) -> dict:
+        try:
+            df = self._query("SELECT key, value FROM meta")
+        except duckdb.Error:
+            return {}
+        return dict(zip(df["key"], df["value"]))
+
+    def is_demo(self) -> bool:
+        return self.meta().get("synthetic_demo") == "true"
+
+    def manifest(self) -> dict:
+        raw = self.meta().get("demo_manifest")
+        return json.loads(raw) if raw else {}
+
+    # ------------------------------------------------------------------ panels and selections
+
+    @_kept(4)
+    def panel(self, grain: str) -> pd.DataFrame:
+        """The whole monthly or quarterly panel (shared, read-only)."""
+        if grain not in GRAINS:
+            raise ValueError(grain)
+        if not self.has_data():
+            return pd.DataFrame()
+        return self._query(f"SELECT * FROM panel_{grain} ORDER BY business_unit_id, period_start")
+
+    @_kept(16)
+    def periods(self, grain: str, unit_types: tuple = (), regions: tuple = ()) -> list[str]:
+        """The periods of a panel (for the units of these types and areas), without loading the panel."""
+        if grain not in GRAINS:
+            raise ValueError(grain)
+        if not self.has_data():
+            return []
+        where, params = [], []
+        for col, values in (("unit_type", unit_types), ("region", regions)):
+            if values:
+                where.append(f"{col} IN ({', '.join('?' for _ in values)})")
+                params += list(values)
+        sql = (f"SELECT DISTINCT period FROM panel_{grain} {'WHERE ' + ' AND '.join(where) if where else ''} "
+               "ORDER BY period")
+        df = self._query(sql, params)
+        return df["period"].tolist() if not df.empty else []
+
+    @_kept(8)
+    def business_units(self) -> pd.DataFrame:
+        try:
+            return self._query("SELECT * FROM dim_business_units ORDER BY business_unit_id")
+        except duckdb.CatalogException:
+            return pd.DataFrame(columns=["business_unit_id", "business_unit_name", "unit_type", "region", "n_branches"])
+
+    def offered(self) -> tuple[list[str], list[str]]:
+        """The business types and areas with at least one business unit, in the contract's order: a
+        choice with no unit behind it is not offered."""
+        bus = self.business_units()
+        types, regions = set(bus["unit_type"].dropna()), set(bus["region"].dropna())
+        return [x for x in UNIT_TYPES if x in types], [x for x in REGIONS if x in regions]
+
+    def unit_names(self) -> dict[str, str]:
+        bus = self.business_units()
+        return dict(zip(bus["business_unit_id"], bus["business_unit_name"]))
+
+    @_kept(8)
+    def rows(self, sel: Selection, with_unit: bool = False) -> pd.DataFrame:
+        """The panel rows a selection holds (its unit too, with `with_unit`): shared, read-only."""
+        df = self.panel(sel.grain)
+        if df.empty:
+            return df
+        m = filter_mask(df, sel.panel_filter(with_unit), unit_col="business_unit_id")
+        return df if m.all() else df[m]
+
+    @_kept(64)
+    def count(self, sel: Selection, with_unit: bool = False) -> int:
+        """How many panel rows a selection holds, without building the selected frame."""
+        df = self.panel(sel.grain)
+        return int(filter_mask(df, sel.panel_filter(with_unit), unit_col="business_unit_id").sum()) if len(df) else 0
+
+    @_kept(8)
+    def latest(self, sel: Selection) -> pd.DataFrame:
+        """The rows of the selection's last period (its unit too): the period is picked first, so that a
+        million-row panel is never copied for a dozen thousand rows."""
+        df = self.panel(sel.grain)
+        if df.empty:
+            return df
+        last = df[df["period"] == (sel.end or df["period"].max())]
+        last = last[filter_mask(last, PanelFilter(sel.unit_types, sel.regions, sel.units()), unit_col="business_unit_id")]
+        if last.empty:  # the spine gives every unit every period; this only guards odd warehouses
+            rows = self.rows(sel, with_unit=True)
+            last = rows[rows["period"] == rows["period"].max()] if len(rows) else rows
+        return last
+
+    @_kept(4)
+    def analysis_panel(self, sel: Selection, with_unit: bool = False) -> Panel:
+        """The selected rows as an analysis Panel (unit, t): shared, read-only."""
+        return from_warehouse_frame(self.rows(sel, with_unit), sel.grain)
+
+    def scoped_panel(self, grain: str, scope: PanelFilter) -> Panel:
+        """A whole panel narrowed to types, areas and units (the briefing's scope), every period."""
+        df = self.panel(grain)
+        if df.empty:
+            raise AnalysisError("仓库中还没有数据，请先导入组织机构、党建和经营指标文件。(warehouse is empty)")
+        m = filter_mask(df, scope, unit_col="business_unit_id")
+        return from_warehouse_frame(df if m.all() else df[m], grain)
+
+    # ------------------------------------------------------------------ one business unit
+
+    @_kept(16)
+    def branches(self, business_unit_id: str) -> pd.DataFrame:
+        return self._query("""
+            SELECT u.unit_id, u.unit_name, u.org_level, u.founded,
+                   (SELECT members FROM fct_membership m WHERE m.unit_id = u.unit_id ORDER BY month DESC LIMIT 1) AS members
+            FROM dim_units u WHERE u.business_unit_id = ? ORDER BY u.unit_id""", [business_unit_id])
+
+    @_kept(16)
+    def activities_by_type(self, business_unit_id: str) -> pd.DataFrame:
+        return self._query("""
+            SELECT CAST(date_trunc('month', a.date) AS DATE) AS month, a.activity_type, count(*) AS n
+            FROM fct_activities a JOIN dim_units u USING (unit_id)
+            WHERE u.business_unit_id = ? GROUP BY ALL ORDER BY month""", [business_unit_id])
+
+    @_kept(16)
+    def initiatives(self, business_unit_id: str | None = None) -> pd.DataFrame:
+        where, params = ("WHERE u.business_unit_id = ?", [business_unit_id]) if business_unit_id else ("", [])
+        return self._query(f"""
+            SELECT i.initiative_id, i.kind, i.title, i.level, i.start, i."end", i.target_kpi, i.unit_id,
+                   u.unit_name, u.business_unit_id
+            FROM fct_initiatives i JOIN dim_units u USING (unit_id) {where} ORDER BY i.start""", params)
+
+    @_kept(8)
+    def initiatives_in_quarter(self, quarter: str) -> pd.DataFrame:
+        """Initiatives that started or finished in a quarter, with which of the two."""
+        from analytics.periods import first_month
+
+        start = first_month(quarter) + "-01"
+        return self._query("""
+            SELECT i.kind, i.title, i.start, i."end", u.unit_name, u.business_unit_id,
+                   CASE WHEN i.start >= CAST(? AS DATE) AND i.start < CAST(? AS DATE) + INTERVAL 3 MONTH THEN 'started'
+                        ELSE 'finished' END AS event
+            FROM fct_initiatives i JOIN dim_units u USING (unit_id)
+            WHERE (i.start >= CAST(? AS DATE) AND i.start < CAST(? AS DATE) + INTERVAL 3 MONTH)
+               OR (i."end" >= CAST(? AS DATE) AND i."end" < CAST(? AS DATE) + INTERVAL 3 MONTH)
+            ORDER BY i.start""", [start] * 6)
+
+    @_kept(16)
+    def assessments(self, business_unit_id: str) -> pd.DataFrame:
+        return self._query("""
+            SELECT a.unit_id, u.unit_name, a.period, a.period_start, a.total, a.ideology, a.organization,
+                   a.institution, a.innovation, a.talent, a.grade
+            FROM fct_assessments a JOIN dim_units u USING (unit_id)
+            WHERE u.business_unit_id = ? ORDER BY a.period_start""", [business_unit_id])
+
+    @_kept(8)
+    def major_event_months(self) -> pd.DataFrame:
+        """Months with major-event outages: annotations on time series (typhoons and the like)."""
+        return self._query("""
+            SELECT CAST(date_trunc('month', start) AS DATE) AS month, count(*) AS n_events,
+                   count(DISTINCT business_unit_id) AS n_units
+            FROM fct_outages WHERE major_event GROUP BY ALL HAVING count(*) >= 3 ORDER BY month""")
+
+    # ------------------------------------------------------------------ loads
+
+    @_kept(8)
+    def load_history(self) -> pd.DataFrame:
+        return self._query("""SELECT load_id, file_name, kind, rows_loaded, rows_rejected, rows_skipped, loaded_at
+                              FROM etl_loads ORDER BY load_id DESC LIMIT 200""")
+
+    @_kept(8)
+    def coverage(self) -> pd.DataFrame:
+        """Per business unit and month: which sources reported (KPI file, membership report, activities)."""
+        return self._query("""
+            SELECT business_unit_id, business_unit_name, period, period_start,
+                   (customers IS NOT NULL)::INT + (members IS NOT NULL)::INT + (activities_total IS NOT NULL)::INT AS sources
+            FROM panel_month ORDER BY business_unit_id, period_start""")
+
+    @_kept(8)
+    def rejects(self, load_id: int | None = None) -> pd.DataFrame:
+        where, params = ("WHERE load_id = ?", [load_id]) if load_id is not None else ("", [])
+        # a warehouse not yet migrated to schema 2 may hold personal cells in a reject's text: not shown
+        raw = ("CASE WHEN (SELECT max(TRY_CAST(value AS INTEGER)) FROM meta WHERE key = 'schema_version') >= 2 "
+               "THEN raw END AS raw")
+        df = self._query(f"SELECT load_id, file_name, sheet, row_number, reason, {raw} FROM etl_rejects {where} "
+                         "ORDER BY load_id DESC, row_number LIMIT 5000", params)
+        if not df.empty:
+            df["reason"] = df["reason"].map(personal.mask)
+        return df

@@ -1,0 +1,40 @@
+"""The application objects a Streamlit server shares: one Warehouse (its read memory), one ResultStore and
+one JobRunner per warehouse file, created on first use; and the Context of the current page run, which
+app.py builds once per run (so every part of a page reads the same warehouse version)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+import settings
+from application.context import Context
+from application.runner import JobRunner
+from application.selection import Selection
+from application.store import ResultStore
+from application.warehouse import Warehouse
+
+
+@st.cache_resource(show_spinner=False)
+def services(db_path: str) -> tuple[Warehouse, ResultStore, JobRunner]:
+    warehouse = Warehouse(db_path)
+    store = ResultStore(Path(str(warehouse.path) + ".cache"))
+    return warehouse, store, JobRunner(store)
+
+
+def new_context() -> Context:
+    """A context at the warehouse's current version (app.py, once per run)."""
+    warehouse, store, runner = services(str(settings.db_path()))
+    ctx = Context(warehouse.snapshot(), store, runner, settings.background_rows())
+    st.session_state["_ctx"] = ctx
+    return ctx
+
+
+def context() -> Context:
+    """This run's context (made by app.py; a page run on its own gets a new one)."""
+    return st.session_state.get("_ctx") or new_context()
+
+
+def selection() -> Selection:
+    """This run's sidebar selection (made by app.py)."""
+    return st.session_state.get("selection") or Selection()
