@@ -31,7 +31,7 @@ import pandas as pd
 import pyfixest as pf
 from scipy import stats
 
-from analytics.errors import AnalysisError, InsufficientData
+from analytics.errors import AnalysisError, InsufficientData, named
 from analytics.fe import SSC, estimates_from
 from analytics.panel import Panel, check_columns
 from analytics.results import Estimate, EventStudyResult
@@ -92,7 +92,7 @@ def event_study(panel: Panel, y: str, treatment: str = "demo_site", window: tupl
     n_treated = int(d.loc[d["g"].notna(), "unit"].nunique())
     n_never = int(d.loc[d["g"].isna(), "unit"].nunique())
     if n_treated == 0:
-        raise InsufficientData(f"所选范围内没有单位在观察期内开始「{treatment}」，无法做事件研究。(no treated units)")
+        raise InsufficientData(f"所选范围内没有单位在观察期内开始{named(treatment)}，无法做事件研究。(no treated units)")
     if n_never + n_treated < 3 or d["t"].nunique() < 3:
         raise InsufficientData("事件研究至少需要 3 个单位和 3 个时期。(need at least 3 units and 3 periods)")
     untreated_periods = d.loc[d["D"] == 0, "t"].unique()

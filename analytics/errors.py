@@ -15,3 +15,15 @@ class InsufficientData(AnalysisError):
     """Too little data in the selection for this analysis: its verdict is `insufficient_data`."""
 
     verdict = "insufficient_data"
+
+
+def named(column: str) -> str:
+    """A metric as an error message names it: its Chinese name in 「」 (a lagged column says its lag), so a
+    message never shows an internal id; a column the catalogue does not know is shown as it is."""
+    from catalogue import metrics
+
+    base, _, k = column.partition("_lag")
+    m = metrics().get(base)
+    if m is None:
+        return f"「{column}」"
+    return f"「{m.zh}」" if not k else f"「{m.zh}（滞后 {k} 期）」"

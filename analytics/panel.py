@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analytics.errors import AnalysisError
+from analytics.errors import AnalysisError, named
 from analytics.periods import GRAINS, period_index
 from catalogue import metric_ids
 
@@ -134,7 +134,7 @@ def analysis_frame(panel: Panel, y: str, xs: list[str], lag: int = 0, controls: 
         raise AnalysisError("请至少选择一个党建投入指标作为自变量。(choose at least one input)")
     for c in [y, *xs, *controls]:
         if df[c].notna().sum() == 0:
-            raise AnalysisError(f"指标 {c} 在所选范围内全部缺失，无法分析；请放宽筛选条件或先导入该数据。(all missing)")
+            raise AnalysisError(f"指标{named(c)}在所选范围内全部缺失，无法分析；请放宽筛选条件或先导入该数据。(all missing)")
     for x in xs:
         df = add_lag(df, x, lag)
     xcols = [lag_name(x, lag) for x in xs]
@@ -148,8 +148,8 @@ def analysis_frame(panel: Panel, y: str, xs: list[str], lag: int = 0, controls: 
     for c in xcols + controls:
         within = data[c] - data.groupby("unit")[c].transform("mean")
         if data[c].nunique() <= 1 or float(np.nanstd(within)) == 0.0:
-            raise AnalysisError(f"指标 {c} 在各单位内部没有变化（为常数），固定效应模型无法估计其影响。"
-                                f"(input {c} does not vary within units)")
+            raise AnalysisError(f"指标{named(c)}在各单位内部没有变化（为常数），固定效应模型无法估计其影响。"
+                                "(an input does not vary within units)")
     if data[y].nunique() <= 1:
-        raise AnalysisError(f"结果指标 {y} 为常数，无法分析。(outcome is constant)")
+        raise AnalysisError(f"结果指标{named(y)}为常数，无法分析。(outcome is constant)")
     return data.reset_index(drop=True), xcols

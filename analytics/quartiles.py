@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analytics.errors import AnalysisError
+from analytics.errors import AnalysisError, named
 from analytics.panel import Panel, add_lag, check_columns, lag_name
 from analytics.results import QuartileResult
 
@@ -22,7 +22,7 @@ def quartile_compare(panel: Panel, x: str, y: str, lag: int = 0, n_boot: int = 2
     top = per_unit.loc[per_unit[xc] >= q3, y].to_numpy()
     bot = per_unit.loc[per_unit[xc] <= q1, y].to_numpy()
     if q1 == q3 or len(top) < 2 or len(bot) < 2:
-        raise AnalysisError(f"{x} 在单位之间差别太小，无法分出高低四分位。(input barely varies across units)")
+        raise AnalysisError(f"{named(x)}在单位之间差别太小，无法分出高低四分位。(input barely varies across units)")
 
     def pct(t, b):
         mb = np.median(b)

@@ -197,7 +197,8 @@ class WhatIfResult:
     mean_delta: float
     mean_ci: tuple[float, float]
     n_units: int
-    warnings: list[str] = field(default_factory=list)
+    # (string key, values) — data, not prose: summaries.whatif_warning writes it in either language
+    warnings: list[tuple[str, dict]] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:

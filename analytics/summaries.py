@@ -98,3 +98,10 @@ def summarize_whatif(res: WhatIfResult, lang: str = "zh") -> str:
              mean=fmt_effect(res.mean_delta), lo=fmt_effect(res.mean_ci[0]), hi=fmt_effect(res.mean_ci[1]),
              total=fmt_effect(res.total_delta), total_label=total_label,
              tlo=fmt_effect(res.total_ci[0]), thi=fmt_effect(res.total_ci[1]))
+
+
+def whatif_warning(warning: tuple[str, dict], lang: str = "zh") -> str:
+    """A what-if warning (WhatIfResult.warnings: a string key and its values) in words, metrics by name."""
+    key, values = warning
+    named = {k: (_name(v, lang) if k in ("x", "y") else v) for k, v in values.items()}
+    return t(key, lang, **named)

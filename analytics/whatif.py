@@ -19,7 +19,7 @@ import pandas as pd
 
 from scipy import stats
 
-from analytics.errors import AnalysisError
+from analytics.errors import AnalysisError, named
 from analytics.panel import Panel, lag_name
 from analytics.results import FitResult, WhatIfResult
 from catalogue import metrics
@@ -46,37 +46,37 @@ def what_if(fit: FitResult, panel: Panel, changes: dict[str, tuple[str, float]],
     for x, (mode, amount) in changes.items():
         col = lag_name(x, fit.lag)
         if col not in names:
-            raise AnalysisError(f"模型中没有投入指标 {x}；请先用包含它的模型拟合。(input not in model)")
+            raise AnalysisError(f"模型中没有投入指标{named(x)}；请先用包含它的模型拟合。(input not in model)")
         if mode not in ("abs", "pct"):
             raise AnalysisError("变化方式只能是 abs（绝对量）或 pct（百分比）。(mode must be abs or pct)")
         cur = base[x].astype(float)
         if cur.isna().all():
-            raise AnalysisError(f"时期 {period} 所选单位的 {x} 全部缺失。(baseline missing)")
+            raise AnalysisError(f"时期 {period} 所选单位的{named(x)}全部缺失。(baseline missing)")
         delta = np.full(len(base), float(amount)) if mode == "abs" else cur.to_numpy() * float(amount) / 100.0
         sd = float(fit.x_within_sd.get(col) or 0.0)
         typical = float(np.nanmedian(np.abs(delta))) if np.isfinite(delta).any() else 0.0
         if sd > 0 and typical > MAX_WITHIN_SD * sd:
             raise AnalysisError(
-                f"情景变化过大：{x} 每个单位约变化 {typical:.2f}，而模型所依据的单位内部波动（1 个标准差）只有 {sd:.2f}；"
+                f"情景变化过大：{named(x)}每个单位约变化 {typical:.2f}，而模型所依据的单位内部波动（1 个标准差）只有 {sd:.2f}；"
                 f"超过 {MAX_WITHIN_SD:g} 个标准差的变化没有数据支撑，请缩小变化幅度。"
                 f"(change is {typical / sd:.1f} within-unit SDs; the model supports at most {MAX_WITHIN_SD:g})")
         if sd > 0 and typical > sd:
-            warnings.append(f"{x} 的变化超过单位内部的典型波动（{typical / sd:.1f} 个标准差），预测不确定性较大。")
+            warnings.append(("whatif.warn.beyond_sd", {"x": x, "sd": round(typical / sd, 1)}))
         new = cur.to_numpy() + delta
         lo, hi = fit.x_ranges[col]
         span = max(hi - lo, 1e-9)
         outside = (new < lo - TOLERANCE * span) | (new > hi + TOLERANCE * span)
         if np.nanmean(outside) > 0.5:
             raise AnalysisError(
-                f"情景超出了模型见过的数据范围：{x} 将变为 {np.nanmin(new):.1f}–{np.nanmax(new):.1f}，"
+                f"情景超出了模型见过的数据范围：{named(x)}将变为 {np.nanmin(new):.1f}–{np.nanmax(new):.1f}，"
                 f"而历史观测范围是 {lo:.1f}–{hi:.1f}。外推没有依据，请缩小变化幅度。(scenario far outside observed range)")
         if outside.any():
-            warnings.append(f"{int(outside.sum())} 个单位的 {x} 超出历史范围，其预测仅供参考。")
+            warnings.append(("whatif.warn.outside_range", {"x": x, "n": int(outside.sum())}))
         cvec[:, names.index(col)] = delta  # NaN where a percentage change has no baseline input
     # units without the KPI or without a defined change are left out of every figure
     has = np.isfinite(base[fit.y].to_numpy(dtype=float)) & np.isfinite(cvec).all(axis=1)
     if not has.any():
-        raise AnalysisError(f"时期 {period} 所选单位都没有 {fit.y} 的数据，无法模拟。(no unit has the KPI in that period)")
+        raise AnalysisError(f"时期 {period} 所选单位都没有{named(fit.y)}的数据，无法模拟。(no unit has the KPI in that period)")
     base, cvec = base[has], cvec[has]
     crit = float(stats.t.ppf(0.975, max(fit.n_units - 1, 1)))
     b = np.array([c.estimate for c in fit.coefficients])
@@ -88,7 +88,7 @@ def what_if(fit: FitResult, panel: Panel, changes: dict[str, tuple[str, float]],
     new = np.clip(baseline + d, lo_b, hi_b)
     cut = int((new != baseline + d).sum())
     if cut:
-        warnings.append(f"{cut} 个单位的线性预测超出该指标的取值范围，已按范围截断。")
+        warnings.append(("whatif.warn.clipped", {"y": fit.y, "n": cut}))
     per_unit = pd.DataFrame({
         "unit": base["unit"].to_numpy(),
         "name": base["business_unit_name"].to_numpy() if "business_unit_name" in base else base["unit"].to_numpy(),

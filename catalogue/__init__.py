@@ -29,6 +29,7 @@ class Metric:
     scales_with: str | None = None  # a total that grows with unit size: analysed through its rate
     valid_min: float | None = None  # default: 0
     valid_max: float | None = None  # default: 100 for percentages and points, none otherwise
+    reported_by: tuple[str, ...] = ()  # the sources a unit-month needs for a value (catalogue [source.*])
 
     def name(self, lang: str = "zh") -> str:
         return self.zh if lang == "zh" else self.en
@@ -109,9 +110,19 @@ def _load(name: str) -> dict:
 @lru_cache(maxsize=1)
 def metrics() -> dict[str, Metric]:
     out = {}
+    known = set(sources())
     for m in _load("metrics.toml")["metric"]:
+        m = {**m, "reported_by": tuple(m.get("reported_by", ()))}
+        unknown = set(m["reported_by"]) - known
+        if not m["reported_by"] or unknown:
+            raise ValueError(f"catalogue/metrics.toml: metric {m['id']} needs reported_by from {sorted(known)}, got {m['reported_by']}")
         out[m["id"]] = Metric(**m)
     return out
+
+
+def sources() -> dict[str, dict]:
+    """The data sources and what counts as reported for each (catalogue/metrics.toml [source.*])."""
+    return _load("metrics.toml")["source"]
 
 
 def metric(mid: str) -> Metric:

@@ -2,7 +2,7 @@
 `python -m etl docs` prints them; a test checks the README holds exactly this text."""
 from __future__ import annotations
 
-from catalogue import datasets, metrics
+from catalogue import datasets, metrics, sources
 
 TYPE_WORDS = {
     "code": "code", "text": "text", "unit_ref": "branch code or name", "bu_ref": "business-unit code or name",
@@ -38,8 +38,20 @@ def metrics_markdown() -> str:
     return "\n".join(out) + "\n"
 
 
+def reported_markdown() -> str:
+    """What counts as reported, per source, with the metrics that need it (missing is never zero)."""
+    out = ["| source | metrics | a business unit-month is reported when … | otherwise |", "| --- | --- | --- | --- |"]
+    for sid, src in sources().items():
+        ids = [m.id for m in metrics().values() if sid in m.reported_by]
+        out.append(f"| {src['zh']} — {src['en']} (`{sid}`) | {', '.join(f'`{i}`' for i in ids)} | {src['reported']} | {src['otherwise']} |")
+    out.append("")
+    out.append("A metric built from several sources needs all of them: "
+               + "; ".join(f"`{m.id}` ({' + '.join(m.reported_by)})" for m in metrics().values() if len(m.reported_by) > 1) + ".")
+    return "\n".join(out) + "\n"
+
+
 def generated_sections() -> dict[str, str]:
-    return {"CONTRACT": contract_markdown(), "METRICS": metrics_markdown()}
+    return {"CONTRACT": contract_markdown(), "METRICS": metrics_markdown(), "REPORTED": reported_markdown()}
 
 
 def render_into(readme: str) -> str:

@@ -3,7 +3,7 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics.summaries import summarize_whatif
+from analytics.summaries import summarize_whatif, whatif_warning
 from application.views import whatif
 from catalogue.formats import fmt_effect
 from ui import charts, layout, session, state
@@ -58,7 +58,7 @@ if layout.header("page.whatif.title", "page.whatif.caption"):
                         + tr("page.whatif.total", total=fmt_effect(r.total_delta)))
             col.markdown(summarize_whatif(r, lang()))
             for w in r.warnings:
-                col.warning(w)
+                col.warning(whatif_warning(w, lang()))
     if results:
         names = list(results)
         fig = go.Figure(go.Bar(

@@ -11,6 +11,8 @@ import duckdb
 import pytest
 
 from etl import warehouse
+from etl.load import load_files
+from tests.etl.files import ORG_HEADER, write_csv
 
 DEMO_SEED = 2024
 # uploads in the tests must not start background cache warm-ups (application/warm.py); the warm-up is tested directly
@@ -60,4 +62,26 @@ def empty_db(tmp_path) -> Path:
     con = warehouse.connect(db)
     warehouse.init_schema(con)
     con.close()
+    return db
+
+
+@pytest.fixture(scope="session")
+def first_week_db(tmp_path_factory) -> Path:
+    """Three business units, two of them with a few months of activities and KPIs, one with nothing yet."""
+    tmp = tmp_path_factory.mktemp("first_week")
+    org = write_csv(tmp / "org.csv", ORG_HEADER, [
+        ["P1", "试点公司党委", "", "党委", "", "", "机关", "城区", "2001-01-01"],
+        ["B1", "城东供电所党支部", "P1", "党支部", "BU1", "城东供电所", "供电所", "城区", "2005-03-01"],
+        ["B2", "河口供电所党支部", "P1", "党支部", "BU2", "河口供电所", "供电所", "农村", "2006-05-01"],
+        ["B3", "运维班党支部", "P1", "党支部", "BU3", "变电运维班", "变电运维", "县城", "2010-01-01"],
+    ])
+    act = write_csv(tmp / "act.csv", ["组织编码", "活动日期", "活动类型", "实到人数", "应到人数"], [
+        [b, f"2025-{m:02d}-{d:02d}", kind, 18, 20]
+        for b in ("B1", "B2") for m in (8, 9, 10) for d, kind in ((5, "主题党日"), (12, "支部委员会"), (20, "党小组会"))])
+    kpi = write_csv(tmp / "kpi.csv", ["业务单元编码", "月份", "用户数", "投诉件数", "售电量", "电费回收率"], [
+        [bu, f"2025-{m:02d}", 12000 + 500 * i, 3 + m % 3, 5200 + 40 * m, 99.5]
+        for i, bu in enumerate(("BU1", "BU2")) for m in (8, 9, 10)])
+    db = tmp / "w.duckdb"
+    results = load_files([org, act, kpi], db)
+    assert all(r.error is None for r in results), [r.error for r in results]
     return db

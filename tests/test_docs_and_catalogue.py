@@ -1,6 +1,8 @@
 """The README's generated tables match the catalogue; every string exists in both languages; every
 metric's SQL is used by the panels."""
 import re
+
+import pytest
 from pathlib import Path
 
 from catalogue import metrics, strings, t
@@ -41,3 +43,31 @@ def test_metric_entries_complete():
         assert m.direction in ("higher", "lower", "none"), m.id
         assert m.role in ("input", "kpi", "context"), m.id
         assert m.rollup == "sum" or m.rollup == "mean" or m.rollup.startswith("wmean:"), m.id
+
+
+# what marks a source as reported for a business unit-month in the panel
+SOURCE_MARK = {"kpi": "customers", "membership": "members", "activities": "activities_total"}
+
+
+@pytest.mark.parametrize("grain", ["month", "quarter"])
+def test_a_value_exists_only_where_its_sources_reported(demo_db, first_week_db, grain):
+    """The catalogue's missing-data rule holds in the warehouse (the demo, and a company's first week with
+    a unit that reported nothing yet): wherever a source a metric is reported by did not report, the metric
+    is missing (never 0)."""
+    import pandas as pd
+
+    from application.warehouse import Warehouse
+    from catalogue import metrics
+
+    panel = pd.concat([Warehouse(db).snapshot().panel(grain) for db in (demo_db, first_week_db)], ignore_index=True)
+    checked = 0
+    for m in metrics().values():
+        for src in m.reported_by:
+            mark = SOURCE_MARK.get(src)
+            if mark is None or mark == m.id:
+                continue
+            silent = panel[mark].isna()
+            assert silent.any(), f"the demo has no unit-{grain} without {src}: nothing checked"
+            assert panel.loc[silent, m.id].isna().all(), f"{m.id} has values where {src} did not report"
+            checked += 1
+    assert checked >= 20

@@ -143,7 +143,11 @@ def test_whatif_support_is_the_within_unit_variation():
     with pytest.raises(AnalysisError, match="变化过大"):
         what_if(fit, p, {"theme_days": ("abs", round(8 * sd))})
     r = what_if(fit, p, {"theme_days": ("abs", 1.5 * sd)})
-    assert any("典型波动" in w for w in r.warnings)
+    assert any(key == "whatif.warn.beyond_sd" and w["x"] == "theme_days" for key, w in r.warnings)
+    from analytics.summaries import whatif_warning
+
+    texts = {lang: [whatif_warning(w, lang) for w in r.warnings] for lang in ("zh", "en")}
+    assert any("主题党日" in x for x in texts["zh"]) and not any("theme_days" in x for x in texts["zh"] + texts["en"])
     with pytest.raises(AnalysisError, match="模型中没有"):
         what_if(fit, p, {"pioneer_posts": ("abs", 1.0)})
 
@@ -161,7 +165,7 @@ def test_whatif_units_without_kpi_and_valid_range():
     assert "u00" not in set(r.per_unit["unit"]) and r.settings["units_without_data"] >= 1
     assert (r.per_unit["new"] >= 0).all() and (r.per_unit["ci_low"] + r.per_unit["baseline"] >= 0).all()
     assert r.per_unit.set_index("unit").loc["u01", "new"] == 0.0
-    assert any("截断" in w for w in r.warnings)
+    assert ("whatif.warn.clipped", {"y": "complaints_per_10k", "n": int((r.per_unit["new"] == 0).sum())}) in r.warnings
 
 
 def test_quartiles_and_bootstrap():

@@ -12,37 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from catalogue import t
-from etl.load import load_files
-from tests.etl.files import ORG_HEADER, write_csv
+from catalogue import metrics, t
 from application.selection import REGIONS, UNIT_TYPES
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = ["overview", "unit_profile", "relationships", "tests", "whatif", "briefing", "data"]
 MONTHS = [f"{y}-{m:02d}" for y in (2021, 2023, 2024, 2025) for m in (1, 4, 7, 10, 12)]
 QUARTERS = [f"{y}Q{q}" for y in (2021, 2023, 2024, 2025) for q in (1, 2, 4)]
-
-
-@pytest.fixture(scope="module")
-def first_week_db(tmp_path_factory) -> Path:
-    """Three business units, two of them with a few months of activities and KPIs, one with nothing yet."""
-    tmp = tmp_path_factory.mktemp("first_week")
-    org = write_csv(tmp / "org.csv", ORG_HEADER, [
-        ["P1", "试点公司党委", "", "党委", "", "", "机关", "城区", "2001-01-01"],
-        ["B1", "城东供电所党支部", "P1", "党支部", "BU1", "城东供电所", "供电所", "城区", "2005-03-01"],
-        ["B2", "河口供电所党支部", "P1", "党支部", "BU2", "河口供电所", "供电所", "农村", "2006-05-01"],
-        ["B3", "运维班党支部", "P1", "党支部", "BU3", "变电运维班", "变电运维", "县城", "2010-01-01"],
-    ])
-    act = write_csv(tmp / "act.csv", ["组织编码", "活动日期", "活动类型", "实到人数", "应到人数"], [
-        [b, f"2025-{m:02d}-{d:02d}", kind, 18, 20]
-        for b in ("B1", "B2") for m in (8, 9, 10) for d, kind in ((5, "主题党日"), (12, "支部委员会"), (20, "党小组会"))])
-    kpi = write_csv(tmp / "kpi.csv", ["业务单元编码", "月份", "用户数", "投诉件数", "售电量", "电费回收率"], [
-        [bu, f"2025-{m:02d}", 12000 + 500 * i, 3 + m % 3, 5200 + 40 * m, 99.5]
-        for i, bu in enumerate(("BU1", "BU2")) for m in (8, 9, 10)])
-    db = tmp / "w.duckdb"
-    results = load_files([org, act, kpi], db)
-    assert all(r.error is None for r in results), [r.error for r in results]
-    return db
 
 
 selection = st.fixed_dictionaries({
@@ -81,25 +57,105 @@ STATE_SETTINGS = settings(max_examples=int(os.environ.get("STATE_EXAMPLES", 14))
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
+# ids a user must never read: metric ids with an underscore (a bare one-word id such as `rs1` may be a
+# legitimate abbreviation in prose)
+RAW_IDS = [m for m in metrics() if "_" in m]
+
+
+def visible_text(at: AppTest) -> list[str]:
+    texts = []
+    for kind in ("markdown", "caption", "info", "warning", "success", "error", "title", "header", "subheader"):
+        texts += [str(e.value) for e in getattr(at, kind)]
+    texts += [str(m.label) for m in at.metric]
+    return texts
+
+
 def assert_calm(at: AppTest, lang: str) -> None:
     assert not at.exception, [e.value for e in at.exception]
     unexpected = t("app.unexpected", lang, ref="")[:12]
-    shown = [str(e.value) for e in at.error] + [str(m.value) for m in at.markdown]
+    shown = visible_text(at)
     assert not any(unexpected in s or "Traceback" in s for s in shown), shown
+    leaked = [(mid, s) for s in shown for mid in RAW_IDS if mid in s or mid.replace("_", "\\_") in s]
+    assert not leaked, leaked[:3]
+
+
+def shown_numbers(at: AppTest, page: str) -> list[str]:
+    """The figures a page put on screen: its metric cards, or the first column of figures of its table."""
+    if page in ("overview", "whatif", "briefing"):
+        return [str(m.value) for m in at.metric]
+    if page == "relationships" and at.dataframe:
+        return [f"{r:g}" for r in at.dataframe[0].value["r"]]
+    if page == "tests" and at.dataframe:
+        return list(at.dataframe[0].value.iloc[:, 1])
+    return []
+
+
+def view_numbers(db: Path, at: AppTest, page: str, lang: str) -> list[str]:
+    """The same figures, from the page's view called directly on the selection the app built (no Streamlit),
+    formatted as the page formats them."""
+    from application.context import Context
+    from application.views import overview, relationships, tests, whatif
+    from briefing.figures import kpi_frame
+    from catalogue.formats import fmt_effect, fmt_metric
+
+    ctx = Context.open(db, disk=False)
+    sel, ss = at.session_state["selection"], at.session_state
+    if ctx.snapshot.count(sel, with_unit=True) == 0:  # the page says what to widen (ui.layout.header)
+        return []
+    if page == "overview":
+        vm = overview.view(ctx, sel, overview.Params(ss["ov_quarter"]))
+        return [fmt_metric(c.metric, c.value, lang, with_unit=False) for c in vm.cards] if vm.result and vm.result.ok else []
+    if page == "relationships":
+        vm = relationships.view(ctx, sel, relationships.Params(ss["rel_x"], ss["rel_y"], int(ss["rel_lag"])))
+        return [f"{round(r, 3):g}" for r in vm.comparison["r"]] if vm.comparison is not None else []
+    if page == "tests":
+        vm = tests.view(ctx, sel, tests.Params(ss["ts_y"], tuple(ss["ts_x"]), int(ss["ts_lag"]), tuple(ss["ts_ctrl"]),
+                                               ss["ts_treat"], ss["ts_ey"]))
+        return [fmt_effect(c.estimate) for c in vm.fit.value[0].coefficients] if vm.fit.ok else []
+    if page == "whatif":
+        amounts = lambda key, xs, mode: tuple((x, ss[f"{key}_{x}_{mode}"]) for x in xs)  # noqa: E731
+        xs = tuple(ss["wi_x"])
+        vm = whatif.view(ctx, sel, whatif.Params(ss["wi_y"], xs, int(ss["wi_lag"]),
+                                                 whatif.Scenario(ss["sa_mode"], amounts("sa", xs, ss["sa_mode"])),
+                                                 whatif.Scenario(ss["sb_mode"], amounts("sb", xs, ss["sb_mode"]))))
+        return [fmt_effect(r.mean_delta) for r in vm.scenarios.values() if r is not None and not isinstance(r, Exception)] \
+            if vm.model is not None and vm.model.ok else []
+    if page == "briefing":
+        from application.views import briefing
+
+        vm = briefing.view(ctx, sel, briefing.Params(ss["br_quarter"]))
+        return list(kpi_frame(vm.result.value, lang)["value"]) if vm.result is not None and vm.result.ok else []
+    return []
 
 
 @STATE_SETTINGS
 @given(sel=selection)
 def test_every_selection_on_the_demo(demo_db, monkeypatch, sel):
+    """Calm, and the figures on screen are the view model's (computed afresh, without Streamlit)."""
     monkeypatch.setenv("PBKPI_DB", str(demo_db))
-    assert_calm(run(demo_db, sel), sel["lang"])
+    at = run(demo_db, sel)
+    assert_calm(at, sel["lang"])
+    assert shown_numbers(at, sel["page"]) == view_numbers(demo_db, at, sel["page"], sel["lang"])
 
 
 @STATE_SETTINGS
 @given(sel=selection)
 def test_every_selection_on_a_first_week_warehouse(first_week_db, monkeypatch, sel):
     monkeypatch.setenv("PBKPI_DB", str(first_week_db))
-    assert_calm(run(first_week_db, sel), sel["lang"])
+    at = run(first_week_db, sel)
+    assert_calm(at, sel["lang"])
+    assert shown_numbers(at, sel["page"]) == view_numbers(first_week_db, at, sel["page"], sel["lang"])
+
+
+@pytest.mark.parametrize("page", ["overview", "relationships", "tests", "whatif", "briefing"])
+def test_default_figures_on_screen_are_the_view_models(demo_db, monkeypatch, page):
+    """Non-vacuous: on the demo every statistics page shows figures, and they are the view's."""
+    monkeypatch.setenv("PBKPI_DB", str(demo_db))
+    at = run(demo_db, {"page": page, "lang": "zh", "grain": "month", "types": [], "regions": [], "unit": None,
+                       "range": (0, len(MONTHS) - 1)})
+    assert_calm(at, "zh")
+    shown = shown_numbers(at, page)
+    assert shown and shown == view_numbers(demo_db, at, page, "zh")
 
 
 @pytest.mark.parametrize("page", PAGES)
