@@ -38,12 +38,26 @@ class Sheet:
     encoding: str | None = None
 
 
+# NFKC folds full-width digits, letters and punctuation (what Chinese input methods type) to ASCII — wanted —
+# but also ① to 1, ² to 2 and ½ to 1⁄2: a circled list marker is not the number 1. Those characters are
+# left as they are, so a number column refuses them with a reason.
+KEEP_TAGS = ("<circle>", "<super>", "<sub>", "<fraction>")
+
+
+def fold(text: str) -> str:
+    """NFKC, except for circled, superscript, subscript and fraction characters."""
+    if not any(unicodedata.decomposition(c).startswith(KEEP_TAGS) for c in text):
+        return unicodedata.normalize("NFKC", text)
+    return "".join(c if unicodedata.decomposition(c).startswith(KEEP_TAGS) else unicodedata.normalize("NFKC", c)
+                   for c in text)
+
+
 def normalize_cell(value) -> str | None:
     """Text form of one cell; None for empty. Dates become ISO strings, whole floats lose '.0'."""
     kind = type(value)  # exact-type fast paths first: this runs for every cell of every workbook
     if kind is str:
         if not value.isascii():  # NFKC changes nothing in ASCII (and maps U+3000 to a space)
-            value = unicodedata.normalize("NFKC", value)
+            value = fold(value)
         return value.strip() or None
     if value is None:
         return None
@@ -63,7 +77,7 @@ def normalize_cell(value) -> str | None:
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     if isinstance(value, int):
         return str(value)
-    text = unicodedata.normalize("NFKC", str(value)).strip()
+    text = fold(str(value)).strip()
     return text or None
 
 
@@ -155,7 +169,10 @@ def _check_limits(sheet: Sheet, label: str) -> None:
                 f"文件「{label}」工作表「{sheet.name}」第 {i} 行有超过 {MAX_CELL_CHARS:,} 个字符的单元格，"
                 f"不像正常填报内容，整个文件未导入；请检查该行。(cell too long)"
             )
-    widest = max((len(r) for r in sheet.rows), default=0)
+    # Excel exports often carry hundreds of empty trailing columns: they are not columns of the file
+    widest = max((next((j + 1 for j in range(len(r) - 1, -1, -1) if r[j] is not None), 0) for r in sheet.rows), default=0)
+    if any(len(r) > widest for r in sheet.rows):
+        sheet.rows[:] = [r[:widest] for r in sheet.rows]
     if widest > settings.max_cols():
         raise LimitExceeded(
             f"文件「{label}」工作表「{sheet.name}」有 {widest:,} 列，超过上限 {settings.max_cols()} 列。(too many columns)"

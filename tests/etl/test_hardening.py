@@ -85,9 +85,11 @@ def test_implausible_dates_refused(tmp_path, db):
 
 
 @pytest.mark.parametrize("cell,ok", [("20", True), ("1,234", True), ("inf", False), ("Infinity", False), ("nan", False),
-                                     ("1e400", False), ("1,2,3", False), ("12%", False), ("1_000", False)])
+                                     ("1e400", False), ("1,2,3", False), ("12%", False), ("1_000", False),
+                                     ("①", False), ("²", False), ("-0", False), ("２０", True)])
 def test_malformed_numbers_refused(tmp_path, db, cell, ok):
-    """Audit: inf, nan, Infinity, 1e400, 1,2,3 (-> 123), 12% as a head count and 1_000 were all accepted."""
+    """Audit: inf, nan, Infinity, 1e400, 1,2,3 (-> 123), 12% as a head count, 1_000, ① (-> 1) and -0 were all
+    accepted. Full-width digits (what a Chinese input method types) are still numbers."""
     (r,) = load_files([write_csv(tmp_path / "m.csv", MEMBERS, [["B1", "2024-07", cell]])], db)
     assert (r.rows_loaded == 1) == ok, r.rejects
     if not ok:
@@ -256,3 +258,29 @@ def test_every_cli_says_a_damaged_warehouse_in_one_line(tmp_path, cmd):
                          env=dict(os.environ, PBKPI_WARM="0", PBKPI_DB=str(db), PYTHONPATH=str(ROOT)))
     assert out.returncode == 2, out.stderr
     assert "仓库文件无法读取" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_empty_trailing_columns_are_not_columns(tmp_path, db, fmt):
+    """Audit: an Excel export with 297 empty trailing columns was refused as having too many columns."""
+    rows = [["B1", "2024-07", 20], ["B1", "2024-08", 21]]
+    if fmt == "csv":
+        p = write_csv(tmp_path / "m.csv", MEMBERS + [""] * 297, [r + [""] * 297 for r in rows])
+    else:
+        from openpyxl import Workbook
+        from openpyxl.styles import PatternFill
+
+        wb = Workbook()
+        ws = wb.active
+        for r in [MEMBERS, *rows]:
+            ws.append(r)
+        for i in range(1, 4):  # formatted but empty cells far to the right: what Excel leaves behind
+            ws.cell(row=i, column=300).fill = PatternFill("solid", fgColor="FFFF00")
+        p = tmp_path / "m.xlsx"
+        wb.save(p)
+    (r,) = load_files([p], db)
+    assert r.error is None and r.rows_loaded == 2, (r.error, r.rejects)
+    # a file that really is that wide is still refused
+    wide = write_csv(tmp_path / "w.csv", MEMBERS + [f"列{i}" for i in range(297)], [r + ["1"] * 297 for r in rows])
+    (w,) = load_files([wide], db)
+    assert w.error and "列" in w.error
