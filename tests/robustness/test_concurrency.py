@@ -106,3 +106,21 @@ def test_sigkill_leaves_before_or_after(tmp_path):
         assert snapshot(db)[::2] == after
         assert not list(tmp_path.glob(f"w{round_}.duckdb.work*"))
     assert midway >= 1  # at least one kill really landed inside a load
+
+
+def test_the_same_file_loaded_twice_at_the_same_instant(tmp_path):
+    """Red team: two loaders of the same file started together lose nothing and duplicate nothing — the
+    warehouse equals one load of it (`make stress`: 15 rounds)."""
+    f = membership_file(tmp_path, "m.csv", 2024)
+    once = tmp_path / "once.duckdb"
+    load_files([company(tmp_path)], once)
+    load_files([f], once)
+    want = snapshot(once)
+    for round_ in range(int(3 * STRESS)):
+        db = tmp_path / f"w{round_}.duckdb"
+        load_files([company(tmp_path)], db)
+        pair = [cli_load(db, f), cli_load(db, f)]
+        outs = [p.communicate(timeout=300) for p in pair]
+        assert all(p.returncode == 0 for p in pair), [o[1] for o in outs]
+        facts, logged, members, panel_members = snapshot(db)
+        assert (facts, members, panel_members) == (want[0], want[2], want[3]), round_
