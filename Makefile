@@ -32,8 +32,10 @@ demo: setup
 	$(PY) -m etl demo --db $(DB)
 
 # the statistics pages' caches are warmed in the background while the server starts (application/warm.py)
+# sign-in: on the synthetic demo warehouse, demo accounts are created (once) and printed (auth/__main__.py)
 run: setup $(DB)
 	@PBKPI_DB=$(abspath $(DB)) nohup $(PY) -m application.warm >/dev/null 2>&1 &
+	@PBKPI_DB=$(abspath $(DB)) $(PY) -m auth demo
 	PBKPI_DB=$(abspath $(DB)) $(PY) -m ui.serve --server.port $(PORT)
 
 warm: setup

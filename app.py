@@ -1,10 +1,11 @@
-"""PB-KPI Lens (党建–经营关联分析看板): entry point — navigation, language switch, global filters."""
+"""PB-KPI Lens (党建–经营关联分析看板): entry point — sign-in, navigation, language switch, global filters."""
 import logging
 import uuid
 
 import streamlit as st
 
-from ui import session, state
+from auth.roles import ROLES
+from ui import session, signin, state
 from ui.i18n import tr
 
 st.set_page_config(page_title="PB-KPI Lens 党建–经营关联分析看板", page_icon=":material/insights:", layout="wide")
@@ -17,10 +18,17 @@ PAGES = [
     ("pages/whatif_page.py", "page.whatif.nav", ":material/tune:", "whatif"),
     ("pages/briefing_page.py", "brief.page.nav", ":material/slideshow:", "briefing"),
     ("pages/data_page.py", "page.data.nav", ":material/folder_open:", "data"),
+    ("pages/admin_page.py", "page.admin.nav", ":material/admin_panel_settings:", "admin"),
 ]
 
-
-ctx = session.new_context()  # this run's warehouse version, result store and job runner
+if st.query_params.get("lang") in ("zh", "en"):  # the sign-in form already speaks the link's language
+    st.session_state.setdefault("lang", st.query_params.get("lang"))
+state.language_switch()
+user = signin.require()  # nothing below runs, and nothing is read, before sign-in
+signin.watermark(user)
+signin.user_box(user)
+pages = [p for p in PAGES if p[3] in ROLES[user.role].pages]
+ctx = session.new_context(user)  # this run's warehouse version (and the user's scope), result store, job runner
 
 
 def unreadable_warehouse() -> None:
@@ -29,19 +37,18 @@ def unreadable_warehouse() -> None:
 
 if not ctx.snapshot.warehouse.readable():
     # a damaged warehouse: every page (deep links too) says calmly what to do, instead of a traceback each
-    if st.query_params.get("lang") in ("zh", "en"):
-        st.session_state.setdefault("lang", st.query_params.get("lang"))
-    state.language_switch()
     st.navigation([st.Page(unreadable_warehouse, title=tr(key), icon=icon, url_path=url, default=(i == 0))
-                   for i, (_, key, icon, url) in enumerate(PAGES)]).run()
+                   for i, (_, key, icon, url) in enumerate(pages)]).run()
     st.stop()
+if ctx.snapshot.scope is not None and not ctx.snapshot.scope:
+    st.sidebar.warning(tr("auth.scope_empty", nodes="、".join(sorted(user.nodes))))
 state.read_url_once(ctx)
-state.language_switch()
 
 nav = st.navigation([st.Page(path, title=tr(key), icon=icon, url_path=url, default=(i == 0))
-                     for i, (path, key, icon, url) in enumerate(PAGES)])
+                     for i, (path, key, icon, url) in enumerate(pages)])
 st.session_state["selection"] = state.sidebar_selection(ctx)
 st.sidebar.caption(tr("app.sidebar_note"))
+signin.viewed(nav.url_path or pages[0][3], st.session_state["selection"])
 try:
     nav.run()
 except Exception:  # a page must never show a traceback: log it with a reference the user can quote

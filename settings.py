@@ -11,6 +11,14 @@ PBKPI_BACKGROUND_ROWS  a statistic not yet kept for a filtered slice of at least
 PBKPI_WARM        1 (default): after an upload, warm the dashboard caches in a background process (application/warm.py)
 PBKPI_LOCK_TIMEOUT seconds a loader waits for another one before giving up with its name (default 900)
 PBKPI_FUTURE_DAYS how far past today a date in a file may lie (default 31): later ones are refused as typos
+PBKPI_AUTH        sign-in: local (default: accounts in PBKPI_AUTH_DB) | none (no sign-in, every page and the
+                  whole company for anyone who reaches the server: development and tests only)
+PBKPI_AUTH_DB     the accounts file, outside the warehouse (default data/auth.sqlite)
+PBKPI_AUDIT       the audit log, outside the warehouse (default data/audit.jsonl)
+PBKPI_AUDIT_DAYS  how long `python -m auth prune` keeps audit entries (default 365)
+PBKPI_SESSION_MINUTES  idle minutes before a signed-in session ends (default 30)
+PBKPI_WATERMARK_TEXT   the watermark's fixed words after the viewer's name (default 内部资料)
+PBKPI_WATERMARK_OPACITY  how visible the watermark is, 0.05–0.5 (default 0.12)
 """
 from __future__ import annotations
 
@@ -59,3 +67,34 @@ def future_days() -> int:
 
 def lock_timeout() -> float:
     return float(os.environ.get("PBKPI_LOCK_TIMEOUT", "900"))
+
+
+def auth_mode() -> str:
+    mode = os.environ.get("PBKPI_AUTH", "local")
+    if mode not in ("local", "none"):
+        raise ValueError(f"PBKPI_AUTH must be local or none, got {mode!r}")
+    return mode
+
+
+def auth_db() -> Path:
+    return Path(os.environ.get("PBKPI_AUTH_DB") or DATA_DIR / "auth.sqlite")
+
+
+def audit_path() -> Path:
+    return Path(os.environ.get("PBKPI_AUDIT") or DATA_DIR / "audit.jsonl")
+
+
+def audit_days() -> int:
+    return int(os.environ.get("PBKPI_AUDIT_DAYS", "365"))
+
+
+def session_minutes() -> float:
+    return float(os.environ.get("PBKPI_SESSION_MINUTES", "30"))
+
+
+def watermark_text() -> str:
+    return os.environ.get("PBKPI_WATERMARK_TEXT", "内部资料")
+
+
+def watermark_opacity() -> float:
+    return min(0.5, max(0.05, float(os.environ.get("PBKPI_WATERMARK_OPACITY", "0.12"))))

@@ -27,7 +27,7 @@ class JobRunner:
         self._worker: threading.Thread | None = None
 
     def submit(self, snapshot, job: Job) -> None:
-        key = job.key(snapshot.version)
+        key = job.key(snapshot)
         with self._lock:
             if key in self._running:
                 return
@@ -50,7 +50,7 @@ class JobRunner:
 
     def knows(self, snapshot, job: Job) -> bool:
         """Queued or running."""
-        key = job.key(snapshot.version)
+        key = job.key(snapshot)
         with self._lock:
             return key in self._running or any(item[0] == key for item in self._queue)
 

@@ -61,9 +61,12 @@ class Job:
     def name(self) -> str:
         return f"{self.fn.__module__}.{self.fn.__qualname__}"
 
-    def key(self, version: str) -> tuple[str, str, str]:
-        digest = hashlib.sha256(pickle.dumps((self.name, self.args), protocol=4)).hexdigest()[:32]
-        return self.name, version, digest
+    def key(self, snapshot) -> tuple[str, str, str]:
+        """(statistic, warehouse version, digest of the arguments and the snapshot's scope): results of
+        different scopes never share a key."""
+        scope = getattr(snapshot, "scope_tag", "")
+        digest = hashlib.sha256(pickle.dumps((self.name, self.args, scope), protocol=4)).hexdigest()[:32]
+        return self.name, snapshot.version, digest
 
 
 class ResultStore:
@@ -112,7 +115,7 @@ class ResultStore:
 
     def lookup(self, snapshot, job: Job) -> tuple[bool, object]:
         """(True, value) when kept in memory or on disk; a kept failure is raised again."""
-        key = job.key(snapshot.version)
+        key = job.key(snapshot)
         with self._lock:
             if key in self._memory:
                 self._memory.move_to_end(key)
@@ -136,7 +139,7 @@ class ResultStore:
 
     def ready(self, snapshot, job: Job) -> bool:
         """Kept already; a kept failure counts too (left in place: `get` raises it)."""
-        key = job.key(snapshot.version)
+        key = job.key(snapshot)
         with self._lock:
             if key in self._memory or key in self._failed:
                 return True
@@ -146,7 +149,7 @@ class ResultStore:
     # ------------------------------------------------------------------ computing
 
     def compute(self, snapshot, job: Job):
-        key = job.key(snapshot.version)
+        key = job.key(snapshot)
         try:
             value = job.fn(snapshot, *job.args)
         except DomainError as exc:

@@ -8,6 +8,7 @@ returns are shared between callers and sessions (at group scale a panel is ~0.5 
 read-only. Reads are kept per version in a small bounded memory, so a new version is read afresh."""
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import logging
@@ -132,7 +133,7 @@ def _kept(limit: int):
         def call(self, *args, **kwargs):
             bound = signature.bind(self, *args, **kwargs)
             bound.apply_defaults()  # count(sel) and count(sel, with_unit=False) are one entry
-            key = (self.version, *list(bound.arguments.values())[1:])
+            key = (self.version, self.scope, *list(bound.arguments.values())[1:])
             return self.warehouse.memory.get(method.__name__, key, limit, lambda: method(*bound.args, **bound.kwargs))
 
         call.__name__, call.__doc__ = method.__name__, method.__doc__
@@ -160,15 +161,17 @@ class Warehouse:
                 parts.append("-")
         return f"{self.path}|{'|'.join(parts)}"
 
-    def snapshot(self) -> Snapshot:
-        """The warehouse as it is now. When the file changed since the last snapshot, what was kept for
-        the old version is dropped (at group scale each panel is ~0.5 GB)."""
+    def snapshot(self, nodes: frozenset[str] | None = None) -> Snapshot:
+        """The warehouse as it is now, for the whole company (`nodes` None) or for the business units
+        beneath a set of org nodes (a user's data permission). When the file changed since the last
+        snapshot, what was kept for the old version is dropped (at group scale each panel is ~0.5 GB)."""
         v = self.version()
         if v != self._seen:
             if self._seen is not None:
                 self.memory.clear()
             self._seen = v
-        return Snapshot(self, v)
+        whole = Snapshot(self, v)
+        return whole if nodes is None else Snapshot(self, v, whole.units_beneath(frozenset(nodes)))
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         """Run one read-only query. A writer holding the file lock briefly makes DuckDB refuse the open;
@@ -205,20 +208,64 @@ class Warehouse:
 
 
 class Snapshot:
-    """The warehouse at one version: every read the application makes. Equal snapshots (same file, same
-    version) are interchangeable, so a snapshot is part of a result's key."""
+    """The warehouse at one version, for the whole company or for a scope — the business units a user may
+    see: every read the application makes, every one restricted to the scope here and nowhere else. Equal
+    snapshots (same file, version and scope) are interchangeable, so a snapshot is part of a result's key
+    and no kept result crosses scopes."""
 
-    def __init__(self, warehouse: Warehouse, version: str):
-        self.warehouse, self.version = warehouse, version
+    def __init__(self, warehouse: Warehouse, version: str, scope: frozenset[str] | None = None):
+        self.warehouse, self.version, self.scope = warehouse, version, scope
 
     def __repr__(self) -> str:
-        return f"Snapshot({self.version!r})"
+        return f"Snapshot({self.version!r}, scope={self.scope_tag or 'company'})"
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, Snapshot) and other.version == self.version
+        return isinstance(other, Snapshot) and (other.version, other.scope) == (self.version, self.scope)
 
     def __hash__(self) -> int:
-        return hash(self.version)
+        return hash((self.version, self.scope))
+
+    @property
+    def scope_tag(self) -> str:
+        """'' for the whole company, else a short hash of the scope's business units (part of result keys)."""
+        if self.scope is None:
+            return ""
+        return hashlib.sha256("\n".join(sorted(self.scope)).encode()).hexdigest()[:16]
+
+    @property
+    def company(self) -> bool:
+        return self.scope is None
+
+    def whole(self) -> Snapshot:
+        return Snapshot(self.warehouse, self.version)
+
+    def allowed(self, business_unit_id) -> bool:
+        return self.scope is None or business_unit_id in self.scope
+
+    def _in_scope(self, df: pd.DataFrame, col: str = "business_unit_id") -> pd.DataFrame:
+        if self.scope is None or df.empty:
+            return df
+        m = df[col].isin(self.scope)
+        return df if m.all() else df[m]
+
+    @_kept(64)
+    def units_beneath(self, nodes: frozenset[str]) -> frozenset[str]:
+        """The business units at or beneath org nodes (party organisations, branches, or business-unit
+        ids): the scope a set of nodes grants. An unknown node grants nothing."""
+        if not nodes:
+            return frozenset()
+        marks = ", ".join("?" for _ in nodes)
+        try:
+            df = self._query(f"""
+                WITH RECURSIVE sub(unit_id) AS (
+                    SELECT unit_id FROM dim_units WHERE unit_id IN ({marks}) OR business_unit_id IN ({marks})
+                    UNION
+                    SELECT u.unit_id FROM dim_units u JOIN sub ON u.parent_id = sub.unit_id)
+                SELECT DISTINCT u.business_unit_id FROM dim_units u JOIN sub USING (unit_id)
+                WHERE u.business_unit_id IS NOT NULL""", [*nodes, *nodes])
+        except duckdb.CatalogException:
+            return frozenset()
+        return frozenset(df["business_unit_id"]) if not df.empty else frozenset()
 
     @property
     def path(self) -> Path:
@@ -261,6 +308,8 @@ class Snapshot:
             raise ValueError(grain)
         if not self.has_data():
             return pd.DataFrame()
+        if self.scope is not None:  # the company's panel is read (and kept) once; a scope is a filter of it
+            return self._in_scope(self.whole().panel(grain))
         return self._query(f"SELECT * FROM panel_{grain} ORDER BY business_unit_id, period_start")
 
     @_kept(16)
@@ -271,6 +320,9 @@ class Snapshot:
         if not self.has_data():
             return []
         where, params = [], []
+        if self.scope is not None:
+            where.append(f"business_unit_id IN ({', '.join('?' for _ in self.scope) or 'NULL'})")
+            params += sorted(self.scope)
         for col, values in (("unit_type", unit_types), ("region", regions)):
             if values:
                 where.append(f"{col} IN ({', '.join('?' for _ in values)})")
@@ -283,7 +335,7 @@ class Snapshot:
     @_kept(8)
     def business_units(self) -> pd.DataFrame:
         try:
-            return self._query("SELECT * FROM dim_business_units ORDER BY business_unit_id")
+            return self._in_scope(self._query("SELECT * FROM dim_business_units ORDER BY business_unit_id"))
         except duckdb.CatalogException:
             return pd.DataFrame(columns=["business_unit_id", "business_unit_name", "unit_type", "region", "n_branches"])
 
@@ -344,6 +396,8 @@ class Snapshot:
 
     @_kept(16)
     def branches(self, business_unit_id: str) -> pd.DataFrame:
+        if not self.allowed(business_unit_id):
+            business_unit_id = None  # outside the scope: nothing (the query's shape, no rows)
         return self._query("""
             SELECT u.unit_id, u.unit_name, u.org_level, u.founded,
                    (SELECT members FROM fct_membership m WHERE m.unit_id = u.unit_id ORDER BY month DESC LIMIT 1) AS members
@@ -351,6 +405,8 @@ class Snapshot:
 
     @_kept(16)
     def activities_by_type(self, business_unit_id: str) -> pd.DataFrame:
+        if not self.allowed(business_unit_id):
+            business_unit_id = None
         return self._query("""
             SELECT CAST(date_trunc('month', a.date) AS DATE) AS month, a.activity_type, count(*) AS n
             FROM fct_activities a JOIN dim_units u USING (unit_id)
@@ -358,11 +414,13 @@ class Snapshot:
 
     @_kept(16)
     def initiatives(self, business_unit_id: str | None = None) -> pd.DataFrame:
+        if business_unit_id is not None and not self.allowed(business_unit_id):
+            business_unit_id = "\x00"  # outside the scope: no rows
         where, params = ("WHERE u.business_unit_id = ?", [business_unit_id]) if business_unit_id else ("", [])
-        return self._query(f"""
+        return self._in_scope(self._query(f"""
             SELECT i.initiative_id, i.kind, i.title, i.level, i.start, i."end", i.target_kpi, i.unit_id,
                    u.unit_name, u.business_unit_id
-            FROM fct_initiatives i JOIN dim_units u USING (unit_id) {where} ORDER BY i.start""", params)
+            FROM fct_initiatives i JOIN dim_units u USING (unit_id) {where} ORDER BY i.start""", params))
 
     @_kept(8)
     def initiatives_in_quarter(self, quarter: str) -> pd.DataFrame:
@@ -370,17 +428,19 @@ class Snapshot:
         from analytics.periods import first_month
 
         start = first_month(quarter) + "-01"
-        return self._query("""
+        return self._in_scope(self._query("""
             SELECT i.kind, i.title, i.start, i."end", u.unit_name, u.business_unit_id,
                    CASE WHEN i.start >= CAST(? AS DATE) AND i.start < CAST(? AS DATE) + INTERVAL 3 MONTH THEN 'started'
                         ELSE 'finished' END AS event
             FROM fct_initiatives i JOIN dim_units u USING (unit_id)
             WHERE (i.start >= CAST(? AS DATE) AND i.start < CAST(? AS DATE) + INTERVAL 3 MONTH)
                OR (i."end" >= CAST(? AS DATE) AND i."end" < CAST(? AS DATE) + INTERVAL 3 MONTH)
-            ORDER BY i.start""", [start] * 6)
+            ORDER BY i.start""", [start] * 6))
 
     @_kept(16)
     def assessments(self, business_unit_id: str) -> pd.DataFrame:
+        if not self.allowed(business_unit_id):
+            business_unit_id = None
         return self._query("""
             SELECT a.unit_id, u.unit_name, a.period, a.period_start, a.total, a.ideology, a.organization,
                    a.institution, a.innovation, a.talent, a.grade
@@ -389,29 +449,39 @@ class Snapshot:
 
     @_kept(8)
     def major_event_months(self) -> pd.DataFrame:
-        """Months with major-event outages: annotations on time series (typhoons and the like)."""
-        return self._query("""
+        """Months with major-event outages in the scope: annotations on time series (typhoons and the like)."""
+        where, params = "", []
+        if self.scope is not None:
+            where = f"AND business_unit_id IN ({', '.join('?' for _ in self.scope) or 'NULL'})"
+            params = sorted(self.scope)
+        return self._query(f"""
             SELECT CAST(date_trunc('month', start) AS DATE) AS month, count(*) AS n_events,
                    count(DISTINCT business_unit_id) AS n_units
-            FROM fct_outages WHERE major_event GROUP BY ALL HAVING count(*) >= 3 ORDER BY month""")
+            FROM fct_outages WHERE major_event {where} GROUP BY ALL HAVING count(*) >= 3 ORDER BY month""", params)
 
     # ------------------------------------------------------------------ loads
 
     @_kept(8)
     def load_history(self) -> pd.DataFrame:
+        """The loads (file names of every unit): the whole company's to see, else nothing."""
+        if self.scope is not None:
+            return pd.DataFrame(columns=["load_id", "file_name", "kind", "rows_loaded", "rows_rejected", "rows_skipped", "loaded_at"])
         return self._query("""SELECT load_id, file_name, kind, rows_loaded, rows_rejected, rows_skipped, loaded_at
                               FROM etl_loads ORDER BY load_id DESC LIMIT 200""")
 
     @_kept(8)
     def coverage(self) -> pd.DataFrame:
         """Per business unit and month: which sources reported (KPI file, membership report, activities)."""
-        return self._query("""
+        return self._in_scope(self._query("""
             SELECT business_unit_id, business_unit_name, period, period_start,
                    (customers IS NOT NULL)::INT + (members IS NOT NULL)::INT + (activities_total IS NOT NULL)::INT AS sources
-            FROM panel_month ORDER BY business_unit_id, period_start""")
+            FROM panel_month ORDER BY business_unit_id, period_start"""))
 
     @_kept(8)
     def rejects(self, load_id: int | None = None) -> pd.DataFrame:
+        """Rejected rows (any unit's, not yet matched to one): the whole company's to see, else nothing."""
+        if self.scope is not None:
+            return pd.DataFrame(columns=["load_id", "file_name", "sheet", "row_number", "reason", "raw"])
         where, params = ("WHERE load_id = ?", [load_id]) if load_id is not None else ("", [])
         # a warehouse not yet migrated to schema 2 may hold personal cells in a reject's text: not shown
         raw = ("CASE WHEN (SELECT max(TRY_CAST(value AS INTEGER)) FROM meta WHERE key = 'schema_version') >= 2 "

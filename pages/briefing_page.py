@@ -7,7 +7,7 @@ from application.views import briefing
 from briefing import export
 from briefing.content import event_text, finding_text, narrative, quarter_label
 from briefing.figures import browser_path, build_figures, kpi_frame
-from ui import layout, session
+from ui import layout, session, signin
 from ui.i18n import lang, tr, value_label
 
 
@@ -70,6 +70,8 @@ if layout.header("brief.page.title", "brief.page.caption"):
     for k, vals in b.data_notes or [("brief.no_notes", {})]:
         st.caption(tr(k, **{name: layout.md_escape(v) if isinstance(v, str) else v for name, v in vals.items()}))
 
+    if not signin.may("export"):
+        st.stop()
     st.subheader(tr("brief.page.export"))
     if not browser_path():
         st.warning(tr("brief.page.no_browser"))
@@ -84,4 +86,4 @@ if layout.header("brief.page.title", "brief.page.caption"):
         made = st.session_state.get(f"br_bytes_{fmt}")
         if made and made[0] == vm.result.job and made[1] == L:
             col.download_button(tr("brief.page.download", fmt=fmt.upper()), made[2], file_name=f"briefing_{quarter}_{L}.{ext}",
-                                mime=mime, key=f"br_dl_{fmt}")
+                                mime=mime, key=f"br_dl_{fmt}", on_click=signin.exported, args=(f"briefing {quarter}", fmt))

@@ -13,7 +13,7 @@ from etl.load import load_files
 from etl.templates import write_templates
 from application import warm
 from application.views import data as data_view
-from ui import charts, layout, session
+from ui import charts, layout, session, signin
 from ui.i18n import lang, tr
 
 
@@ -30,7 +30,14 @@ def templates_zip(lang_: str) -> bytes:
 layout.header("page.data.title", "page.data.caption", needs_rows=False)
 
 st.subheader(tr("page.data.upload"))
-files = st.file_uploader(tr("page.data.uploader"), type=["csv", "xlsx", "xls"], accept_multiple_files=True, key="dt_files")
+if not signin.may("upload"):
+    files = None
+    st.info(tr("page.data.no_upload"))
+elif not signin.current().company:
+    files = None
+    st.info(tr("page.data.upload_company_only"))
+else:
+    files = st.file_uploader(tr("page.data.uploader"), type=["csv", "xlsx", "xls"], accept_multiple_files=True, key="dt_files")
 if files and st.button(tr("page.data.load"), type="primary", key="dt_load"):
     too_big = [f.name for f in files if f.size > settings.max_upload_bytes()]
     if too_big:
@@ -49,6 +56,8 @@ if files and st.button(tr("page.data.load"), type="primary", key="dt_load"):
                 st.stop()
         if any(r.rows_loaded for r in results):
             warm.start_background(settings.db_path())
+        signin.audit("upload", files=[{"file": r.file, "loaded": r.rows_loaded, "rejected": r.rows_rejected,
+                                       "error": r.error} for r in results])
         st.session_state["dt_results"] = [r.to_dict() for r in results]
         st.rerun()
 

@@ -17,6 +17,9 @@ from tests.etl.files import ORG_HEADER, write_csv
 DEMO_SEED = 2024
 # uploads in the tests must not start background cache warm-ups (application/warm.py); the warm-up is tested directly
 os.environ["PBKPI_WARM"] = "0"
+# pages are tested without sign-in (as an administrator, the whole company) except in tests/auth, which turn
+# it on with their own accounts file and audit log
+os.environ["PBKPI_AUTH"] = "none"
 
 
 def _shared_dir(tmp_path_factory) -> Path:

@@ -99,6 +99,11 @@ def fishing_note(narrowed: bool) -> None:
 
 
 def download_csv(df, name: str, key: str) -> None:
+    """A CSV download, for roles that may export; every download is audited."""
     from briefing.safe_export import to_safe_csv
+    from ui import signin
 
-    st.download_button(tr("app.download_csv"), to_safe_csv(df), file_name=f"{name}.csv", mime="text/csv", key=key)
+    if not signin.may("export"):
+        return
+    st.download_button(tr("app.download_csv"), to_safe_csv(df), file_name=f"{name}.csv", mime="text/csv", key=key,
+                       on_click=signin.exported, args=(name, "csv"))

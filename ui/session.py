@@ -22,10 +22,12 @@ def services(db_path: str) -> tuple[Warehouse, ResultStore, JobRunner]:
     return warehouse, store, JobRunner(store)
 
 
-def new_context() -> Context:
-    """A context at the warehouse's current version (app.py, once per run)."""
+def new_context(user=None) -> Context:
+    """A context at the warehouse's current version, restricted to the user's scope (app.py, once per
+    run): every read of the run goes through this snapshot."""
     warehouse, store, runner = services(str(settings.db_path()))
-    ctx = Context(warehouse.snapshot(), store, runner, settings.background_rows())
+    nodes = None if user is None or user.company else user.nodes
+    ctx = Context(warehouse.snapshot(nodes), store, runner, settings.background_rows())
     st.session_state["_ctx"] = ctx
     return ctx
 

@@ -102,6 +102,8 @@ def read_url_once(ctx: Context) -> None:
         vals = [x for part in raw for x in str(part).split(",") if x]
         good = [x for x in vals if x in allowed[key]]
         rejected += [f"{param}={x}" for x in vals if x not in allowed[key]]
+        if key == "lang":  # app.py has set it, before the language switch (the sign-in form speaks it too)
+            continue
         if key in LIST_KEYS:
             st.session_state[key] = good
         elif good:
@@ -119,8 +121,11 @@ def read_url_once(ctx: Context) -> None:
             rejected.append(f"{param}={qp.get(param)}")
         else:
             st.session_state[param] = value
-    if rejected:
+    if rejected:  # unknown, mistyped, or outside the user's scope: dropped, said, and audited
         st.session_state["_url_rejected"] = rejected
+        from ui import signin
+
+        signin.audit("url_rejected", values=rejected)
 
 
 def _url_text(value) -> str:

@@ -346,3 +346,67 @@ def test_no_markup_from_data_in_the_browser(hostile_server, browser):
         assert not dialogs
     finally:
         page.close()
+
+
+@pytest.fixture(scope="module")
+def signin_server(demo_db, tmp_path_factory):
+    """A server with sign-in on (the demo accounts of `make run`), its own accounts file and audit log."""
+    tmp = tmp_path_factory.mktemp("signin")
+    env = {"PBKPI_AUTH": "local", "PBKPI_AUTH_DB": str(tmp / "auth.sqlite"), "PBKPI_AUDIT": str(tmp / "audit.jsonl")}
+    out = subprocess.run([sys.executable, "-m", "auth", "demo"], cwd=ROOT, capture_output=True, text=True,
+                         env=dict(os.environ, PBKPI_DB=str(demo_db), **env))
+    assert out.returncode == 0, out.stderr
+    for url in run_server(demo_db, **env):
+        srv = Server(url)
+        srv.db = demo_db
+        srv.audit = tmp / "audit.jsonl"
+        yield srv
+
+
+def sign_in(page, url: str, account: str, password: str) -> None:
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_label("账号").fill(account)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    try:
+        wait_idle(page)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / f"signin_failed_{account}.png"))
+        raise
+
+
+def test_sign_in_scopes_and_watermark_in_the_browser(signin_server, browser):
+    """Two users with disjoint scopes: neither sees the other's units on the overview, the profile's unit
+    list or the sidebar; both pages carry a watermark with the viewer's account (DOM and screenshot)."""
+    from application.warehouse import Warehouse
+
+    snap = Warehouse(signin_server.db).snapshot()
+    names = snap.unit_names()
+    scopes = {"jiangbei": snap.units_beneath(frozenset({"P江北"})), "secretary": snap.units_beneath(frozenset({"BU001-01"}))}
+    passwords = {"jiangbei": "jiangbei-demo-2026", "secretary": "secretary-demo-2026"}
+    for account, scope in scopes.items():
+        ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+        page = ctx.new_page()
+        try:
+            page.goto(signin_server, wait_until="domcontentloaded")
+            page.wait_for_selector("text=登录 PB-KPI Lens", timeout=60_000)
+            assert not page.locator('[data-testid="stMetric"]').count()  # nothing before sign-in
+            sign_in(page, signin_server, account, passwords[account])
+            mark = page.locator('[data-testid="pbkpi-watermark"]')
+            assert mark.count() == 1 and mark.evaluate("e => getComputedStyle(e).pointerEvents") == "none"
+            for path in ("", "profile"):
+                if path:  # within the signed-in session (a reload is a new session: it asks to sign in again)
+                    page.locator('[data-testid="stSidebarNav"] a').nth(1).click()
+                    page.wait_for_function("() => location.pathname.endsWith('/profile')", timeout=30_000)
+                    wait_idle(page)
+                text = page.locator("body").inner_text()
+                leaked = [names[u] for u in names if u not in scope and names[u] in text]
+                assert not leaked, (account, path, leaked[:3])
+                page.screenshot(path=str(ARTIFACTS / f"signin_{account}_{path or 'overview'}_zh_1366.png"))
+            assert "退出登录" in page.locator('[data-testid="stSidebar"]').inner_text()
+        finally:
+            ctx.close()
+    import json
+
+    events = [json.loads(x)["event"] for x in signin_server.audit.read_text(encoding="utf-8").splitlines()]
+    assert events.count("signin") == 2 and "page_view" in events

@@ -1,0 +1,85 @@
+"""系统管理 Administration: accounts (role, data scope, disable, unlock, reset password) and the audit log.
+Only the admin role reaches this page (app.py); every change is audited."""
+import json
+
+import pandas as pd
+import streamlit as st
+
+import settings
+from auth.roles import ROLES
+from auth.store import AuthError
+from ui import layout, signin
+from ui.i18n import lang, tr
+
+layout.header("page.admin.title", "page.admin.caption", needs_rows=False)
+if settings.auth_mode() == "none":
+    st.info(tr("auth.disabled"))
+    st.stop()
+store, log = signin.store(str(settings.auth_db())), signin.audit_log(str(settings.audit_path()))
+role_label = (lambda r: ROLES[r].zh) if lang() == "zh" else (lambda r: ROLES[r].en)
+
+
+def nodes_of(text: str) -> list[str]:
+    return [n.strip() for n in text.replace("，", ",").split(",") if n.strip()]
+
+
+st.subheader(tr("page.admin.users"))
+users = pd.DataFrame(store.users())
+st.dataframe(users.assign(role=users["role"].map(role_label), scope=users["scope"].map(", ".join)).rename(columns={
+    "account": tr("auth.account"), "name": tr("table.name"), "role": tr("page.admin.role"), "scope": tr("page.admin.scope"),
+    "disabled": tr("page.admin.disabled"), "failures": tr("page.admin.failures"), "locked": tr("page.admin.locked")}),
+    hide_index=True)
+
+with st.expander(tr("page.admin.add")), st.form("admin_add", clear_on_submit=True):
+    c1, c2, c3 = st.columns(3)
+    account = c1.text_input(tr("auth.account"))
+    name = c2.text_input(tr("table.name"))
+    role = c3.selectbox(tr("page.admin.role"), list(ROLES), format_func=role_label)
+    scope = st.text_input(tr("page.admin.scope_help"))
+    password = st.text_input(tr("auth.password"), type="password")
+    if st.form_submit_button(tr("page.admin.add"), type="primary"):
+        try:
+            u = store.add_user(account, name, role, password, nodes_of(scope))
+            signin.audit("account_changed", target=u.account, change="added", role=u.role, scope=sorted(u.nodes))
+            st.success(tr("page.admin.done"))
+        except AuthError as exc:
+            st.error(str(exc))
+
+with st.expander(tr("page.admin.change")), st.form("admin_change"):
+    target = st.selectbox(tr("auth.account"), list(users["account"]) if len(users) else [])
+    action = st.radio(tr("page.admin.action"), ["role", "scope", "disable", "enable", "unlock", "password"],
+                      format_func=lambda a: tr(f"page.admin.action_{a}"), horizontal=True)
+    new_role = st.selectbox(tr("page.admin.role"), list(ROLES), format_func=role_label)
+    new_scope = st.text_input(tr("page.admin.scope_help"), key="admin_new_scope")
+    new_password = st.text_input(tr("auth.password"), type="password", key="admin_new_password")
+    if st.form_submit_button(tr("page.admin.apply")) and target:
+        try:
+            if action == "role":
+                store.set_role(target, new_role)
+            elif action == "scope":
+                store.set_scope(target, nodes_of(new_scope))
+            elif action in ("disable", "enable"):
+                store.set_disabled(target, action == "disable")
+            elif action == "unlock":
+                store.unlock(target)
+            else:
+                store.set_password(target, new_password)
+            signin.audit("account_changed", target=target, change=action,
+                         **({"role": new_role} if action == "role" else {"scope": nodes_of(new_scope)} if action == "scope" else {}))
+            st.success(tr("page.admin.done"))
+        except AuthError as exc:
+            st.error(str(exc))
+
+st.subheader(tr("page.admin.audit"))
+c1, c2, c3 = st.columns(3)
+who = c1.text_input(tr("auth.account"), key="admin_audit_account")
+what = c2.selectbox(tr("page.admin.event"), ["", *sorted({"signin", "signin_failed", "signout", "session_expired", "page_view",
+                                                          "url_rejected", "export", "upload", "account_changed"})],
+                    key="admin_audit_event", format_func=lambda e: e or tr("filter.all"))
+since = c3.date_input(tr("page.admin.since"), value=None, key="admin_audit_since")
+entries = log.entries(who.strip() or None, what or None, since.isoformat() if since else None, limit=2000)
+st.dataframe(pd.DataFrame([{**{k: e.get(k) for k in ("time", "event", "account")},
+                            "details": json.dumps({k: v for k, v in e.items() if k not in ("time", "event", "account")},
+                                                  ensure_ascii=False)} for e in entries]), hide_index=True, height=400)
+st.download_button(tr("page.admin.audit_json"), "\n".join(json.dumps(e, ensure_ascii=False) for e in entries),
+                   file_name="audit.jsonl", mime="application/json", key="admin_audit_dl")

@@ -1,0 +1,147 @@
+"""Sign-in before any data is read, the session's idle timeout, the signed-in user's scope and role, the
+watermark bearing their name, and the audit of what they view and export (auth/ holds the accounts and
+the log; this module is their Streamlit side)."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from xml.sax.saxutils import escape
+
+import streamlit as st
+
+import settings
+from auth.audit import AuditLog
+from auth.store import COMPANY, AuthError, AuthStore, User
+from ui.i18n import tr
+
+log = logging.getLogger(__name__)
+# PBKPI_AUTH=none: no sign-in (development and tests); everything is shown as to an administrator
+NOBODY = User("dev", "开发模式", "admin", frozenset({COMPANY}))
+
+
+@st.cache_resource(show_spinner=False)
+def store(path: str) -> AuthStore:
+    return AuthStore(path)
+
+
+@st.cache_resource(show_spinner=False)
+def audit_log(path: str) -> AuditLog:
+    return AuditLog(path)
+
+
+def current() -> User:
+    """The signed-in user of this session (app.py has required one)."""
+    return NOBODY if settings.auth_mode() == "none" else st.session_state["_user"]
+
+
+def may(permission: str) -> bool:
+    return current().can(permission)
+
+
+def exported(what: str, fmt: str) -> None:
+    """Audit a download (a download button's on_click)."""
+    sel = st.session_state.get("selection")
+    audit("export", what=what, format=fmt, selection=sel.__dict__ if sel is not None else None)
+
+
+def audit(event: str, **details) -> None:
+    """Write an audit entry for the signed-in user (nothing in PBKPI_AUTH=none mode)."""
+    if settings.auth_mode() == "none":
+        return
+    user = st.session_state.get("_user")
+    audit_log(str(settings.audit_path())).write(event, user.account if user else None, **details)
+
+
+def require() -> User:
+    """The signed-in user; otherwise the sign-in form is drawn and the run stops. An idle session ends
+    after PBKPI_SESSION_MINUTES."""
+    if settings.auth_mode() == "none":
+        return NOBODY
+    user: User | None = st.session_state.get("_user")
+    now = time.time()
+    if user is not None and now - st.session_state.get("_seen", now) > settings.session_minutes() * 60:
+        audit("session_expired")
+        _clear()
+        st.session_state["_signin_note"] = tr("auth.expired")
+        user = None
+    if user is not None:
+        st.session_state["_seen"] = now
+        return user
+    _form()
+    st.stop()
+
+
+def _clear() -> None:
+    for key in ("_user", "_seen", "_viewed"):
+        st.session_state.pop(key, None)
+
+
+def _form() -> None:
+    st.title(tr("auth.title"))
+    if st.session_state.get("_signin_note"):
+        st.info(st.session_state.pop("_signin_note"))
+    with st.form("signin"):
+        account = st.text_input(tr("auth.account"), key="_signin_account")
+        password = st.text_input(tr("auth.password"), type="password", key="_signin_password")
+        submitted = st.form_submit_button(tr("auth.submit"), type="primary")
+    if not submitted:
+        return
+    try:
+        user = store(str(settings.auth_db())).verify(account.strip(), password)
+    except AuthError as exc:
+        audit_log(str(settings.audit_path())).write("signin_failed", account.strip()[:64] or None, reason=str(exc).split("。")[0])
+        st.error(str(exc))
+        return
+    st.session_state["_user"], st.session_state["_seen"] = user, time.time()
+    st.session_state.pop("_signin_password", None)
+    audit("signin", role=user.role, scope=sorted(user.nodes))
+    st.rerun()
+
+
+def sign_out() -> None:
+    audit("signout")
+    _clear()
+
+
+def user_box(user: User) -> None:
+    """Who is signed in, and the sign-out button (sidebar)."""
+    from auth.roles import ROLES
+
+    if settings.auth_mode() == "none":
+        st.sidebar.caption(tr("auth.disabled"))
+        return
+    role = ROLES[user.role]
+    st.sidebar.caption(tr("auth.signed_in", name=user.name, account=user.account,
+                          role=role.zh if st.session_state.get("lang", "zh") == "zh" else role.en))
+    st.sidebar.button(tr("auth.signout"), key="_signout", on_click=sign_out)
+
+
+def viewed(page: str, selection) -> None:
+    """Audit a page view once per (page, selection): not on every widget rerun."""
+    seen = (page, selection)
+    if st.session_state.get("_viewed") != seen:
+        st.session_state["_viewed"] = seen
+        audit("page_view", page=page, selection=selection.__dict__ if selection is not None else None)
+
+
+def watermark_lines(user: User) -> tuple[str, str]:
+    return f"{user.name} {user.account}", f"{datetime.now():%Y-%m-%d %H:%M} {settings.watermark_text()}"
+
+
+def watermark(user: User) -> None:
+    """The viewer's name, account, time and 内部资料 tiled across the page: fixed, semi-transparent, not
+    selectable, above the content (it survives a screenshot) but letting every click through."""
+    if settings.auth_mode() == "none":
+        return
+    first, second = (escape(x) for x in watermark_lines(user))
+    svg = (f"<svg xmlns='http://www.w3.org/2000/svg' width='460' height='260'>"
+           f"<g transform='rotate(-24 230 130)' fill='rgb(90,90,90)' font-size='16' "
+           f"font-family='Noto Sans CJK SC, sans-serif'><text x='40' y='130'>{first}</text>"
+           f"<text x='40' y='154'>{second}</text></g></svg>")
+    import base64
+
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    st.html(f"""<div data-testid="pbkpi-watermark" aria-hidden="true" style="position:fixed;inset:0;z-index:1000010;
+        pointer-events:none;user-select:none;-webkit-user-select:none;opacity:{settings.watermark_opacity()};
+        background-image:url('data:image/svg+xml;base64,{data}');background-repeat:repeat;"></div>""")
