@@ -11,8 +11,11 @@ PBKPI_BACKGROUND_ROWS  a statistic not yet kept for a filtered slice of at least
 PBKPI_WARM        1 (default): after an upload, warm the dashboard caches in a background process (application/warm.py)
 PBKPI_LOCK_TIMEOUT seconds a loader waits for another one before giving up with its name (default 900)
 PBKPI_FUTURE_DAYS how far past today a date in a file may lie (default 31): later ones are refused as typos
-PBKPI_AUTH        sign-in: local (default: accounts in PBKPI_AUTH_DB) | none (no sign-in, every page and the
-                  whole company for anyone who reaches the server: development and tests only)
+PBKPI_AUTH        sign-in: local (default: accounts in PBKPI_AUTH_DB) | header (the account named by a trusted
+                  intranet gateway in PBKPI_AUTH_HEADER, only from PBKPI_TRUSTED_PROXIES) | none (no sign-in,
+                  every page and the whole company for anyone who reaches the server: development and tests only)
+PBKPI_AUTH_HEADER  the request header the gateway puts the signed-in account in (default X-Remote-User)
+PBKPI_TRUSTED_PROXIES  comma-separated addresses the header is accepted from (default 127.0.0.1,::1)
 PBKPI_AUTH_DB     the accounts file, outside the warehouse (default data/auth.sqlite)
 PBKPI_AUDIT       the audit log, outside the warehouse (default data/audit.jsonl)
 PBKPI_AUDIT_DAYS  how long `python -m auth prune` keeps audit entries (default 365)
@@ -71,8 +74,8 @@ def lock_timeout() -> float:
 
 def auth_mode() -> str:
     mode = os.environ.get("PBKPI_AUTH", "local")
-    if mode not in ("local", "none"):
-        raise ValueError(f"PBKPI_AUTH must be local or none, got {mode!r}")
+    if mode not in ("local", "header", "none"):
+        raise ValueError(f"PBKPI_AUTH must be local, header or none, got {mode!r}")
     return mode
 
 
@@ -98,3 +101,11 @@ def watermark_text() -> str:
 
 def watermark_opacity() -> float:
     return min(0.5, max(0.05, float(os.environ.get("PBKPI_WATERMARK_OPACITY", "0.12"))))
+
+
+def auth_header() -> str:
+    return os.environ.get("PBKPI_AUTH_HEADER", "X-Remote-User")
+
+
+def trusted_proxies() -> set[str]:
+    return {a.strip() for a in os.environ.get("PBKPI_TRUSTED_PROXIES", "127.0.0.1,::1").split(",") if a.strip()}

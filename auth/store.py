@@ -126,6 +126,20 @@ class AuthStore:
             nodes = frozenset(n for (n,) in con.execute("SELECT node FROM scopes WHERE account = ?", [account]))
         return User(row[0], row[1], row[2], nodes)
 
+    def active(self, account: str, now: float | None = None) -> User:
+        """An account a trusted gateway has signed in: it must exist here (role and scope live here) and be
+        neither disabled nor locked."""
+        now = time.time() if now is None else now
+        with closing(self._con()) as con:
+            row = con.execute("SELECT disabled, locked_until FROM users WHERE account = ?", [account]).fetchone()
+        if row is None:
+            raise AuthError(f"账号 {account} 未在本系统开通，请联系管理员。(account not set up here)")
+        if row[0]:
+            raise AuthError("该账号已停用，请联系管理员。(account disabled)")
+        if row[1] > now:
+            raise AuthError("账号已锁定，请联系管理员。(account locked)")
+        return self.user(account)
+
     def users(self) -> list[dict]:
         with closing(self._con()) as con:
             rows = con.execute("""SELECT u.account, u.name, u.role, u.disabled, u.failures, u.locked_until,

@@ -18,6 +18,7 @@ from pptx.util import Inches, Pt
 from briefing.content import Briefing, event_text, finding_text, narrative, quarter_label
 from briefing.figures import build_figures, export_session, kpi_frame, to_png
 from briefing.safe_export import neutralise
+from briefing.watermark import html_overlay, on_figure, on_slide
 from catalogue import t
 
 FONT_LATIN = "Microsoft YaHei"
@@ -77,8 +78,8 @@ def _image(slide, png: bytes, left, top, width):
     slide.shapes.add_picture(io.BytesIO(png), left, top, width=width)
 
 
-def to_pptx(b: Briefing, lang: str = "zh") -> bytes:
-    figs = build_figures(b, lang)
+def to_pptx(b: Briefing, lang: str = "zh", watermark: str | None = None) -> bytes:
+    figs = {k: on_figure(f, watermark) for k, f in build_figures(b, lang).items()}
     with export_session():
         images = {k: to_png(f, 720, 820) if k.startswith("rank_") else to_png(f) for k, f in figs.items()}
     methods = t("brief.notes_methods", lang)
@@ -142,6 +143,8 @@ def to_pptx(b: Briefing, lang: str = "zh") -> bytes:
     notes = [t(k, lang, **v) for k, v in b.data_notes] or [t("brief.no_notes", lang)]
     _text(s, Inches(8.0), Inches(1.1), Inches(4.9), Inches(5.7), notes, size=13, color=GREY)
 
+    for slide in prs.slides:
+        on_slide(slide, prs, watermark)
     out = io.BytesIO()
     prs.save(out)
     return out.getvalue()
@@ -149,9 +152,9 @@ def to_pptx(b: Briefing, lang: str = "zh") -> bytes:
 
 # ---------------------------------------------------------------- HTML
 
-def to_html(b: Briefing, lang: str = "zh") -> str:
+def to_html(b: Briefing, lang: str = "zh", watermark: str | None = None) -> str:
     """One file with plotly.js inlined: opens offline, no network fetches."""
-    figs = build_figures(b, lang)
+    figs = {k: on_figure(f, watermark) for k, f in build_figures(b, lang).items()}
     e = html.escape
     first = True
     chart_html = {}
@@ -187,7 +190,7 @@ h1 {{ color: #C8102E; font-size: 32px; }} h2 {{ color: #C8102E; border-bottom: 2
 .card.green .v {{ color: #2E8B57; }} .card.amber .v {{ color: #D4A017; }} .card.red .v {{ color: #C8102E; }}
 .half {{ display: inline-block; width: 32%; vertical-align: top; }} p, li {{ line-height: 1.7; }}
 .muted {{ color: #6b7280; font-size: 13px; }}
-</style></head><body>
+</style></head><body>{html_overlay(watermark)}
 <h1>{e(title)}</h1>
 <p class="muted">{e(t("brief.subtitle", lang, scope=scope_label(b, lang), n=b.n_units, date=dt.date.today().isoformat()))}</p>
 {banner}
@@ -204,8 +207,8 @@ h1 {{ color: #C8102E; font-size: 32px; }} h2 {{ color: #C8102E; border-bottom: 2
 
 # ---------------------------------------------------------------- PNG
 
-def to_png_zip(b: Briefing, lang: str = "zh") -> bytes:
-    figs = build_figures(b, lang)
+def to_png_zip(b: Briefing, lang: str = "zh", watermark: str | None = None) -> bytes:
+    figs = {k: on_figure(f, watermark) for k, f in build_figures(b, lang).items()}
     out = io.BytesIO()
     with export_session(), zipfile.ZipFile(out, "w") as zf:
         for k, f in figs.items():
@@ -213,8 +216,8 @@ def to_png_zip(b: Briefing, lang: str = "zh") -> bytes:
     return out.getvalue()
 
 
-def png_files(b: Briefing, lang: str = "zh") -> dict[str, bytes]:
-    figs = build_figures(b, lang)
+def png_files(b: Briefing, lang: str = "zh", watermark: str | None = None) -> dict[str, bytes]:
+    figs = {k: on_figure(f, watermark) for k, f in build_figures(b, lang).items()}
     with export_session():
         return {f"{b.quarter}_{k}.png": to_png(f) for k, f in figs.items()}
 

@@ -12,11 +12,13 @@ from ui.i18n import lang, tr, value_label
 
 
 def export_bytes(b, fmt: str, lang_: str) -> bytes:
+    """The export, with the viewer's watermark on every slide, chart and page."""
+    mark = signin.export_watermark()
     if fmt == "pptx":
-        return export.to_pptx(b, lang_)
+        return export.to_pptx(b, lang_, mark)
     if fmt == "html":
-        return export.to_html(b, lang_).encode("utf-8")
-    return export.to_png_zip(b, lang_)
+        return export.to_html(b, lang_, mark).encode("utf-8")
+    return export.to_png_zip(b, lang_, mark)
 
 
 st.markdown("<style>.stMainBlockContainer p {font-size: 1.1rem;}</style>", unsafe_allow_html=True)

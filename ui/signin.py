@@ -68,8 +68,37 @@ def require() -> User:
     if user is not None:
         st.session_state["_seen"] = now
         return user
-    _form()
+    if settings.auth_mode() == "header":
+        _from_gateway()
+    else:
+        _form()
     st.stop()
+
+
+def _from_gateway() -> None:
+    """PBKPI_AUTH=header: the intranet gateway (CAS, 企业微信 … behind a reverse proxy) has signed the user
+    in and names the account in a header; it is believed only from the configured proxy addresses."""
+    # the connection's peer — the proxy itself; Streamlit reports a loopback peer as None
+    ip = st.context.ip_address or "127.0.0.1"
+    account = (st.context.headers.get(settings.auth_header()) or "").strip()
+    log_ = audit_log(str(settings.audit_path()))
+    if ip not in settings.trusted_proxies():
+        log_.write("signin_failed", account or None, reason="untrusted address", address=ip)
+        st.error(tr("auth.untrusted"))
+        return
+    if not account:
+        log_.write("signin_failed", None, reason="no account header", address=ip)
+        st.error(tr("auth.no_header"))
+        return
+    try:
+        user = store(str(settings.auth_db())).active(account)
+    except AuthError as exc:
+        log_.write("signin_failed", account[:64], reason=str(exc).split("。")[0], address=ip)
+        st.error(str(exc))
+        return
+    st.session_state["_user"], st.session_state["_seen"] = user, time.time()
+    audit("signin", role=user.role, scope=sorted(user.nodes), via="header")
+    st.rerun()
 
 
 def _clear() -> None:
@@ -114,7 +143,8 @@ def user_box(user: User) -> None:
     role = ROLES[user.role]
     st.sidebar.caption(tr("auth.signed_in", name=user.name, account=user.account,
                           role=role.zh if st.session_state.get("lang", "zh") == "zh" else role.en))
-    st.sidebar.button(tr("auth.signout"), key="_signout", on_click=sign_out)
+    if settings.auth_mode() == "local":  # behind a gateway, signing out is the gateway's
+        st.sidebar.button(tr("auth.signout"), key="_signout", on_click=sign_out)
 
 
 def viewed(page: str, selection) -> None:
@@ -127,6 +157,13 @@ def viewed(page: str, selection) -> None:
 
 def watermark_lines(user: User) -> tuple[str, str]:
     return f"{user.name} {user.account}", f"{datetime.now():%Y-%m-%d %H:%M} {settings.watermark_text()}"
+
+
+def export_watermark() -> str | None:
+    """The watermark exported files carry (None without sign-in)."""
+    if settings.auth_mode() == "none":
+        return None
+    return " ".join(watermark_lines(current()))
 
 
 def watermark(user: User) -> None:

@@ -125,3 +125,26 @@ def test_hostile_names_are_escaped_and_neutralised(tmp_path):
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM dim_units WHERE unit_name LIKE '<img%'").fetchall()[0][0] == 1  # stored as text
     con.close()
+
+
+def test_exports_carry_the_viewers_watermark(brief):
+    """Every PPTX slide, every PNG chart and the HTML page carry the watermark text when one is given;
+    without one (the operators' CLI) none."""
+    pytest.importorskip("pptx")
+    from briefing import export
+    from briefing.figures import build_figures
+    from briefing.watermark import on_figure
+
+    mark = "李书记 li 2026-12-01 09:30 内部资料"
+    html_text = export.to_html(brief, "zh", mark)
+    assert 'class="watermark"' in html_text and html_text.count("watermark") >= 1
+    assert 'class="watermark"' not in export.to_html(brief, "zh")
+    for fig in build_figures(brief, "zh").values():
+        marked = on_figure(fig, mark)
+        assert sum(mark in (a.text or "") for a in marked.layout.annotations) == 6
+        assert not any(mark in (a.text or "") for a in fig.layout.annotations)  # the shared figure is untouched
+    if browser_path():
+        from pptx import Presentation
+
+        prs = Presentation(io.BytesIO(export.to_pptx(brief, "zh", mark)))
+        assert all(sum(sh.name == "watermark" and mark in sh.text_frame.text for sh in s.shapes) == 6 for s in prs.slides)

@@ -410,3 +410,29 @@ def test_sign_in_scopes_and_watermark_in_the_browser(signin_server, browser):
 
     events = [json.loads(x)["event"] for x in signin_server.audit.read_text(encoding="utf-8").splitlines()]
     assert events.count("signin") == 2 and "page_view" in events
+
+
+def test_gateway_sign_in_through_a_trusted_header(signin_server, browser, tmp_path):
+    """PBKPI_AUTH=header: the account named by the gateway's header is signed in (role and scope from the
+    accounts file); no header, an unknown account, or a request from an untrusted address is refused."""
+    env = {"PBKPI_AUTH": "header", "PBKPI_AUTH_DB": str(signin_server.audit.parent / "auth.sqlite"),
+           "PBKPI_AUDIT": str(tmp_path / "audit.jsonl")}
+    for trusted, headers, expect in (("127.0.0.1,::1", {"X-Remote-User": "jiangbei"}, "当前用户：江北县公司领导"),
+                                     ("127.0.0.1,::1", {}, "统一认证网关没有提供登录账号"),
+                                     ("127.0.0.1,::1", {"X-Remote-User": "stranger"}, "未在本系统开通"),
+                                     ("10.9.9.9", {"X-Remote-User": "jiangbei"}, "只接受经公司统一认证网关")):
+        for url in run_server(signin_server.db, PBKPI_TRUSTED_PROXIES=trusted, **env):
+            ctx = browser.new_context(viewport={"width": 1366, "height": 900}, extra_http_headers=headers)
+            page = ctx.new_page()
+            try:
+                page.goto(url, wait_until="domcontentloaded")
+                page.wait_for_selector(f"text={expect}", timeout=60_000)
+                if expect.startswith("当前用户"):
+                    page.wait_for_selector('[data-testid="pbkpi-watermark"]', state="attached", timeout=30_000)
+            finally:
+                ctx.close()
+    import json
+
+    events = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [e["event"] for e in events].count("signin") == 1
+    assert {e.get("reason") for e in events if e["event"] == "signin_failed"} >= {"no account header", "untrusted address"}
