@@ -365,8 +365,8 @@ def signin_server(demo_db, tmp_path_factory):
 
 def sign_in(page, url: str, account: str, password: str) -> None:
     page.goto(url, wait_until="domcontentloaded")
-    page.get_by_label("账号").fill(account)
-    page.get_by_label("密码").fill(password)
+    page.get_by_label("账号", exact=True).fill(account)
+    page.get_by_label("密码", exact=True).fill(password)
     page.get_by_role("button", name="登录").click()
     try:
         wait_idle(page)
@@ -436,3 +436,27 @@ def test_gateway_sign_in_through_a_trusted_header(signin_server, browser, tmp_pa
     events = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [e["event"] for e in events].count("signin") == 1
     assert {e.get("reason") for e in events if e["event"] == "signin_failed"} >= {"no account header", "untrusted address"}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_sign_in_form_and_admin_page_render(signin_server, browser, lang):
+    """The sign-in form speaks the link's language; the administrator's page lists the accounts and the
+    audit log (screenshots for a person to look at)."""
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{signin_server}/?lang={lang}", wait_until="domcontentloaded")
+        page.wait_for_selector("text=" + ("登录 PB-KPI Lens" if lang == "zh" else "Sign in to PB-KPI Lens"), timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / f"signin_form_{lang}_1366.png"))
+        page.get_by_label("账号" if lang == "zh" else "Account", exact=True).fill("admin")
+        page.get_by_label("密码" if lang == "zh" else "Password", exact=True).fill("admin-demo-2026")
+        page.get_by_role("button", name="登录" if lang == "zh" else "Sign in").click()
+        wait_idle(page, lang)
+        page.locator('[data-testid="stSidebarNav"] a').last.click()
+        page.wait_for_function("() => location.pathname.endsWith('/admin')", timeout=30_000)
+        wait_idle(page, lang)
+        assert page.locator('[data-testid="stDataFrame"]').count() >= 2  # accounts and audit entries (canvas grids)
+        assert not page.locator('[data-testid="stException"]').count()
+        full_screenshot(page, ARTIFACTS / f"admin_{lang}_1366.png", 1366)
+    finally:
+        ctx.close()
