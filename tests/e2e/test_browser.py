@@ -102,15 +102,23 @@ def browser():
 NAV = {"zh": "总览", "en": "Overview"}
 
 
+# idle: no running-script indicator and no stale element, continuously for `ms` (Streamlit flickers between
+# reruns; a condition that must hold for a while, checked every 100 ms, instead of fixed sleeps)
+IDLE_JS = """(ms) => {
+  const busy = document.querySelector('[data-testid="stStatusWidget"]') || document.querySelector('[data-stale="true"]');
+  const now = performance.now();
+  if (busy || window.__pbkpiIdle === undefined) { window.__pbkpiIdle = busy ? undefined : now; return false; }
+  return now - window.__pbkpiIdle >= ms;
+}"""
+
+
 def wait_idle(page, lang="zh", timeout=90_000):
-    """Wait until app.py has run (our navigation is in the sidebar) and the script has finished."""
+    """Wait until app.py has run (our navigation is in the sidebar) and the script has settled."""
     page.wait_for_function(
         "(t) => { const n = document.querySelector('[data-testid=\"stSidebarNav\"]'); return n && n.innerText.includes(t); }",
         arg=NAV[lang], timeout=timeout)
-    for _ in range(2):  # the status widget can flicker between reruns
-        page.wait_for_timeout(1000)
-        page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
-    page.wait_for_timeout(1000)
+    page.evaluate("() => { window.__pbkpiIdle = undefined; }")
+    page.wait_for_function(IDLE_JS, arg=800, polling=100, timeout=timeout)
 
 
 def full_screenshot(page, path: Path, width: int):
@@ -458,5 +466,37 @@ def test_sign_in_form_and_admin_page_render(signin_server, browser, lang):
         assert page.locator('[data-testid="stDataFrame"]').count() >= 2  # accounts and audit entries (canvas grids)
         assert not page.locator('[data-testid="stException"]').count()
         full_screenshot(page, ARTIFACTS / f"admin_{lang}_1366.png", 1366)
+    finally:
+        ctx.close()
+
+
+DEEP_LINKS = {
+    "": {"ov_quarter": "2024Q3"},
+    "profile": {"pf_unit": "BU007", "pf_kpi": "saidi"},
+    "tests": {"ts_y": "satisfaction", "ts_lag": "2", "ts_treat": "secretary_projects_active"},
+    "whatif": {"wi_lag": "0", "sa_mode": "pct", "sa_theme_days_pct": "20", "wi_pick": "sb"},
+    "briefing": {"br_quarter": "2025Q2"},
+}
+
+
+@pytest.mark.parametrize("path", list(DEEP_LINKS))
+def test_deep_link_holds_every_pages_picks(server, browser, path):
+    """A link opened in a fresh browser keeps each page's own picks: the widgets take them (the URL the page
+    writes back from its widgets still holds them after the page has run) and the chosen values show."""
+    from urllib.parse import parse_qs, urlencode, urlparse
+
+    picks = DEEP_LINKS[path]
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{server}/{path}?{urlencode({'lang': 'zh', **picks})}", wait_until="domcontentloaded")
+        wait_idle(page)
+        written = {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+        assert {k: written.get(k) for k in picks} == picks, written
+        first_select = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').first.evaluate(
+            "e => e.innerText + ' ' + Array.from(e.querySelectorAll('input')).map(i => i.value).join(' ')")
+        for value in ("2024Q3", "BU007", "2025Q2"):  # the page's first select box shows the linked value
+            if value in picks.values():
+                assert value in first_select, first_select
     finally:
         ctx.close()
