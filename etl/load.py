@@ -142,6 +142,9 @@ def _read_bulk(con, prep: _Prepared) -> None:
                                      f"请用 Excel 另存为“CSV UTF-8”后再导入。(file changes encoding part-way)")
             rows, skipped = contract.extract_frame(whole, contract.match_sheet(whole, m.dataset.id))
             prep.parts[k] = (sheet, m, rows, skipped)
+            if whole.encoding and whole.encoding != frame.encoding:  # e.g. ASCII for 64 KB, then GBK
+                notes = prep.result.notes
+                notes[:] = [f"编码 encoding: {whole.encoding}" if n == f"编码 encoding: {frame.encoding}" else n for n in notes]
 
 
 def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, frame, res: FileResult):

@@ -284,3 +284,17 @@ def test_empty_trailing_columns_are_not_columns(tmp_path, db, fmt):
     wide = write_csv(tmp_path / "w.csv", MEMBERS + [f"列{i}" for i in range(297)], [r + ["1"] * 297 for r in rows])
     (w,) = load_files([wide], db)
     assert w.error and "列" in w.error
+
+
+def test_encoding_note_names_the_encoding_the_file_was_read_in(tmp_path, db):
+    """Audit: a GBK file whose first 64 KB happen to be plain ASCII was loaded as GBK but noted as utf-8."""
+    head = "Unit code,Unit name,Parent unit code,Organisation level,Business unit code,Founded\n"
+    ascii_rows = "".join(f"A{i},Branch {i},,Branch,BU1,2005-03-01\n" for i in range(3000))  # > 64 KB of ASCII
+    gbk_rows = "".join(f"C{i},城东第{i}支部,,党支部,BU1,2005-03-01\n" for i in range(5))
+    p = tmp_path / "org.csv"
+    p.write_bytes(head.encode("ascii") + ascii_rows.encode("ascii") + gbk_rows.encode("gbk"))
+    assert len(head) + len(ascii_rows) > 65_536
+    (r,) = load_files([p], db)
+    assert r.error is None and r.rows_loaded == 3005
+    assert "编码 encoding: gbk" in r.notes and "编码 encoding: utf-8" not in r.notes
+    assert q(db, "SELECT unit_name FROM dim_units WHERE unit_id = 'C3'") == [("城东第3支部",)]
