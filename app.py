@@ -5,7 +5,7 @@ import uuid
 import streamlit as st
 
 from auth.roles import ROLES
-from ui import session, signin, state
+from ui import layout, session, signin, state
 from ui.i18n import tr
 
 st.set_page_config(page_title="PB-KPI Lens 党建–经营关联分析看板", page_icon=":material/insights:", layout="wide")
@@ -57,3 +57,4 @@ except Exception:  # a page must never show a traceback: log it with a reference
     st.error(tr("app.unexpected", ref=ref), icon=":material/error:")
 finally:  # also when the page stopped early: the URL always holds the whole view (sidebar and page picks)
     state.write_url(st.session_state["selection"])
+    layout.run_done()  # (after a page's layout.stop this raises the stop again: the marker is already drawn)

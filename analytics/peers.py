@@ -36,3 +36,17 @@ def peer_percentiles(peers: pd.DataFrame, unit: str, metric_ids: list[str], unit
         rows.append({"metric": mid, "value": float(value), "n_peers": int(reported),
                      "percentile": pct if metric(mid).direction != "lower" else 100.0 - pct})
     return pd.DataFrame(rows, columns=["metric", "value", "n_peers", "percentile"])
+
+
+def standing(peer_values: dict[str, list[float]], mine: dict[str, float | None]) -> pd.DataFrame:
+    """The same table as peer_percentiles, from a unit's own values and its peers' bare values (no ids):
+    one row per metric the unit reported with at least MIN_PEERS reporting peers."""
+    rows = []
+    for mid, values in peer_values.items():
+        v = mine.get(mid)
+        if v is None or pd.isna(v) or not np.isfinite(float(v)) or len(values) < MIN_PEERS:
+            continue
+        pct = mid_rank_percentile(pd.Series(values, dtype=float), float(v))
+        rows.append({"metric": mid, "value": float(v), "n_peers": len(values),
+                     "percentile": pct if metric(mid).direction != "lower" else 100.0 - pct})
+    return pd.DataFrame(rows, columns=["metric", "value", "n_peers", "percentile"])

@@ -384,6 +384,17 @@ class Snapshot:
         """The selected rows as an analysis Panel (unit, t): shared, read-only."""
         return from_warehouse_frame(self.rows(sel, with_unit), sel.grain)
 
+    def peer_values(self, grain: str, period: str, unit_type: str, metric_ids: tuple[str, ...]) -> dict[str, list[float]]:
+        """The values of every business unit of a type in a period, company-wide, as bare sorted numbers:
+        where one unit stands among its peers, without naming a peer (a branch secretary's scope is one
+        unit, but the comparison is with all units of its type). Missing values are left out."""
+        df = self.whole().panel(grain)
+        if df.empty:
+            return {m: [] for m in metric_ids}
+        peers = df[(df["period"] == period) & (df["unit_type"] == unit_type)]
+        return {m: sorted(float(x) for x in peers[m].dropna() if x == x and abs(float(x)) != float("inf"))
+                for m in metric_ids if m in peers}
+
     def scoped_panel(self, grain: str, scope: PanelFilter) -> Panel:
         """A whole panel narrowed to types, areas and units (the briefing's scope), every period."""
         df = self.panel(grain)

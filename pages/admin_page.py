@@ -14,7 +14,7 @@ from ui.i18n import lang, tr
 layout.header("page.admin.title", "page.admin.caption", needs_rows=False)
 if settings.auth_mode() == "none":
     st.info(tr("auth.disabled"))
-    st.stop()
+    layout.stop()
 store, log = signin.store(str(settings.auth_db())), signin.audit_log(str(settings.audit_path()))
 role_label = (lambda r: ROLES[r].zh) if lang() == "zh" else (lambda r: ROLES[r].en)
 

@@ -29,7 +29,7 @@ if layout.header("brief.page.title", "brief.page.caption"):
     vm = briefing.view(ctx, sel, briefing.Params(quarter))
     if not layout.shown(vm.result):
         layout.rerun_when_ready([vm.result.job] if vm.result is not None and vm.result.pending else [])
-        st.stop()
+        layout.stop()
     b = vm.result.value
     L = lang()
     st.header(tr("brief.title", quarter=quarter_label(quarter, L)))
@@ -73,7 +73,7 @@ if layout.header("brief.page.title", "brief.page.caption"):
         st.caption(tr(k, **{name: layout.md_escape(v) if isinstance(v, str) else v for name, v in vals.items()}))
 
     if not signin.may("export"):
-        st.stop()
+        layout.stop()
     st.subheader(tr("brief.page.export"))
     if not browser_path():
         st.warning(tr("brief.page.no_browser"))

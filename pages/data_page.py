@@ -53,7 +53,7 @@ if files and st.button(tr("page.data.load"), type="primary", key="dt_load"):
                 results = load_files(paths, settings.db_path(), labels=[f.name for f in files])
             except EtlError as exc:  # the warehouse as a whole refused (busy, newer schema): nothing changed
                 st.error(layout.md_escape(str(exc)))
-                st.stop()
+                layout.stop()
         if any(r.rows_loaded for r in results):
             warm.start_background(settings.db_path())
         signin.audit("upload", files=[{"file": r.file, "loaded": r.rows_loaded, "rejected": r.rows_rejected,

@@ -29,10 +29,10 @@ if layout.header("page.overview.title", "page.overview.caption"):
     vm = overview.view(ctx, sel, overview.Params(quarter))
     if vm.result is None:
         st.info(tr("app.no_data"))
-        st.stop()
+        layout.stop()
     if not layout.shown(vm.result):
         layout.rerun_when_ready([vm.result.job] if vm.result and vm.result.pending else [])
-        st.stop()
+        layout.stop()
     if vm.unit_scope:
         st.caption(tr("page.overview.unit_scope"))
 

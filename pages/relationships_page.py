@@ -23,13 +23,13 @@ if layout.header("page.rel.title", "page.rel.caption"):
     layout.rerun_when_ready(vm.pending)
     if vm.points.pending:
         layout.shown(vm.points)
-        st.stop()
+        layout.stop()
     layout.fishing_note(vm.narrowed)
     if vm.too_few:
         st.warning(tr("page.rel.too_few"))
-        st.stop()
+        layout.stop()
     if not layout.shown(vm.points) or not layout.shown(vm.correlations):
-        st.stop()
+        layout.stop()
     shown, line, bins, n_points = vm.points.value
     a, b = st.columns(2)
     x_title, y_title = tr("chart.within_x", name=mname(x)), tr("chart.within_y", name=mname(y))

@@ -34,14 +34,14 @@ if layout.header("page.whatif.title", "page.whatif.caption"):
     lag = c3.number_input(tr("page.rel.lag"), 0, state.LAG_MAX, key=state.pick("wi_lag", D.lag))
     if not xs:
         st.info(tr("page.whatif.pick_input"))
-        st.stop()
+        layout.stop()
     scope_box = st.container()
     cols = dict(zip(whatif.SCENARIOS, st.columns(2)))
     picks = {key: scenario_picks(cols[key], key, xs) for key in whatif.SCENARIOS}
     vm = whatif.view(ctx, sel, whatif.Params(y, tuple(xs), int(lag), picks["sa"], picks["sb"]))
     layout.rerun_when_ready(vm.pending)
     if not layout.shown(vm.model, scope_box):
-        st.stop()
+        layout.stop()
     scope_box.caption(tr("page.whatif.scope", n=vm.n_units, period=vm.period or "—"))
     results = {}
     for key, r in vm.scenarios.items():

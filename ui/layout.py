@@ -29,6 +29,21 @@ def header(title_key: str, caption_key: str | None = None, needs_rows: bool = Tr
     return True
 
 
+def run_done() -> None:
+    """The run's last element, invisible: a browser (and its tests) can tell that this run has finished.
+    app.py draws it at the end of every run; `stop` draws it before stopping early (nothing can be drawn
+    after st.stop)."""
+    import uuid
+
+    st.sidebar.html(f'<span data-testid="pbkpi-run-done" data-run="{uuid.uuid4().hex[:12]}"></span>')
+
+
+def stop() -> None:
+    """st.stop for pages: the end-of-run marker first."""
+    run_done()
+    st.stop()
+
+
 def shown(outcome: Outcome | None, container=None) -> bool:
     """True when a statistic can be drawn; otherwise say calmly why not: it is being computed in the
     background (a notice; the page reruns itself when ready, see `rerun_when_ready`), or the data cannot

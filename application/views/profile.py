@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analytics.peers import peer_percentiles
+from analytics.peers import standing
 from application.context import Context
 from application.selection import Selection
 from catalogue import metric_ids
@@ -69,10 +69,13 @@ def view(ctx: Context, sel: Selection, p: Params = DEFAULTS) -> ProfileView:
     vm.initiatives = snap.initiatives(p.unit)
     vm.markers = [(r.start, r.kind) for r in vm.initiatives.itertuples() if r.kind in MARKED_INITIATIVES][:MAX_MARKERS]
     vm.assessments = snap.assessments(p.unit)
-    panel = snap.panel(sel.grain)
-    vm.peer_period = vm.rows["period"].max() if len(vm.rows) else (panel["period"].max() if len(panel) else None)
-    last = panel[panel["period"] == vm.peer_period]
-    peers = last[last["unit_type"] == vm.unit_type]
-    vm.n_peers = len(peers)
-    vm.peers = peer_percentiles(peers, p.unit, metric_ids("kpi") + metric_ids("input"))
+    periods = snap.periods(sel.grain)
+    vm.peer_period = vm.rows["period"].max() if len(vm.rows) else (periods[-1] if periods else None)
+    # peers are every unit of the type company-wide, as bare values (no names): a scoped user sees where
+    # their unit stands without seeing any other unit
+    ids = tuple(metric_ids("kpi") + metric_ids("input"))
+    values = snap.peer_values(sel.grain, vm.peer_period, vm.unit_type, ids) if vm.peer_period else {}
+    mine = vm.rows[vm.rows["period"] == vm.peer_period]
+    vm.n_peers = max((len(v) for v in values.values()), default=0)
+    vm.peers = standing(values, {m: (mine[m].iloc[0] if len(mine) and m in mine else None) for m in ids})
     return vm

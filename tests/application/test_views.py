@@ -10,6 +10,7 @@ import pytest
 
 from analytics.periods import shift_quarter
 from application.context import Context
+from application.store import ResultStore
 from application.selection import Selection
 from application.views import overview, profile, relationships, whatif
 from etl.load import load_files
@@ -124,3 +125,23 @@ def test_params_outside_the_options_fall_back_to_defaults(demo_db):
     assert vm.params == relationships.DEFAULTS
     vm = whatif.view(ctx, Selection(), whatif.Params(xs=("theme_days",), a=whatif.Scenario("abs", (("theme_days", 50.0),))))
     assert vm.params.a.amounts == () and vm.scenarios["sa"] is None  # an amount outside the slider's range is dropped
+
+
+def test_peer_standing_is_company_wide_and_anonymous(demo_db):
+    """The profile's peer percentiles equal the tie-aware percentiles among every unit of the type; a
+    branch secretary (scope: one unit) gets the same standing, computed from bare values, never names."""
+    from analytics.peers import peer_percentiles
+    from application.warehouse import Warehouse
+    from catalogue import metric_ids
+
+    wh = Warehouse(demo_db)
+    sel = Selection("month", "2021-01", "2025-12")
+    company = profile.view(Context(wh.snapshot(), ResultStore(None)), sel, profile.Params("BU001"))
+    panel = wh.snapshot().panel("month")
+    last = panel[(panel["period"] == company.peer_period) & (panel["unit_type"] == company.unit_type)]
+    want = peer_percentiles(last, "BU001", metric_ids("kpi") + metric_ids("input"))
+    pd.testing.assert_frame_equal(company.peers.reset_index(drop=True), want.reset_index(drop=True))
+    secretary = profile.view(Context(wh.snapshot(frozenset({"BU001-01"})), ResultStore(None)), sel, profile.Params("BU001"))
+    assert secretary.units == ["BU001"]
+    pd.testing.assert_frame_equal(secretary.peers.reset_index(drop=True), want.reset_index(drop=True))
+    assert set(secretary.peers.columns) == {"metric", "value", "n_peers", "percentile"}  # no unit column

@@ -102,23 +102,34 @@ def browser():
 NAV = {"zh": "总览", "en": "Overview"}
 
 
-# idle: no running-script indicator and no stale element, continuously for `ms` (Streamlit flickers between
-# reruns; a condition that must hold for a while, checked every 100 ms, instead of fixed sleeps)
+# settled: app.py's end-of-run marker is there and is not the one the previous wait saw (a new run has
+# finished), and no running-script indicator or stale element for `ms`: conditions, not fixed sleeps
 IDLE_JS = """(ms) => {
-  const busy = document.querySelector('[data-testid="stStatusWidget"]') || document.querySelector('[data-stale="true"]');
+  const done = document.querySelector('[data-testid="pbkpi-run-done"]');
+  const run = done && done.getAttribute('data-run');
+  const busy = !run || run === window.__pbkpiLastRun || document.querySelector('[data-testid="stStatusWidget"]')
+               || document.querySelector('[data-stale="true"]');
   const now = performance.now();
   if (busy || window.__pbkpiIdle === undefined) { window.__pbkpiIdle = busy ? undefined : now; return false; }
-  return now - window.__pbkpiIdle >= ms;
+  if (now - window.__pbkpiIdle < ms) return false;
+  window.__pbkpiLastRun = run;
+  return true;
 }"""
 
 
 def wait_idle(page, lang="zh", timeout=90_000):
-    """Wait until app.py has run (our navigation is in the sidebar) and the script has settled."""
+    """Wait until app.py has run (our navigation is in the sidebar) and a new run has finished and settled."""
     page.wait_for_function(
         "(t) => { const n = document.querySelector('[data-testid=\"stSidebarNav\"]'); return n && n.innerText.includes(t); }",
         arg=NAV[lang], timeout=timeout)
     page.evaluate("() => { window.__pbkpiIdle = undefined; }")
-    page.wait_for_function(IDLE_JS, arg=800, polling=100, timeout=timeout)
+    try:
+        page.wait_for_function(IDLE_JS, arg=500, polling=100, timeout=timeout)
+    except Exception:
+        state = page.evaluate("""() => ({url: location.href, last: window.__pbkpiLastRun,
+            run: (document.querySelector('[data-testid="pbkpi-run-done"]') || {getAttribute: () => null}).getAttribute('data-run'),
+            status: !!document.querySelector('[data-testid="stStatusWidget"]'), stale: document.querySelectorAll('[data-stale="true"]').length})""")
+        raise AssertionError(f"the page did not settle: {state}") from None
 
 
 def full_screenshot(page, path: Path, width: int):
