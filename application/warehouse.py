@@ -263,7 +263,7 @@ class Snapshot:
                     SELECT u.unit_id FROM dim_units u JOIN sub ON u.parent_id = sub.unit_id)
                 SELECT DISTINCT u.business_unit_id FROM dim_units u JOIN sub USING (unit_id)
                 WHERE u.business_unit_id IS NOT NULL""", [*nodes, *nodes])
-        except duckdb.CatalogException:
+        except (duckdb.CatalogException, WarehouseUnreadable):  # no org tree (or no database): no units
             return frozenset()
         return frozenset(df["business_unit_id"]) if not df.empty else frozenset()
 

@@ -33,8 +33,11 @@ def new_context(user=None) -> Context:
 
 
 def context() -> Context:
-    """This run's context (made by app.py; a page run on its own gets a new one)."""
-    return st.session_state.get("_ctx") or new_context()
+    """This run's context (made by app.py; otherwise a new one, for the signed-in user's scope — never a
+    wider one)."""
+    from ui import signin
+
+    return st.session_state.get("_ctx") or new_context(signin.current())
 
 
 def selection() -> Selection:

@@ -304,3 +304,14 @@ def test_cli_manages_accounts_and_exports_the_audit(tmp_path, monkeypatch):
     assert "very secret" not in (tmp_path / "a.jsonl").read_text() and "another one" not in (tmp_path / "a.jsonl").read_text()
     bad = cli("role", "nobody", "leader")
     assert bad.returncode == 2 and "没有账号" in bad.stderr
+
+
+def test_a_damaged_warehouse_is_a_calm_message_for_a_scoped_user_too(accounts, tmp_path, monkeypatch):
+    import os
+
+    db = tmp_path / "broken.duckdb"
+    db.write_bytes(os.urandom(200_000))
+    monkeypatch.setenv("PBKPI_DB", str(db))
+    at = signed_in("jiangbei", "jiangbei-demo-2026")
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.error and str(db) in at.error[0].value
