@@ -22,20 +22,12 @@ def mid_rank_percentile(values: pd.Series, value: float) -> float:
 
 def peer_percentiles(peers: pd.DataFrame, unit: str, metric_ids: list[str], unit_col: str = "business_unit_id") -> pd.DataFrame:
     """One row per metric the unit reported with at least MIN_PEERS reporting peers: its value, the number
-    of peers with a value and the direction-aware percentile."""
-    rows = []
+    of peers with a value and the direction-aware percentile (`standing` over the peers' values)."""
     mine = peers[peers[unit_col] == unit]
-    for mid in metric_ids:
-        if mid not in peers or mine.empty:
-            continue
-        value = mine[mid].iloc[0]
-        reported = peers[mid].notna().sum()
-        if pd.isna(value) or not np.isfinite(float(value)) or reported < MIN_PEERS:
-            continue
-        pct = mid_rank_percentile(peers[mid].where(np.isfinite(peers[mid].astype(float))), float(value))
-        rows.append({"metric": mid, "value": float(value), "n_peers": int(reported),
-                     "percentile": pct if metric(mid).direction != "lower" else 100.0 - pct})
-    return pd.DataFrame(rows, columns=["metric", "value", "n_peers", "percentile"])
+    if mine.empty:
+        return standing({}, {})
+    values = {m: [float(x) for x in peers[m].dropna() if np.isfinite(float(x))] for m in metric_ids if m in peers}
+    return standing(values, {m: mine[m].iloc[0] for m in values})
 
 
 def standing(peer_values: dict[str, list[float]], mine: dict[str, float | None]) -> pd.DataFrame:

@@ -39,14 +39,18 @@ def on_slide(slide, prs, text: str | None) -> None:
             run.font.size, run.font.color.rgb = Pt(14), RGBColor(0xD0, 0xD0, 0xD0)
 
 
-def html_overlay(text: str | None) -> str:
-    """A fixed, click-through, unselectable layer with the watermark tiled over the page."""
-    if not text:
-        return ""
+def overlay(lines: tuple[str, ...], opacity: float = 0.14, testid: str = "watermark") -> str:
+    """A fixed, click-through, unselectable layer with the watermark's lines tiled over the page (the
+    dashboard's pages and the exported HTML use the same one)."""
+    texts = "".join(f"<text x='30' y='{130 + 24 * i}'>{escape(line)}</text>" for i, line in enumerate(lines))
     svg = (f"<svg xmlns='http://www.w3.org/2000/svg' width='460' height='260'><g transform='rotate(-24 230 130)' "
-           f"fill='rgb(90,90,90)' font-size='16' font-family='Noto Sans CJK SC, sans-serif'>"
-           f"<text x='30' y='140'>{escape(text)}</text></g></svg>")
+           f"fill='rgb(90,90,90)' font-size='16' font-family='Noto Sans CJK SC, sans-serif'>{texts}</g></svg>")
     data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    return (f'<div class="watermark" aria-hidden="true" style="position:fixed;inset:0;z-index:2147483000;'
-            f'pointer-events:none;user-select:none;opacity:0.14;background-image:url(\'data:image/svg+xml;base64,{data}\');'
-            f'background-repeat:repeat;"></div>')
+    return (f'<div class="watermark" data-testid="{escape(testid)}" aria-hidden="true" style="position:fixed;inset:0;'
+            f'z-index:2147483000;pointer-events:none;user-select:none;-webkit-user-select:none;opacity:{opacity};'
+            f'background-image:url(\'data:image/svg+xml;base64,{data}\');background-repeat:repeat;"></div>')
+
+
+def html_overlay(text: str | None) -> str:
+    """The exported HTML's layer (nothing without a watermark text)."""
+    return overlay((text,)) if text else ""

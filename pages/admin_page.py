@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import settings
+from auth.audit import EVENTS
 from auth.roles import ROLES
 from auth.store import AuthError
 from ui import layout, signin
@@ -73,9 +74,7 @@ with st.expander(tr("page.admin.change")), st.form("admin_change"):
 st.subheader(tr("page.admin.audit"))
 c1, c2, c3 = st.columns(3)
 who = c1.text_input(tr("auth.account"), key="admin_audit_account")
-what = c2.selectbox(tr("page.admin.event"), ["", *sorted({"signin", "signin_failed", "signout", "session_expired", "page_view",
-                                                          "url_rejected", "export", "upload", "account_changed"})],
-                    key="admin_audit_event", format_func=lambda e: e or tr("filter.all"))
+what = c2.selectbox(tr("page.admin.event"), ["", *EVENTS], key="admin_audit_event", format_func=lambda e: e or tr("filter.all"))
 since = c3.date_input(tr("page.admin.since"), value=None, key="admin_audit_since")
 entries = log.entries(who.strip() or None, what or None, since.isoformat() if since else None, limit=2000)
 st.dataframe(pd.DataFrame([{**{k: e.get(k) for k in ("time", "event", "account")},

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
-from xml.sax.saxutils import escape
 
 import streamlit as st
 
@@ -171,14 +170,6 @@ def watermark(user: User) -> None:
     selectable, above the content (it survives a screenshot) but letting every click through."""
     if settings.auth_mode() == "none":
         return
-    first, second = (escape(x) for x in watermark_lines(user))
-    svg = (f"<svg xmlns='http://www.w3.org/2000/svg' width='460' height='260'>"
-           f"<g transform='rotate(-24 230 130)' fill='rgb(90,90,90)' font-size='16' "
-           f"font-family='Noto Sans CJK SC, sans-serif'><text x='40' y='130'>{first}</text>"
-           f"<text x='40' y='154'>{second}</text></g></svg>")
-    import base64
+    from briefing.watermark import overlay
 
-    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    st.html(f"""<div data-testid="pbkpi-watermark" aria-hidden="true" style="position:fixed;inset:0;z-index:1000010;
-        pointer-events:none;user-select:none;-webkit-user-select:none;opacity:{settings.watermark_opacity()};
-        background-image:url('data:image/svg+xml;base64,{data}');background-repeat:repeat;"></div>""")
+    st.html(overlay(watermark_lines(user), settings.watermark_opacity(), "pbkpi-watermark"))
