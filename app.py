@@ -4,11 +4,18 @@ import uuid
 
 import streamlit as st
 
+import logsetup
+import settings
 from auth.roles import ROLES
 from ui import layout, session, signin, state
 from ui.i18n import tr
 
 st.set_page_config(page_title="PB-KPI Lens 党建–经营关联分析看板", page_icon=":material/insights:", layout="wide")
+if problems := settings.check():  # a mistyped setting is said here, whole, instead of failing somewhere later
+    st.error(tr("app.bad_settings") + "\n\n" + "\n\n".join(layout.md_escape(p) for p in problems), icon=":material/error:")
+    st.stop()
+logsetup.configure("app")
+log = logging.getLogger("pbkpi.app")
 
 PAGES = [
     ("pages/overview_page.py", "page.overview.nav", ":material/dashboard:", "overview"),
@@ -50,11 +57,14 @@ st.session_state["selection"] = state.sidebar_selection(ctx)
 st.sidebar.caption(tr("app.sidebar_note"))
 signin.viewed(nav.url_path or pages[0][3], st.session_state["selection"])
 try:
-    nav.run()
-except Exception:  # a page must never show a traceback: log it with a reference the user can quote
-    ref = uuid.uuid4().hex[:8]
-    logging.getLogger("pbkpi.app").exception("page %s failed, ref=%s", nav.url_path, ref)
-    st.error(tr("app.unexpected", ref=ref), icon=":material/error:")
+    with logsetup.context(request=uuid.uuid4().hex[:8], user=user.account, page=nav.url_path or pages[0][3]):
+        log.debug("page run")
+        try:
+            nav.run()
+        except Exception:  # a page must never show a traceback: log it with a reference the user can quote
+            ref = uuid.uuid4().hex[:8]
+            log.exception("page %s failed, ref=%s", nav.url_path, ref)
+            st.error(tr("app.unexpected", ref=ref), icon=":material/error:")
 finally:  # also when the page stopped early: the URL always holds the whole view (sidebar and page picks)
     state.write_url(st.session_state["selection"])
     layout.run_done()  # (after a page's layout.stop this raises the stop again: the marker is already drawn)

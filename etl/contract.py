@@ -33,7 +33,7 @@ def normalize_header(text: str | None) -> str:
 
 
 @lru_cache(maxsize=1)
-def _alias_index() -> dict[str, dict[str, str]]:
+def alias_index() -> dict[str, dict[str, str]]:
     """dataset id -> {normalised header -> column id}"""
     out: dict[str, dict[str, str]] = {}
     for ds in datasets().values():
@@ -69,7 +69,7 @@ def _covers(ds: Dataset, found: set[str]) -> bool:
 
 def match_sheet(sheet: Sheet, kind: str | None = None) -> Match | None:
     """Find the header row and dataset of a sheet; None when no header row fits any dataset."""
-    index = _alias_index()
+    index = alias_index()
     candidates = [kind] if kind else list(index)
     best: tuple[float, Match] | None = None
     for r, row in enumerate(sheet.rows[:HEADER_SCAN_ROWS]):

@@ -14,7 +14,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from etl import bulk_csv, contract, publish, readers, upserts, validate, warehouse
+import logsetup
+from etl import bulk_csv, contract, mappings, publish, readers, upserts, validate, warehouse
 from etl.errors import EtlError, UnknownKind, UnreadableFile
 from etl.validate import q
 
@@ -35,6 +36,8 @@ class FileResult:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     load_id: int | None = None
+    mapping: str | None = None  # the column-mapping profile applied (name@version)
+    seconds: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,6 +52,8 @@ class _Prepared:
     result: FileResult
     source: Path | None = None
     stamp: tuple[int, int] | None = None  # (size, mtime_ns) when read: a file changed meanwhile is refused
+    profile: mappings.Profile | None = None  # the column mapping the file's header was read through
+    started: float = field(default_factory=time.perf_counter)
 
     def discard(self) -> None:
         for _, _, frame, _ in self.parts:
@@ -64,10 +69,26 @@ def file_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def prepare(path: Path, label: str | None = None, kind: str | None = None, scratch: Path | None = None) -> _Prepared:
-    """Read and match a file, without touching the warehouse. Raises EtlError when it cannot be used."""
+def match(sheet: readers.Sheet, kind: str | None, profile: mappings.Profile | None,
+          store: mappings.Store | None) -> tuple[contract.Match | None, mappings.Profile | None]:
+    """A sheet's header through the given profile, else the contract, else a saved profile that fits it."""
+    if profile is not None and (m := mappings.apply(sheet, profile)) is not None:
+        return m, profile
+    if (m := contract.match_sheet(sheet, kind)) is not None:
+        return m, None
+    if profile is None and store is not None and (found := store.find_for(sheet, kind)) is not None:
+        if (m := mappings.apply(sheet, found)) is not None:
+            return m, found
+    return None, None
+
+
+def prepare(path: Path, label: str | None = None, kind: str | None = None, scratch: Path | None = None,
+            profile: mappings.Profile | None = None, store: mappings.Store | None = None) -> _Prepared:
+    """Read and match a file, without touching the warehouse. Raises EtlError when it cannot be used.
+    `profile` forces a column mapping; otherwise a saved one (`store`) is used when the header is foreign."""
+    started = time.perf_counter()
     label = label or Path(path).name
-    contract.require_kind(kind)
+    contract.require_kind(kind or (profile.kind if profile else None))
     res = FileResult(file=label)
     stamp = _stamp(Path(path))
     parts = []
@@ -81,12 +102,18 @@ def prepare(path: Path, label: str | None = None, kind: str | None = None, scrat
         sheets = [readers.Sheet(Path(label).stem, bulk.head, bulk.encoding)]
     else:
         sheets = readers.iter_sheets(Path(path), label)  # one at a time: each is compacted before the next
+    used = None
     for sh in sheets:
-        m = contract.match_sheet(sh, kind)
+        m, through = match(sh, kind, profile, store)
         if m is None:
             if any(any(c for c in r) for r in sh.rows):
                 res.sheets_skipped.append(sh.name)
             continue
+        if through is not None and used is None:
+            used = through
+            res.mapping = through.tag
+            res.notes.append(f"按已保存的列映射「{through.name}」（第 {through.version} 版）识别表头。"
+                             f"(header read through mapping {through.tag})")
         if m.duplicates:
             if bulk is not None:
                 bulk.discard()
@@ -110,11 +137,17 @@ def prepare(path: Path, label: str | None = None, kind: str | None = None, scrat
     if not parts:
         if bulk is not None:
             bulk.discard()
+        if profile is not None:
+            raise mappings.MappingError(mappings.not_found_message(label, profile, sheets_head(path, label)))
         raise UnknownKind(contract.unknown_kind_message(label))
     if res.sheets_skipped:
         res.notes.append(f"以下工作表表头不符合模板，已跳过：{'、'.join(res.sheets_skipped)}")
     res.kind = ",".join(dict.fromkeys(m.dataset.id for _, m, _, _ in parts))
-    return _Prepared(label, digest, parts, res, Path(path), stamp)
+    return _Prepared(label, digest, parts, res, Path(path), stamp, used, started)
+
+
+def sheets_head(path: Path, label: str) -> list[readers.Sheet]:
+    return readers.head_sheets(Path(path), label, contract.HEADER_SCAN_ROWS)
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -136,11 +169,12 @@ def _read_bulk(con, prep: _Prepared) -> None:
             prep.parts[k] = (sheet, m, frame, bulk_csv.materialize(con, frame, m))
         except bulk_csv.Unavailable:
             frame.discard()
-            whole = next((s for s in readers.read_file(frame.source, prep.label) if contract.match_sheet(s, m.dataset.id)), None)
+            found = ((s, match(s, m.dataset.id, prep.profile, None)[0]) for s in readers.read_file(frame.source, prep.label))
+            whole, again = next(((s, mm) for s, mm in found if mm is not None), (None, None))
             if whole is None:  # the whole file reads differently from its first 64 KB: mixed encodings, say
                 raise UnreadableFile(f"文件「{prep.label}」前后内容不一致（常见原因：同一文件混用了 GBK 与 UTF-8 编码），"
                                      f"请用 Excel 另存为“CSV UTF-8”后再导入。(file changes encoding part-way)")
-            rows, skipped = contract.extract_frame(whole, contract.match_sheet(whole, m.dataset.id))
+            rows, skipped = contract.extract_frame(whole, again)
             prep.parts[k] = (sheet, m, rows, skipped)
             if whole.encoding and whole.encoding != frame.encoding:  # e.g. ASCII for 64 KB, then GBK
                 notes = prep.result.notes
@@ -186,8 +220,15 @@ def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, fra
         _load_custom(con, load_id, sheet, m, res)
     bulk_csv.drop(con)  # the text rows are done with: free their memory before the upsert
     con.execute("DROP TABLE IF EXISTS raw_rejected")
+    fix = upserts.corrections_sql(ds.id, ds.table, load_id)
     for sql in upserts.upsert_sql(ds.id, ds.table, load_id):
-        con.execute(sql)
+        done = con.execute(sql)
+        if sql == fix and (replaced := done.fetchall()[0][0]):
+            months = con.execute("SELECT count(DISTINCT (unit_id, date_trunc('month', date))) FROM incoming "
+                                 "WHERE activity_id IS NULL").fetchall()[0][0]
+            res.notes.append(f"工作表「{sheet}」按支部和月份更正：此前导入的 {replaced} 条无编号活动记录"
+                             f"已由本文件的 {months} 个支部·月替换（按支部·月整体替换，见使用说明“更正规则”）。")
+            log.info("sheet %s replaced %d id-less activities in %d branch-months", sheet, replaced, months)
     loaded = con.execute("SELECT count(*) FROM incoming").fetchall()[0][0]
     con.execute("DROP VIEW incoming")
     con.execute("DROP TABLE staged")  # the panel refresh after the load needs the memory
@@ -255,10 +296,14 @@ def load_prepared(con: duckdb.DuckDBPyConnection, prep: _Prepared) -> FileResult
         if prep.source is not None and _stamp(prep.source) != prep.stamp:
             raise UnreadableFile(f"文件「{prep.label}」在导入过程中被修改，已整体回滚，未写入任何数据；"
                                  f"请等文件保存完成后重新导入。(file changed while loading)")
+        res.seconds = round(time.perf_counter() - prep.started, 3)
         con.execute(
-            "INSERT INTO etl_loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
+            "INSERT INTO etl_loads (load_id, file_name, content_hash, kind, sheets, rows_loaded, rows_rejected, "
+            "rows_skipped, loaded_at, notes, file_bytes, seconds, mapping) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?)",
             [load_id, prep.label, prep.digest, res.kind, ",".join(res.sheets_loaded), res.rows_loaded,
-             res.rows_rejected, res.rows_skipped, json.dumps(res.notes, ensure_ascii=False)],
+             res.rows_rejected, res.rows_skipped, json.dumps(res.notes, ensure_ascii=False),
+             prep.stamp[0] if prep.stamp else None, res.seconds, res.mapping],
         )
         con.execute("COMMIT")
     except Exception:
@@ -268,29 +313,57 @@ def load_prepared(con: duckdb.DuckDBPyConnection, prep: _Prepared) -> FileResult
 
 
 def load_files(paths, db_path, kind: str | None = None, labels: list[str] | None = None,
-               timings: dict | None = None) -> list[FileResult]:
+               timings: dict | None = None, mapping: str | None = None, progress=None,
+               mapping_store: mappings.Store | None = None) -> list[FileResult]:
     """Load every file; one that cannot be read or recognised comes back with `error` set and loads
     nothing. Files are loaded in dependency order (organisation units first). `timings`, when given,
-    receives the seconds spent rebuilding the panels (the benchmark reports that step separately)."""
+    receives the seconds spent rebuilding the panels (the benchmark reports that step separately).
+    `mapping` names a saved column-mapping profile to read every file through; without it a file with a
+    foreign header is read through a saved profile that fits it (PBKPI_MAPPINGS). `progress`, when given,
+    is called with one dict per step: {"file", "index", "total", "phase", …} (phases: read, load, done,
+    failed, panels, publish)."""
     labels = labels or [Path(p).name for p in paths]
+    store = mapping_store or mappings.Store()
+    profile = store.get(mapping) if mapping else None
     results: list[FileResult | None] = [None] * len(labels)
-    # dependency order from the first rows alone; then each file is read whole, loaded and released
-    # before the next, so memory holds one file at a time
-    order = sorted(range(len(labels)), key=lambda i: _sniff_order(Path(paths[i]), labels[i], kind))
-    try:
-        with publish.working_copy(Path(db_path)) as work:
-            _load_in_order(work, [(i, Path(paths[i]), labels[i]) for i in order], kind, results, timings)
-            if all(r is None or r.error for r in results):
-                raise _NothingLoaded  # leave the live warehouse (and the dashboards' caches) untouched
-    except _NothingLoaded:
-        pass
-    except (OSError, duckdb.IOException) as exc:  # the disk, not a file: nothing was published
-        log.error("could not write beside the warehouse %s", db_path, exc_info=True)
-        raise WarehouseNotWritable(
-            f"无法在仓库所在目录写入（{getattr(exc, 'strerror', None) or exc}）：{Path(db_path).parent}。"
-            f"仓库未被修改。请检查磁盘空间和该目录的写入权限后重试。(cannot write beside the warehouse: nothing changed)"
-        ) from None
-    return [r for r in results if r is not None]
+    batch = uuid.uuid4().hex[:8]
+    with logsetup.context(load=batch):
+        log.info("loading %d file(s) into %s%s", len(labels), db_path, f" through mapping {profile.tag}" if profile else "")
+        # dependency order from the first rows alone; then each file is read whole, loaded and released
+        # before the next, so memory holds one file at a time
+        order = sorted(range(len(labels)), key=lambda i: _sniff_order(Path(paths[i]), labels[i], kind, profile, store))
+        step = _Steps(progress, len(labels))
+        try:
+            with publish.working_copy(Path(db_path)) as work:
+                _load_in_order(work, [(i, Path(paths[i]), labels[i]) for i in order], kind, results, timings,
+                               profile, store, step)
+                if all(r is None or r.error for r in results):
+                    raise _NothingLoaded  # leave the live warehouse (and the dashboards' caches) untouched
+                step(None, "publish")
+        except _NothingLoaded:
+            log.info("nothing loaded: the warehouse is unchanged")
+        except (OSError, duckdb.IOException) as exc:  # the disk, not a file: nothing was published
+            log.error("could not write beside the warehouse %s", db_path, exc_info=True)
+            raise WarehouseNotWritable(
+                f"无法在仓库所在目录写入（{getattr(exc, 'strerror', None) or exc}）：{Path(db_path).parent}。"
+                f"仓库未被修改。请检查磁盘空间和该目录的写入权限后重试。(cannot write beside the warehouse: nothing changed)"
+            ) from None
+        done = [r for r in results if r is not None]
+        log.info("finished: %d file(s) loaded, %d refused", sum(1 for r in done if not r.error), sum(1 for r in done if r.error))
+    return done
+
+
+class _Steps:
+    """Calls the caller's progress function, numbering the files in the order they are loaded."""
+
+    def __init__(self, progress, total: int):
+        self.progress, self.total, self.index = progress, total, 0
+
+    def __call__(self, label: str | None, phase: str, **info) -> None:
+        if label is not None and phase == "read":
+            self.index += 1
+        if self.progress is not None:
+            self.progress({"file": label, "index": self.index, "total": self.total, "phase": phase, **info})
 
 
 class WarehouseNotWritable(EtlError):
@@ -301,16 +374,16 @@ class _NothingLoaded(Exception):
     pass
 
 
-def _sniff_order(path: Path, label: str, kind: str | None) -> int:
+def _sniff_order(path: Path, label: str, kind: str | None, profile=None, store=None) -> int:
     rank = {k: i for i, k in enumerate(upserts.ORDER)}
-    if kind:
-        return rank.get(kind, len(rank))
+    if kind or profile:
+        return rank.get(kind or profile.kind, len(rank))
     try:
         sheets = readers.head_sheets(path, label, contract.HEADER_SCAN_ROWS)
     except Exception:  # unreadable: last in line, where reading it whole says what is wrong
         log.debug("could not sniff %s", label, exc_info=True)
         return len(rank)
-    found = [rank[m.dataset.id] for sh in sheets if (m := contract.match_sheet(sh)) is not None]
+    found = [rank[m.dataset.id] for sh in sheets if (m := match(sh, None, None, store)[0]) is not None]
     return min(found, default=len(rank))
 
 
@@ -329,51 +402,64 @@ def _rollback_if_open(con) -> None:
         log.debug("no transaction to roll back", exc_info=True)
 
 
-def _load_in_order(work: Path, files: list, kind: str | None, results: list, timings: dict | None) -> None:
+def _load_in_order(work: Path, files: list, kind: str | None, results: list, timings: dict | None,
+                   profile=None, store=None, step=None) -> None:
+    step = step or _Steps(None, len(files))
     con = warehouse.connect(work)
     try:
         warehouse.init_schema(con)
         for i, path, label in files:
+            step(label, "read", bytes=_stamp(path)[0] if _stamp(path) else None)
             try:
-                prep = prepare(path, label, kind, scratch=work)
+                prep = prepare(path, label, kind, scratch=work, profile=profile, store=store)
             except EtlError as exc:
-                results[i] = FileResult(file=label, error=str(exc))
+                results[i] = _refused(FileResult(file=label), str(exc), step)
                 continue
             except Exception:  # one file's unexpected fault never sinks the others: logged, reported, skipped
-                results[i] = FileResult(file=label, error=_unexpected(label))
+                results[i] = _refused(FileResult(file=label), _unexpected(label), step)
                 continue
+            step(label, "load", kind=prep.result.kind)
             try:
                 try:
                     results[i] = load_prepared(con, prep)
+                    log.info("loaded %s: kind=%s rows=%d rejected=%d skipped=%d load_id=%s seconds=%.2f%s", label,
+                             prep.result.kind, prep.result.rows_loaded, prep.result.rows_rejected, prep.result.rows_skipped,
+                             prep.result.load_id, prep.result.seconds or 0,
+                             f" mapping={prep.result.mapping}" if prep.result.mapping else "")
+                    step(label, "done", result=prep.result)
                 except EtlError as exc:  # found only while reading in bulk: limits, encoding
-                    prep.result.error = str(exc)
-                    prep.result.rows_loaded = prep.result.rows_rejected = prep.result.rows_skipped = 0
-                    prep.result.rejects = []
-                    results[i] = prep.result
+                    results[i] = _refused(prep.result, str(exc), step)
                 except duckdb.Error as exc:
-                    prep.result.error = f"导入「{prep.label}」时数据库出错，已整体回滚，未写入任何数据：{exc}"
-                    prep.result.rows_loaded = prep.result.rows_rejected = 0
-                    prep.result.rejects = []
-                    results[i] = prep.result
+                    log.error("loading %s failed in the database, rolled back", label, exc_info=True)
+                    results[i] = _refused(prep.result, f"导入「{prep.label}」时数据库出错，已整体回滚，未写入任何数据：{exc}", step)
                 except Exception:
                     _rollback_if_open(con)
-                    prep.result.error = _unexpected(prep.label)
-                    prep.result.rows_loaded = prep.result.rows_rejected = prep.result.rows_skipped = 0
-                    prep.result.rejects = []
-                    results[i] = prep.result
+                    results[i] = _refused(prep.result, _unexpected(prep.label), step)
             finally:
                 prep.discard()
                 prep.parts.clear()  # release this file's rows before reading the next
         if all(r is None or r.error for r in results):
             return
         # panels once per command: nobody sees the working copy before it is published whole
+        step(None, "panels")
         started = time.perf_counter()
         con.execute("BEGIN TRANSACTION")
         done = warehouse.refresh_panels(con, incremental=True)
         con.execute("COMMIT")
+        log.info("panels refreshed in %.1f s", time.perf_counter() - started)
         if timings is not None:
             timings["panels"] = time.perf_counter() - started
             timings["panels_refreshed"] = done
         con.execute("CHECKPOINT")
     finally:
         con.close()
+
+
+def _refused(res: FileResult, message: str, step) -> FileResult:
+    """A file that loads nothing: its counts cleared, the reason logged and reported."""
+    res.error = message
+    res.rows_loaded = res.rows_rejected = res.rows_skipped = 0
+    res.rejects = []
+    log.warning("refused %s: %s", res.file, message.replace("\n", " "))
+    step(res.file, "failed", result=res)
+    return res

@@ -15,7 +15,7 @@ from etl.errors import SchemaTooNew
 from etl.personal import is_personal_header
 from etl.validate import q
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 log = logging.getLogger(__name__)
 
 
@@ -46,6 +46,9 @@ def migrate(con: duckdb.DuckDBPyConnection, from_version: int | None) -> None:
     """Bring a warehouse whose tables exist (schema.sql ran) from `from_version` to SCHEMA_VERSION."""
     if from_version is not None and from_version < 2:
         _forget_personal_data(con)
+    if from_version is not None and from_version < 3:  # a load's size, duration and mapping profile
+        for col, kind in (("file_bytes", "BIGINT"), ("seconds", "DOUBLE"), ("mapping", "VARCHAR")):
+            con.execute(f"ALTER TABLE etl_loads ADD COLUMN IF NOT EXISTS {col} {kind}")
     con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
 
 

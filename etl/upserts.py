@@ -3,8 +3,13 @@
 used both to drop in-file duplicates and to upsert."""
 from __future__ import annotations
 
-DERIVED_ACTIVITY_KEY = ("'h:' || md5(concat_ws('|', resolved_ref, CAST(date AS VARCHAR), activity_type, "
-                        "COALESCE(topic, '')))")  # over `staged`, for an activity filed without an id
+# An activity filed without an id is identified by everything it says (over `staged`): two genuine
+# activities of the same type and topic on the same day differ in something else and both stay; an exact
+# copy of a row is rejected as a duplicate. Corrections replace whole branch-months (CORRECTIONS below).
+_ACTIVITY_CELLS = ("resolved_ref", "CAST(date AS VARCHAR)", "activity_type", "CAST(participants AS VARCHAR)",
+                   "CAST(expected AS VARCHAR)", "CAST(hours AS VARCHAR)", "topic", "business_link")
+DERIVED_ACTIVITY_KEY = ("'r:' || md5(concat_ws('|', "
+                        + ", ".join(f"COALESCE({c}, '\x00')" for c in _ACTIVITY_CELLS) + "))")
 ACTIVITY_KEY = f"COALESCE(activity_id, {DERIVED_ACTIVITY_KEY})"
 
 SELECTS: dict[str, str] = {
@@ -87,11 +92,29 @@ def touched_sql(dataset_id: str, table: str) -> str:
             f"FROM ({union}) HAVING min(lo) IS NOT NULL")
 
 
+# The correction rule for records without an id (README "Corrections"): a file is authoritative for the
+# (branch, month) pairs its id-less rows cover. Loading it deletes the id-less rows earlier loads left in
+# those branch-months, so a re-sent, corrected sheet replaces exactly what it corrects — a changed topic,
+# a removed row — and nothing else. Rows of the same load (another sheet of the workbook) stay.
+CORRECTIONS: dict[str, str] = {
+    "party_activities": """DELETE FROM {table} AS t USING (
+            SELECT DISTINCT unit_id, date_trunc('month', date) AS month FROM incoming WHERE activity_id IS NULL) AS bm
+        WHERE t.activity_id IS NULL AND t.load_id <> {load_id}
+          AND t.unit_id = bm.unit_id AND date_trunc('month', t.date) = bm.month""",
+}
+
+
+def corrections_sql(dataset_id: str, table: str, load_id: int) -> str | None:
+    sql = CORRECTIONS.get(dataset_id)
+    return sql.format(table=table, load_id=int(load_id)) if sql else None
+
+
 def upsert_sql(dataset_id: str, table: str, load_id: int) -> list[str]:
     """Statements that replace, by natural key, the rows of `table` with the accepted rows of `staged`:
     note the panel months they touch, delete the keys about to arrive, then append. Keys are unique within
     `staged` (in-file duplicates are rejected first), so the table's keys stay unique without an index on
-    the big tables."""
+    the big tables. The branch-month replacement of id-less records (CORRECTIONS) runs between the view
+    and the delete; its count is read by the loader (etl/load.py)."""
     same = " AND ".join(f"{k.format(t='t')} = {k.format(t='n')}" for k in TABLE_KEYS[dataset_id])
     return [
         # a view, not a copy: at group scale a third copy of a big file's rows would not fit in memory
@@ -99,6 +122,7 @@ def upsert_sql(dataset_id: str, table: str, load_id: int) -> list[str]:
         f"FROM staged WHERE reject_reason IS NULL",
         TOUCHED_TABLE,
         touched_sql(dataset_id, table),
+        *filter(None, [corrections_sql(dataset_id, table, load_id)]),
         f"DELETE FROM {table} AS t USING incoming AS n WHERE {same}",
         f"INSERT INTO {table} BY NAME SELECT * FROM incoming",
     ]

@@ -215,8 +215,13 @@ def duplicate_sql(ds: Dataset, key_exprs: list[str]) -> str:
     part = ", ".join(key_exprs)
     keys = ", ".join(f"{k} AS k{i}" for i, k in enumerate(key_exprs))
     same = " AND ".join(f"d.k{i} IS NOT DISTINCT FROM {k}" for i, k in enumerate(key_exprs))
+    if ds.id == "party_activities":  # without an id the key is the whole row: a repeat is a copy
+        reason = ("'与本文件第 ' || d.last_row || ' 行完全相同（重复填写），只导入一行；"
+                  "如确为两次活动，请填写活动编号或在活动主题中加以区分'")
+    else:
+        reason = f"'与本文件第 ' || d.last_row || ' 行重复（相同{_key_words(ds)}），以后者为准'"
     return f"""
-UPDATE staged SET reject_reason = '与本文件第 ' || d.last_row || ' 行重复（相同{_key_words(ds)}），以后者为准'
+UPDATE staged SET reject_reason = {reason}
 FROM (
   SELECT {keys}, max(_row) AS last_row
   FROM staged WHERE reject_reason IS NULL AND hash({part}) IN ({_repeated_hashes(key_exprs)})
@@ -228,7 +233,7 @@ WHERE staged.reject_reason IS NULL AND {same} AND staged._row < d.last_row
 
 def _key_words(ds: Dataset) -> str:
     words = {
-        "party_activities": "组织、日期、活动类型和主题",
+        "party_activities": "活动编号，或无编号时的全部内容",
         "membership": "组织和月份",
         "assessments": "组织和考核周期",
         "kpi_monthly": "业务单元和月份",

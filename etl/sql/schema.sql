@@ -18,7 +18,10 @@ CREATE TABLE IF NOT EXISTS etl_loads (
     rows_rejected BIGINT NOT NULL,
     rows_skipped  BIGINT NOT NULL,
     loaded_at     TIMESTAMP NOT NULL,
-    notes         VARCHAR
+    notes         VARCHAR,
+    file_bytes    BIGINT,      -- schema 3: size of the file, and seconds its load took (the upload page's estimate)
+    seconds       DOUBLE,
+    mapping       VARCHAR      -- schema 3: the column-mapping profile applied (name@version), if any
 );
 
 CREATE TABLE IF NOT EXISTS etl_rejects (
