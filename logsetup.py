@@ -78,7 +78,10 @@ def _formatter() -> logging.Formatter:
 def configure(component: str, stderr: bool = True) -> Path | None:
     """Set up the root logger for this process (again only if the settings changed); returns the log file
     in use, or None. A log file that cannot be opened (read-only directory) is said once on stderr and
-    logging goes on to stderr alone: a dashboard must not fail to start over its log file."""
+    logging goes on to stderr alone: a dashboard must not fail to start over its log file.
+
+    The dashboard and the warm-up log to stderr and the file. A command line (stderr=False) writes its own
+    messages for the person at the terminal and logs to the file only (none with PBKPI_LOG_FILE=off)."""
     level, path = settings.log_level(), settings.log_file()
     key = (component, level, settings.log_format(), str(path), stderr)
     root = logging.getLogger()
@@ -102,6 +105,8 @@ def configure(component: str, stderr: bool = True) -> Path | None:
         except OSError as exc:
             print(f"日志文件无法写入，仅输出到终端 (log file not writable, logging to stderr only): {path}: {exc}",
                   file=sys.stderr)
+    if not handlers:  # nothing to write to, by choice: not Python's last-resort handler on stderr either
+        handlers.append(logging.NullHandler())
     fmt, filt = _formatter(), _ContextFilter(component)
     for handler in handlers:
         handler.setFormatter(fmt)

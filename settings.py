@@ -75,6 +75,10 @@ SETTINGS: tuple[Setting, ...] = (
             choices=("text", "json")),
     Setting("PBKPI_LOG_FILE", "path", "",
             "the rotating log file (default: logs/pbkpi.log beside the warehouse; `off`: stderr only)"),
+    Setting("PBKPI_HEALTH_PORT", "count", "8599",
+            "port of the health check beside the dashboard (GET /health: 200 ready, 503 not; 0 turns it off)",
+            lo=0, hi=65535),
+    Setting("PBKPI_HEALTH_ADDRESS", "text", "127.0.0.1", "address the health check listens on"),
     Setting("PBKPI_LOG_MB", "size", "20", "size at which the log file is rotated (five old files are kept)",
             lo=1, unit="MB"),
 )
@@ -201,6 +205,8 @@ def listing() -> list[dict]:
             shown = log_file()
         if isinstance(shown, tuple):
             shown = ",".join(shown)
+        elif s.kind == "size" and problem is None:
+            shown = f"{text} (= {shown:,} bytes)"
         rows.append({"name": s.name, "value": "" if shown is None else str(shown), "source": "env" if from_env else "default",
                      "problem": problem, "doc": s.doc})
     return rows
@@ -300,6 +306,14 @@ def log_file() -> Path | None:
     if from_env and text.lower() in ("off", "none", "-", "0", "false", "no"):
         return None
     return Path(text) if from_env else db_path().parent / "logs" / "pbkpi.log"
+
+
+def health_port() -> int:
+    return value("PBKPI_HEALTH_PORT")
+
+
+def health_address() -> str:
+    return value("PBKPI_HEALTH_ADDRESS")
 
 
 def log_bytes() -> int:

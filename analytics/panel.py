@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.errors import AnalysisError, named
-from analytics.periods import GRAINS, period_index
+from analytics.periods import GRAINS, parse_time_column, period_index
 from catalogue import metric_ids
 
 ATTRS = ["business_unit_name", "unit_type", "region"]
@@ -48,28 +48,35 @@ def from_warehouse_frame(df: pd.DataFrame, grain: str) -> Panel:
 
 
 def from_csv(path, entity: str, time: str) -> Panel:
-    """Any tidy panel: one row per entity and time. Time may be integers (years) or dates/months."""
-    df = pd.read_csv(path)
+    """Any tidy panel: one row per entity and time. The time column may hold whole numbers (also written as
+    `1935.0`), quarters, months or dates in the common forms (analytics.periods.parse_time_column). A
+    calendar time becomes months or quarters on the calendar (monthly dates → months; a gap stays a gap)."""
+    import warnings
+
+    with warnings.catch_warnings():  # pandas' dtype guesses are not the user's business: errors are said below
+        warnings.simplefilter("ignore")
+        try:
+            df = pd.read_csv(path, dtype={time: "string"}, low_memory=False)
+        except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise AnalysisError(f"无法读取 CSV 文件 {path}：{exc}。(cannot read the CSV)") from None
     for c in (entity, time):
         if c not in df.columns:
             raise AnalysisError(f"CSV 中没有列 {c!r}；现有列：{', '.join(map(str, df.columns))}。(column not found)")
     out = df.rename(columns={entity: "unit"}).copy()
     out["unit"] = out["unit"].astype(str)
-    tcol = out[time]
-    if pd.api.types.is_integer_dtype(tcol):
-        out["t"] = tcol.astype(int)
-        grain = "custom"
-    else:
-        dates = pd.to_datetime(tcol.astype(str), errors="coerce")
-        if dates.isna().any():
-            raise AnalysisError(f"时间列 {time!r} 有无法识别的值，请使用整数年份或 2024-07 这样的日期。(unparseable time)")
-        idx = dates.dt.year * 12 + dates.dt.month - 1
-        steps = np.diff(np.sort(idx.unique()))
+    try:
+        t, grain, labels, start = parse_time_column(out[time], time)
+    except ValueError as exc:
+        raise AnalysisError(str(exc)) from None
+    if grain == "month":  # dates a quarter or a year apart: lag 1 is the previous observation's period
+        steps = np.diff(np.sort(t.unique()))
         step = int(np.gcd.reduce(steps)) if len(steps) else 1
-        out["t"] = ((idx - idx.min()) // max(step, 1)).astype(int)
-        grain = "quarter" if step == 3 else "month" if step == 1 else "custom"
-        out["period_start"] = dates
-    out["period"] = tcol.astype(str)
+        if step > 1:
+            t, grain = (t - t.min()) // step, "quarter" if step == 3 else "custom"
+    out["t"] = t.astype(int)
+    if start is not None:
+        out["period_start"] = start
+    out["period"] = labels
     if out.duplicated(["unit", "t"]).any():
         raise AnalysisError("CSV 面板中同一实体同一时期有多行，请先汇总为每个实体每期一行。(duplicate entity-time rows)")
     return Panel(out, grain, entity_label=entity)

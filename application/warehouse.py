@@ -480,6 +480,19 @@ class Snapshot:
         return self._query("""SELECT load_id, file_name, kind, rows_loaded, rows_rejected, rows_skipped, loaded_at
                               FROM etl_loads ORDER BY load_id DESC LIMIT 200""")
 
+    def load_rate(self) -> float | None:
+        """Bytes per second the loads of files of 1 MB or more took here (median of the last 50), for the
+        upload page's estimate of a large file's time; None before any (or on a warehouse of schema < 3)."""
+        try:
+            df = self._query("""SELECT median(file_bytes / seconds) AS rate FROM (
+                                    SELECT file_bytes, seconds FROM etl_loads WHERE file_bytes >= 1048576 AND seconds > 0
+                                    ORDER BY load_id DESC LIMIT 50)""")
+        except duckdb.Error:  # no such columns yet: the estimate is only left out
+            log.debug("no load durations in %s", self.path, exc_info=True)
+            return None
+        rate = df["rate"].iloc[0] if len(df) else None
+        return None if rate is None or pd.isna(rate) else float(rate)
+
     @_kept(8)
     def coverage(self) -> pd.DataFrame:
         """Per business unit and month: which sources reported (KPI file, membership report, activities)."""

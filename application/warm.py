@@ -13,13 +13,63 @@ Run it after `python -m etl load`; `make run` and the upload page start it in th
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
+import logging
+import os
 import sys
 import time
 from pathlib import Path
 
+import logsetup
 import settings
 
 ROOT = Path(__file__).resolve().parents[1]
+log_ = logging.getLogger(__name__)
+
+
+# --- the warm-up's state, for the Data page and the health check ---------------------------------------
+
+def state_path(db: Path) -> Path:
+    return Path(str(Path(db).resolve()) + ".warm.json")
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def read_state(db: Path) -> dict | None:
+    """{"state": running|done|failed|interrupted, "started", "finished", "reason", "pages", "version"} of the
+    last warm-up of this warehouse, or None when none ran. A warm-up whose process is gone while it still says
+    running was interrupted (killed, machine restarted)."""
+    try:
+        doc = json.loads(state_path(db).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log_.warning("warm-up state %s unreadable: %s", state_path(db), exc)
+        return None
+    if doc.get("state") == "running" and not _alive(doc.get("pid")):
+        doc["state"] = "interrupted"
+    return doc
+
+
+def _write_state(db: Path, **doc) -> None:
+    path = state_path(db)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(doc, ensure_ascii=False, default=str), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:  # the warm-up itself goes on; its state is only not shown
+        log_.warning("could not write the warm-up state %s", path, exc_info=True)
+
+
+def _now() -> str:
+    return dt.datetime.now().isoformat(timespec="seconds")
 
 
 def slices(snapshot, which: str) -> list:
@@ -89,19 +139,25 @@ def warm(db: Path, which: str = "all,regions,types", log=print, pages=PAGES, iso
 
 
 def _warm_isolated(db: Path, which: str, log, pages) -> dict:
-    import json
+    """Each page in its own process; {page: seconds}, and {"failed": {page: reason}} for those that failed."""
     import subprocess
 
-    timings: dict[str, float] = {}
+    timings: dict = {}
+    failed: dict[str, str] = {}
     for page in pages:
         proc = subprocess.run([sys.executable, "-m", "application.warm", "--db", str(db), "--slices", which, "--pages", page,
-                               "--json"], cwd=ROOT, capture_output=True, text=True)
+                               "--json"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for line in proc.stdout.splitlines()[:-1]:
             log(line)
         if proc.returncode != 0:
-            log(f"  ! {page}: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
+            lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+            failed[page] = lines[-1] if lines else f"exit status {proc.returncode}"
+            log_.error("warming %s failed (exit %s): %s", page, proc.returncode, proc.stderr.strip()[-2000:])
+            log(f"  ! {page}: {failed[page]}")
             continue
         timings.update(json.loads(proc.stdout.splitlines()[-1]))
+    if failed:
+        timings["failed"] = failed
     return timings
 
 
@@ -110,9 +166,12 @@ def start_background(db: Path) -> None:
     import subprocess
 
     if not settings.warm_after_load():
+        log_.info("warm-up after the load is off (PBKPI_WARM)")
         return
-    subprocess.Popen([sys.executable, "-m", "application.warm", "--db", str(db)], cwd=ROOT, start_new_session=True,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # its log lines go to the log file (and to this server's stderr, where the operator looks)
+    proc = subprocess.Popen([sys.executable, "-m", "application.warm", "--db", str(db)], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=None)
+    log_.info("warm-up started in the background, pid %s", proc.pid)
 
 
 def main(argv=None) -> int:
@@ -123,7 +182,11 @@ def main(argv=None) -> int:
                     "default: every statistics page, each in its own process)")
     ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # last line: {page: seconds}
     args = ap.parse_args(argv)
+    if problems := settings.check():
+        print("\n".join(problems), file=sys.stderr)
+        return 2
     db = Path(args.db) if args.db else settings.db_path()
+    logsetup.configure("warm")
     if not db.exists():
         print(f"仓库文件不存在：{db}。(no warehouse)", file=sys.stderr)
         return 2
@@ -146,10 +209,37 @@ def main(argv=None) -> int:
 
             print(json.dumps(timings))
         return 0
+    return _warm_with_state(db, args.slices)
+
+
+def _warm_with_state(db: Path, which: str) -> int:
+    """The whole warm-up, its state written beside the warehouse as it goes (running, then done or failed
+    with the reason), every step logged."""
     t = time.perf_counter()
+    started = _now()
+    version = f"{db.stat().st_mtime_ns}:{db.stat().st_size}"
+    _write_state(db, state="running", pid=os.getpid(), started=started, version=version)
+    log_.info("warming dashboard caches for %s", db)
     print(f"预热看板缓存 warming dashboard caches for {db} …", flush=True)
-    warm(db, args.slices, log=lambda line: print(line, flush=True), isolate=True)
-    print(f"完成 done in {time.perf_counter() - t:.1f} s")
+    try:
+        timings = warm(db, which, log=lambda line: print(line, flush=True), isolate=True)
+    except Exception as exc:  # logged with its traceback and shown on the Data page; the server is unaffected
+        log_.exception("warm-up failed")
+        _write_state(db, state="failed", pid=os.getpid(), started=started, finished=_now(), version=version,
+                     reason=f"{type(exc).__name__}: {exc}")
+        return 1
+    failed = timings.pop("failed", {})
+    secs = time.perf_counter() - t
+    if failed:
+        reason = "；".join(f"{page}: {why}" for page, why in failed.items())
+        _write_state(db, state="failed", pid=os.getpid(), started=started, finished=_now(), version=version,
+                     reason=reason, pages=timings, seconds=round(secs, 1))
+        log_.error("warm-up finished in %.1f s with failures: %s", secs, reason)
+        return 1
+    _write_state(db, state="done", pid=os.getpid(), started=started, finished=_now(), version=version, pages=timings,
+                 seconds=round(secs, 1))
+    log_.info("warm-up done in %.1f s: %s", secs, ", ".join(f"{p} {s:.1f} s" for p, s in timings.items()))
+    print(f"完成 done in {secs:.1f} s")
     return 0
 
 

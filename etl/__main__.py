@@ -1,16 +1,22 @@
-"""Command line: python -m etl load|status|template|demo|refresh  (see README "Command line")."""
+"""Command line: python -m etl load|status|template|demo|refresh|migrate|docs|config|health|mappings|watch
+(see README "Command line")."""
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 import sys
+import time
 from pathlib import Path
 
 import duckdb
 
+import logsetup
 import settings
 from etl.errors import EtlError
+
+log = logging.getLogger("etl.cli")
 
 
 def _db(args) -> Path:
@@ -26,10 +32,42 @@ def printable(text) -> str:
     return CONTROL.sub("", str(text))
 
 
+PHASES = {"read": "读取 reading", "load": "校验并写入 validating and writing", "panels": "刷新分析面板 refreshing panels",
+          "publish": "发布 publishing"}
+
+
+class TerminalProgress:
+    """Each file's phase on a terminal as it happens (stderr; one line per file, rewritten in place)."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream, self.t0, self.file_t0 = stream, time.perf_counter(), time.perf_counter()
+
+    def __call__(self, ev: dict) -> None:
+        phase, name = ev["phase"], printable(ev["file"] or "")
+        head = f"[{ev['index']}/{ev['total']}] {name}"
+        if phase == "read":
+            self.file_t0 = time.perf_counter()
+            size = f" ({ev['bytes'] / 1048576:.1f} MB)" if ev.get("bytes") else ""
+            self._line(f"{head}{size} · {PHASES['read']} …")
+        elif phase == "load":
+            self._line(f"{head} · {ev.get('kind') or ''} · {PHASES['load']} …")
+        elif phase in ("done", "failed"):
+            mark = "✓" if phase == "done" else "✗"
+            self._line(f"{head} {mark} {time.perf_counter() - self.file_t0:.1f} s", end="\n")
+        else:
+            self._line(f"{PHASES[phase]} … ({time.perf_counter() - self.t0:.0f} s)", end="\n")
+
+    def _line(self, text: str, end: str = "") -> None:
+        self.stream.write("\r\x1b[K" + text + end)
+        self.stream.flush()
+
+
 def cmd_load(args) -> int:
     from etl.load import load_files
 
-    results = load_files([Path(f) for f in args.files], _db(args), kind=args.kind)
+    progress = TerminalProgress() if (sys.stderr.isatty() and not args.json) else None
+    results = load_files([Path(f) for f in args.files], _db(args), kind=args.kind, mapping=args.mapping,
+                         progress=progress)
     if args.json:
         doc = json.dumps({"files": [r.to_dict() for r in results]}, ensure_ascii=False, indent=2, default=str)
         # JSON escapes C0 controls itself; escape DEL and C1 too, so nothing in it can drive a terminal
@@ -139,6 +177,103 @@ def cmd_docs(args) -> int:
     return 0
 
 
+def cmd_config(args) -> int:
+    rows = settings.listing()
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for r in rows:
+            mark = "✗" if r["problem"] else ("*" if r["source"] == "env" else " ")
+            print(f"{mark} {r['name']:<26} {r['value']}")
+            print(f"    {r['problem'] or r['doc']}")
+        print("\n* 来自环境变量 set in the environment; ✗ 无效 unusable")
+    return 1 if any(r["problem"] for r in rows) else 0
+
+
+def cmd_health(args) -> int:
+    from application import health
+
+    doc = health.check(Path(args.db) if args.db else None)
+    print(json.dumps(doc, ensure_ascii=False, indent=2, default=str) if args.json else health.describe(doc))
+    return 0 if doc["ready"] else 1
+
+
+def _parse_maps(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        header, sep, column = pair.rpartition("=")
+        if not sep or not header.strip() or not column.strip():
+            raise EtlError(f"--map 「{pair}」的写法应为 \"文件列名=模板列编号\"，如 --map \"支部代码=unit_id\"。(bad --map)")
+        out[header.strip()] = column.strip()
+    return out
+
+
+def cmd_mappings(args) -> int:
+    from etl import mappings
+
+    store = mappings.Store()
+    if args.action == "list":
+        profiles = store.list()
+        if args.json:
+            print(json.dumps([p.to_dict() for p in profiles], ensure_ascii=False, indent=2))
+        for p in profiles if not args.json else []:
+            print(printable(f"{p.name}  [{p.kind}]  第 {p.version} 版 version {p.version}  {p.saved_at}  "
+                            f"{len(p.columns)} 列 columns"))
+        if not profiles and not args.json:
+            print(f"尚无列映射 no mappings yet ({store.dir})")
+    elif args.action == "show":
+        print(json.dumps(store.get(args.name).to_dict(), ensure_ascii=False, indent=2))
+    elif args.action == "delete":
+        store.delete(args.name)
+        print(f"已删除 deleted {args.name}")
+    elif args.action == "save":
+        if not args.kind or not args.map:
+            raise EtlError("保存列映射需要 --kind 和至少一个 --map \"文件列名=模板列编号\"。(save needs --kind and --map)")
+        p = store.save(args.name, args.kind, _parse_maps(args.map), by="cli")
+        print(printable(f"已保存 saved {p.tag} → {p.kind}: " + "，".join(f"{h}={c}" for h, c in p.columns.items())))
+    elif args.action == "import":
+        try:
+            doc = json.loads(Path(args.name).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise EtlError(f"无法读取列映射文件 {args.name}：{exc}。(cannot read mapping file)") from None
+        p = store.import_doc(doc, by="cli")
+        print(f"已导入 imported {p.tag}")
+    elif args.action == "suggest":
+        print(suggest_text(Path(args.name), args.kind))
+    return 0
+
+
+def suggest_text(path: Path, kind: str | None) -> str:
+    """Suggested --map arguments for a file with foreign headers (python -m etl mappings suggest FILE)."""
+    from etl import mappings, readers
+
+    sheet = readers.head_sheets(path, path.name, 200)
+    if not sheet:
+        raise EtlError(f"无法读取文件「{path.name}」的前几行。(cannot read file)")
+    guessed, row = mappings.guess_kind(sheet[0], mappings.known_units())
+    kind = kind or guessed
+    from catalogue import datasets
+
+    ds = datasets()[kind]
+    lines = [f"# {path.name}: {ds.zh} ({kind}), 表头在第 {row + 1} 行 header row {row + 1}"]
+    args = []
+    for sug, col in zip(mappings.suggest(sheet[0], kind, row, mappings.known_units()), ds.columns):
+        need = "必填 required" if col.required else ""
+        if sug.header:
+            lines.append(f"#   {col.id:<22} ← {sug.header}  ({sug.why}, {sug.score:.2f}) {need}")
+            args.append(f'--map "{sug.header}={col.id}"')
+        else:
+            lines.append(f"#   {col.id:<22} ← ?  {need}")
+    lines.append(f"python -m etl mappings save NAME --kind {kind} " + " ".join(args))
+    return printable("\n".join(lines))
+
+
+def cmd_watch(args) -> int:
+    from etl.watch import Watcher
+
+    return Watcher(Path(args.dir), _db(args), settle=args.settle, mapping=args.mapping).run(args.interval, once=args.once)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m etl", description="PB-KPI Lens ETL: load party-building and KPI files into DuckDB")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -149,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     ld.add_argument("--kind", help="force the dataset kind instead of detecting it from the header")
     ld.add_argument("--json", action="store_true", help="print one JSON document")
     ld.add_argument("--max-rejects", type=int, default=20, help="rejected rows to print per file (text mode)")
+    ld.add_argument("--mapping", help="read the files through this saved column mapping (python -m etl mappings)")
     ld.set_defaults(fn=cmd_load)
 
     st = sub.add_parser("status", help="tables, row counts, coverage, last loads")
@@ -182,19 +318,50 @@ def build_parser() -> argparse.ArgumentParser:
     dc = sub.add_parser("docs", help="print (or --write into README.md) the data-contract and metric tables")
     dc.add_argument("--write", action="store_true")
     dc.set_defaults(fn=cmd_docs)
+    cf = sub.add_parser("config", help="every setting: its value, where it came from, and whether it is usable")
+    cf.add_argument("--json", action="store_true")
+    cf.set_defaults(fn=cmd_config)
+    hl = sub.add_parser("health", help="is the dashboard ready: settings, warehouse, last publish, warm-up (exit 0 ready, 1 not)")
+    hl.add_argument("--db")
+    hl.add_argument("--json", action="store_true")
+    hl.set_defaults(fn=cmd_health)
+    mp = sub.add_parser("mappings", help="column-mapping profiles for files with their own headers")
+    mp.add_argument("action", choices=["list", "show", "save", "delete", "import", "suggest"])
+    mp.add_argument("name", nargs="?", default="", help="profile name (import, suggest: a file)")
+    mp.add_argument("--kind", help="the dataset the files hold (save; suggest: instead of guessing)")
+    mp.add_argument("--map", action="append", default=[], metavar="FILE_HEADER=column",
+                    help="one file header and the contract column it holds; repeat for each column")
+    mp.add_argument("--json", action="store_true")
+    mp.set_defaults(fn=cmd_mappings)
+    wt = sub.add_parser("watch", help="load files as they land in a folder; move them to done/ or failed/ with a result file")
+    wt.add_argument("dir")
+    wt.add_argument("--db")
+    wt.add_argument("--interval", type=float, default=5.0, help="seconds between looks at the folder")
+    wt.add_argument("--settle", type=float, default=2.0, help="seconds a file must stay unchanged before it is taken")
+    wt.add_argument("--mapping", help="read every file through this saved column mapping")
+    wt.add_argument("--once", action="store_true", help="take what is there, then stop")
+    wt.set_defaults(fn=cmd_watch)
     return p
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.cmd != "config" and (problems := settings.check()):  # `config` lists them itself
+        print("\n".join(problems), file=sys.stderr)
+        return 2
+    if args.cmd not in ("config", "docs"):
+        logsetup.configure("etl", stderr=args.cmd == "watch")  # a watcher runs as a service: its log is its output
     try:
-        return args.fn(args)
+        with logsetup.context(cmd=args.cmd):
+            return args.fn(args)
     except EtlError as exc:
+        log.error("%s failed: %s", args.cmd, exc)
         print(printable(f"错误 error: {exc}"), file=sys.stderr)
         return 2
     except duckdb.Error as exc:  # the warehouse itself (a damaged file): one line, never a traceback
         from etl.errors import unreadable_message
 
+        log.error("%s failed on the warehouse: %s", args.cmd, exc)
         print(printable(f"错误 error: {unreadable_message(_db(args), exc)}"), file=sys.stderr)
         return 2
 

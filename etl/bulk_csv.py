@@ -42,7 +42,7 @@ import settings
 
 from etl import contract
 from etl.errors import LimitExceeded
-from etl.readers import MAX_CELL_CHARS, normalize_cell
+from etl.readers import MAX_CELL_CHARS, normalize_cell, refuse_mixed_encodings
 from etl.validate import lit, q
 
 SAMPLE_BYTES = 1 << 16
@@ -167,10 +167,13 @@ def probe(path: Path, label: str, plain: bool | None = None, scratch: Path | Non
     except UnicodeDecodeError:
         if bom:  # a UTF-8 BOM on a file that is not UTF-8: the Python reader explains the problem
             return None
+        raw = Path(path).read_bytes()
         try:
-            full = Path(path).read_bytes().decode("gb18030")
+            full = raw.decode("gb18030")
         except UnicodeDecodeError:
             return None
+        refuse_mixed_encodings(raw, label)  # GB18030 accepts UTF-8 lines too: they would load as mojibake
+        del raw
         if "\x00" in full:
             return None
         if scratch is not None:

@@ -463,3 +463,70 @@ def _refused(res: FileResult, message: str, step) -> FileResult:
     log.warning("refused %s: %s", res.file, message.replace("\n", " "))
     step(res.file, "failed", result=res)
     return res
+
+
+# --- before loading: what a file is, and what loading it would do -----------------------------------
+
+def recognise(path: Path, label: str, store: mappings.Store | None = None):
+    """(dataset id or None, the saved profile it would be read through or None, its first rows) — from the
+    first rows alone, for the upload page to decide whether a file needs a column mapping first."""
+    sheets = readers.head_sheets(Path(path), label, 200)
+    for sh in sheets:
+        m, through = match(sh, None, None, store)
+        if m is not None:
+            return m.dataset.id, through, sh
+    first = next((sh for sh in sheets if any(any(c for c in r) for r in sh.rows)), None)
+    return None, None, first
+
+
+@dataclass
+class DryRun:
+    result: FileResult
+    preview: pd.DataFrame  # the first rows as they would be stored (typed, references resolved)
+
+
+def _units_frame(db: Path):
+    """The warehouse's organisation units (what references in a file resolve against), or None."""
+    if not Path(db).exists():
+        return None
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            return con.sql("SELECT * FROM dim_units").to_arrow_table()
+        finally:
+            con.close()
+    except duckdb.Error:
+        log.warning("dry run without the warehouse's units: %s unreadable", db, exc_info=True)
+        return None
+
+
+def dry_run(path: Path, label: str, db: Path, profile: mappings.Profile | None = None, kind: str | None = None,
+            rows: int = 20) -> DryRun:
+    """Load a file into a scratch warehouse holding only the real warehouse's organisation units: exactly the
+    rows that would load and the rejects with their reasons, without touching the warehouse. Raises EtlError
+    as a load would."""
+    import tempfile
+
+    from catalogue import datasets
+
+    with tempfile.TemporaryDirectory(prefix="pbkpi-dry-") as tmp:
+        con = warehouse.connect(Path(tmp) / "dry.duckdb")
+        try:
+            warehouse.init_schema(con)
+            units = _units_frame(Path(db))
+            if units is not None and units.num_rows:
+                con.register("known_units", units)
+                con.execute("INSERT INTO dim_units BY NAME SELECT * FROM known_units")
+                con.unregister("known_units")
+            prep = prepare(Path(path), label, kind, scratch=Path(tmp), profile=profile, store=None)
+            try:
+                res = load_prepared(con, prep)
+            finally:
+                prep.discard()
+            table = datasets()[res.kind.split(",")[0]].table
+            drop = [c for c in ("load_id", "activity_key", "name_key") if c in
+                    {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}]
+            preview = con.execute(f"SELECT * EXCLUDE ({', '.join(drop)}) FROM {table} LIMIT {int(rows)}").df()
+        finally:
+            con.close()
+    return DryRun(res, preview)

@@ -274,7 +274,7 @@ def _name_fit(col, header: str) -> tuple[float, str]:
         return 1.0, "name"
     ratio = max(difflib.SequenceMatcher(None, n, x).ratio() for x in names if x)
     contained = any(x and (x in n or n in x) for x in names)
-    return (max(ratio, 0.75 if contained else 0.0), "similar")
+    return (max(ratio, 0.8 if contained else 0.0), "similar")
 
 
 def suggest(sheet: Sheet, kind: str, header_row_index: int = 0, units: set[str] | None = None) -> list[Suggestion]:
@@ -345,3 +345,23 @@ def not_found_message(label: str, profile: Profile, sheets: list[Sheet]) -> str:
     absent = [h for h in profile.columns if contract.normalize_header(h) not in present]
     return (f"文件「{label}」的表头与列映射「{profile.name}」不符：缺少列 {'、'.join(absent)}。"
             f"请确认选对了映射，或为这种文件另存一个映射。(file header does not fit mapping {profile.tag})")
+
+
+def known_units(db: Path | None = None) -> set[str]:
+    """Codes and names of the warehouse's units and business units (to recognise a column by its values);
+    empty when there is no warehouse yet."""
+    import duckdb
+
+    db = Path(db) if db is not None else settings.db_path()
+    if not db.exists():
+        return set()
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            rows = con.execute("SELECT unit_id, unit_name, business_unit_id, business_unit_name FROM dim_units").fetchall()
+        finally:
+            con.close()
+    except duckdb.Error as exc:  # suggestions go on without unit values
+        log.warning("units for mapping suggestions unavailable: %s", exc)
+        return set()
+    return {v for row in rows for v in row if v}

@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import itertools
+import re
 import stat
 import unicodedata
 import zipfile
@@ -231,6 +232,50 @@ def _check_zip(path: Path, label: str) -> None:
         raise UnreadableFile(f"文件「{label}」包含宏代码，出于安全原因不予导入；请另存为不含宏的 .xlsx。(contains macros)")
 
 
+# A UTF-8 Chinese character is three bytes E4–E9 80–BF 80–BF; a line holding none cannot be UTF-8 Chinese.
+_UTF8_CJK = re.compile(rb"[\xe3-\xe9][\x80-\xbf][\x80-\xbf]")
+_PLAIN_CHINESE = ((0x2000, 0x206F), (0x3000, 0x303F), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xFF00, 0xFFEF))
+
+
+def _reads_as_utf8_chinese(line: bytes) -> bool:
+    """The line is valid UTF-8 whose every non-ASCII character is Chinese text (ideographs, CJK and general
+    punctuation, full-width forms). A GBK line passes this only by a chance of about 1e-5 per line."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(ch.isascii() or any(lo <= ord(ch) <= hi for lo, hi in _PLAIN_CHINESE) for ch in text)
+
+
+def mixed_encoding_lines(data: bytes) -> tuple[list[int], list[int]] | None:
+    """For a file that decodes as GB18030 but not as UTF-8: (the 1-based numbers of its lines written in
+    UTF-8, of its lines written in GBK) when it holds both — strict GB18030 decoding accepts most UTF-8
+    byte sequences, so such a file would load with part of its Chinese turned into mojibake — else None."""
+    utf8, gbk = [], []
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        if _UTF8_CJK.search(line) and _reads_as_utf8_chinese(line):
+            utf8.append(number)
+        else:
+            gbk.append(number)
+    return (utf8, gbk) if utf8 and gbk else None
+
+
+def refuse_mixed_encodings(data: bytes, label: str) -> None:
+    """Raise UnreadableFile naming the lines in the minority encoding when a file mixes GBK and UTF-8."""
+    mixed = mixed_encoding_lines(data)
+    if mixed is None:
+        return
+    utf8, gbk = mixed
+    few, few_enc, most_enc = (utf8, "UTF-8", "GBK") if len(utf8) <= len(gbk) else (gbk, "GBK", "UTF-8")
+    shown = "、".join(str(n) for n in few[:10]) + ("……" if len(few) > 10 else "")
+    raise UnreadableFile(
+        f"文件「{label}」混用了两种编码：大部分行是 {most_enc}，第 {shown} 行是 {few_enc}（共 {len(few)} 行）。"
+        f"这样导入会把一部分中文变成乱码，因此整个文件未导入。请用 Excel 或记事本打开后另存为“CSV UTF-8”，"
+        f"或重新录入这几行后再导入。(mixed encodings: mostly {most_enc}, {few_enc} on line(s) {', '.join(map(str, few[:10]))})")
+
+
 def decode_bytes(data: bytes, label: str) -> tuple[str, str]:
     """Detect the encoding: BOMs first, then strict UTF-8, then strict GB18030 (a superset of GBK)."""
     if not data.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\x00" in data:
@@ -251,6 +296,8 @@ def decode_bytes(data: bytes, label: str) -> tuple[str, str]:
             continue
         if "\x00" in text:
             break
+        if enc == "gb18030":
+            refuse_mixed_encodings(data, label)
         return text, ("gbk" if enc == "gb18030" else enc)
     raise UnreadableFile(
         f"文件「{label}」的编码无法识别（不是 UTF-8，也不是 GBK），或同一文件混用了多种编码；"

@@ -1,5 +1,6 @@
 """数据管理 Data: upload files through the same ETL, see what was rejected and why, coverage, templates."""
 import io
+import json
 import tempfile
 import zipfile
 from pathlib import Path
@@ -8,6 +9,9 @@ import pandas as pd
 import streamlit as st
 
 import settings
+from catalogue import datasets
+from etl import load as load_mod
+from etl import mappings
 from etl.errors import EtlError
 from etl.load import load_files
 from etl.templates import write_templates
@@ -28,6 +32,109 @@ def templates_zip(lang_: str) -> bytes:
 
 
 layout.header("page.data.title", "page.data.caption", needs_rows=False)
+store = mappings.Store()
+
+
+def staged(files) -> list[tuple[str, Path, int]]:
+    """The uploaded files written once into this session's folder: (name, path, bytes)."""
+    folder = Path(st.session_state.setdefault("dt_dir", tempfile.mkdtemp(prefix="pbkpi-upload-")))
+    out = []
+    for f in files:
+        p = folder / f"{f.file_id}{Path(f.name).suffix.lower()}"
+        if not p.exists():
+            p.write_bytes(f.getbuffer())
+        out.append((f.name, p, f.size))
+    return out
+
+
+def kind_name(kind: str | None) -> str:
+    return datasets()[kind].zh if kind and lang() == "zh" else (datasets()[kind].en if kind else "")
+
+
+def mapping_editor(i: int, label: str, path: Path, sheet) -> None:
+    """Map a file's own headers to the contract's columns: suggestions, a dry-run preview, then save."""
+    units = st.session_state.setdefault("dt_units", mappings.known_units(settings.db_path()))
+    guess_kind, guess_row = st.session_state.setdefault(f"dt_guess_{i}_{path.name}", mappings.guess_kind(sheet, units))
+    kinds = list(datasets())
+    c1, c2 = st.columns([3, 1])
+    kind = c1.selectbox(tr("page.data.map.kind"), kinds, index=kinds.index(guess_kind), format_func=kind_name,
+                        key=f"dt_mk_{i}")
+    row = c2.number_input(tr("page.data.map.header_row"), 1, min(len(sheet.rows), 30) or 1, guess_row + 1,
+                          key=f"dt_mr_{i}") - 1
+    headers = [h for h in dict.fromkeys(sheet.rows[row]) if h] if row < len(sheet.rows) else []
+    suggestions = {sg.column: sg for sg in mappings.suggest(sheet, kind, row, units)}
+    none = tr("page.data.map.none")
+    chosen: dict[str, str] = {}
+    grid = st.columns(3)
+    for k, col in enumerate(datasets()[kind].columns):
+        sg = suggestions[col.id]
+        options = [none, *headers]
+        index = options.index(sg.header) if sg.header in options else 0
+        why = tr(f"page.data.map.why_{sg.why}") if sg.why else tr("page.data.map.why_none")
+        pick = grid[k % 3].selectbox(f"{col.zh if lang() == 'zh' else col.en} · `{col.id}`{' *' if col.required else ''}",
+                                     options, index=index, key=f"dt_mc_{i}_{kind}_{col.id}", help=why)
+        if pick != none:
+            chosen[pick] = col.id
+    missing = mappings.uncovered(kind, chosen)
+    if missing:
+        st.warning(tr("page.data.map.missing", cols="、".join(missing)))
+    name = st.text_input(tr("page.data.map.name"), value=f"{kind}-{Path(label).stem}"[:64], key=f"dt_mn_{i}")
+    b1, b2 = st.columns(2)
+    draft = mappings.Profile(name, kind, chosen)
+    if b1.button(tr("page.data.map.preview"), key=f"dt_mp_{i}", disabled=bool(missing)):
+        try:
+            mappings.validate(kind, chosen)
+            dry = load_mod.dry_run(path, label, settings.db_path(), profile=draft)
+        except EtlError as exc:
+            st.error(layout.md_escape(str(exc)))
+        else:
+            r = dry.result
+            st.info(tr("page.data.map.preview_result", loaded=f"{r.rows_loaded:,}", rejected=f"{r.rows_rejected:,}",
+                       skipped=f"{r.rows_skipped:,}"))
+            st.dataframe(dry.preview, hide_index=True)
+            if r.rejects:
+                st.dataframe(pd.DataFrame(r.rejects[:200]).rename(columns={"sheet": tr("table.sheet"), "row": tr("table.row"),
+                                                                          "reason": tr("table.reason")}), hide_index=True)
+    if b2.button(tr("page.data.map.save"), key=f"dt_ms_{i}", type="primary", disabled=bool(missing)):
+        try:
+            saved = store.save(name, kind, chosen, by=signin.current().account)
+        except EtlError as exc:
+            st.error(layout.md_escape(str(exc)))
+        else:
+            signin.audit("mapping_saved", mapping=saved.tag, kind=kind, file=label)
+            st.session_state["dt_saved"] = saved.tag
+            st.rerun()
+
+
+def progress_boxes(items: list[tuple[str, Path, int]]):
+    """One st.status per file, updated as the loader reports each phase; the callback for load_files."""
+    rate = session.context().snapshot.load_rate()
+    boxes = {}
+    for label, _, size in items:
+        expect = ""
+        if rate and size >= 2 * 1048576:
+            expect = " · " + tr("page.data.expected", s=f"{max(1, round(size / rate)):,}")
+        boxes[label] = (st.status(f"{label} · {tr('page.data.phase.waiting')}{expect}", state="running", expanded=False), expect)
+    panels = st.empty()
+
+    def update(ev: dict) -> None:
+        phase = ev["phase"]
+        if ev["file"] is None:
+            panels.caption(tr(f"page.data.phase.{phase}"))
+            return
+        box, expect = boxes[ev["file"]]
+        if phase in ("read", "load"):
+            box.update(label=f"{ev['file']} · {tr(f'page.data.phase.{phase}')}{expect}", state="running")
+        elif phase == "done":
+            r = ev["result"]
+            box.update(label=tr("page.data.result", file=ev["file"], kind=r.kind, loaded=f"{r.rows_loaded:,}",
+                                rejected=f"{r.rows_rejected:,}", skipped=f"{r.rows_skipped:,}"), state="complete")
+        elif phase == "failed":
+            box.update(label=f"{ev['file']} · {tr('page.data.phase.failed')}", state="error")
+            box.write(layout.md_escape(ev["result"].error))
+
+    return update
+
 
 st.subheader(tr("page.data.upload"))
 if not signin.may("upload"):
@@ -38,41 +145,82 @@ elif not signin.current().company:
     st.info(tr("page.data.upload_company_only"))
 else:
     files = st.file_uploader(tr("page.data.uploader"), type=["csv", "xlsx", "xls"], accept_multiple_files=True, key="dt_files")
-if files and st.button(tr("page.data.load"), type="primary", key="dt_load"):
+if st.session_state.get("dt_saved"):
+    st.success(tr("page.data.map.saved", tag=st.session_state.pop("dt_saved")))
+if files:
     too_big = [f.name for f in files if f.size > settings.max_upload_bytes()]
     if too_big:
         st.error(tr("page.data.too_big", files="、".join(too_big), mb=settings.max_upload_bytes() // 1048576))
-    else:
-        with tempfile.TemporaryDirectory() as tmp, st.spinner(tr("page.data.loading")):
-            paths = []
-            for i, f in enumerate(files):
-                p = Path(tmp) / f"{i:03d}{Path(f.name).suffix.lower()}"
-                p.write_bytes(f.getbuffer())
-                paths.append(p)
-            try:
-                results = load_files(paths, settings.db_path(), labels=[f.name for f in files])
-            except EtlError as exc:  # the warehouse as a whole refused (busy, newer schema): nothing changed
-                st.error(layout.md_escape(str(exc)))
-                layout.stop()
+        layout.stop()
+    items = staged(files)
+    checks = [(label, path, size, *load_mod.recognise(path, label, store)) for label, path, size in items]
+    st.dataframe(pd.DataFrame({
+        tr("table.file"): [c[0] for c in checks],
+        tr("table.kind"): [kind_name(c[3]) or "—" for c in checks],
+        tr("page.data.map.how"): [tr("page.data.map.via_mapping", tag=c[4].tag) if c[4] else
+                                   (tr("page.data.map.via_contract") if c[3] else tr("page.data.map.needs")) for c in checks],
+    }), hide_index=True)
+    foreign = [(i, c) for i, c in enumerate(checks) if c[3] is None and c[5] is not None]
+    for i, (label, path, _, _, _, sheet) in foreign:
+        with st.expander(tr("page.data.map.title", file=label), expanded=True):
+            st.caption(tr("page.data.map.help"))
+            mapping_editor(i, label, path, sheet)
+    ready = [(label, path, size) for label, path, size, kind, _, _ in checks if kind is not None]
+    unreadable = [c[0] for c in checks if c[3] is None and c[5] is None]
+    if unreadable:  # the loader says why (encoding, damage, type) when they are loaded
+        ready += [(label, path, size) for label, path, size, *_ in checks if label in unreadable]
+    if ready and st.button(tr("page.data.load_n", n=len(ready)), type="primary", key="dt_load"):
+        try:
+            results = load_files([p for _, p, _ in ready], settings.db_path(), labels=[lb for lb, _, _ in ready],
+                                 progress=progress_boxes(ready))
+        except EtlError as exc:  # the warehouse as a whole refused (busy, newer schema): nothing changed
+            st.error(layout.md_escape(str(exc)))
+            layout.stop()
         if any(r.rows_loaded for r in results):
             warm.start_background(settings.db_path())
         signin.audit("upload", files=[{"file": r.file, "loaded": r.rows_loaded, "rejected": r.rows_rejected,
-                                       "error": r.error} for r in results])
+                                       "error": r.error, "mapping": r.mapping} for r in results])
         st.session_state["dt_results"] = [r.to_dict() for r in results]
+        st.session_state.pop("dt_units", None)  # new units may have arrived
         st.rerun()
 
 for r in st.session_state.get("dt_results", []):
     if r["error"]:
         st.error(layout.md_escape(f"{r['file']}：{r['error']}"))
         continue
-    st.success(tr("page.data.result", file=layout.md_escape(r["file"]), kind=r["kind"], loaded=r["rows_loaded"], rejected=r["rows_rejected"],
-                  skipped=r["rows_skipped"]))
+    st.success(tr("page.data.result", file=layout.md_escape(r["file"]), kind=r["kind"], loaded=f"{r['rows_loaded']:,}",
+                  rejected=f"{r['rows_rejected']:,}", skipped=f"{r['rows_skipped']:,}"))
     for n in r["notes"]:
         st.caption("· " + layout.md_escape(n))
     if r["rejects"]:
         rj = pd.DataFrame(r["rejects"]).rename(columns={"sheet": tr("table.sheet"), "row": tr("table.row"), "reason": tr("table.reason")})
         st.dataframe(rj, hide_index=True)
         layout.download_csv(pd.DataFrame(r["rejects"]), f"rejects_{Path(r['file']).stem}", key=f"dl_rj_{r['load_id']}")
+
+state = warm.read_state(settings.db_path())
+if state is not None:
+    kw = {"started": state.get("started", ""), "finished": state.get("finished") or "", "reason": state.get("reason") or "",
+          "s": state.get("seconds", "")}
+    {"running": st.info, "done": st.caption, "failed": st.warning, "interrupted": st.warning}[state["state"]](
+        layout.md_escape(tr(f"page.data.warm.{state['state']}", **kw)))
+
+profiles = store.list()
+if profiles and signin.may("upload"):
+    with st.expander(tr("page.data.map.saved_list", n=len(profiles))):
+        st.dataframe(pd.DataFrame([{tr("page.data.map.name"): p.name, tr("table.kind"): kind_name(p.kind),
+                                    tr("page.data.map.version"): p.version, tr("table.time"): p.saved_at,
+                                    tr("page.data.map.by"): p.saved_by or "",
+                                    tr("page.data.map.columns"): "，".join(f"{h} → {c}" for h, c in p.columns.items())}
+                                   for p in profiles]), hide_index=True)
+        pick = st.selectbox(tr("page.data.map.pick"), [p.name for p in profiles], key="dt_mpick")
+        chosen = next(p for p in profiles if p.name == pick)
+        d1, d2 = st.columns(2)
+        d1.download_button(tr("page.data.map.export"), json.dumps(chosen.to_dict(), ensure_ascii=False, indent=2),
+                           file_name=f"{chosen.name}.json", mime="application/json", key="dt_mexp")
+        if d2.button(tr("page.data.map.delete"), key="dt_mdel"):
+            store.delete(chosen.name)
+            signin.audit("mapping_deleted", mapping=chosen.tag)
+            st.rerun()
 
 st.subheader(tr("page.data.templates"))
 st.download_button(tr("page.data.download_templates"), templates_zip(lang()), file_name=f"pbkpi_templates_{lang()}.zip",

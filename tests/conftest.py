@@ -20,6 +20,10 @@ os.environ["PBKPI_WARM"] = "0"
 # pages are tested without sign-in (as an administrator, the whole company) except in tests/auth, which turn
 # it on with their own accounts file and audit log
 os.environ["PBKPI_AUTH"] = "none"
+# test servers run side by side: no health port each (tests/etl/test_operations.py serves one on a free port);
+# and no log file in the project's data/ (tests that check logging point PBKPI_LOG_FILE at a temporary file)
+os.environ["PBKPI_HEALTH_PORT"] = "0"
+os.environ["PBKPI_LOG_FILE"] = "off"
 
 
 def _shared_dir(tmp_path_factory) -> Path:
