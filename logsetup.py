@@ -119,3 +119,14 @@ def configure(component: str, stderr: bool = True) -> Path | None:
     _configured.update(key=key, handlers=handlers, path=used)
     logging.getLogger(__name__).debug("logging configured: component=%s file=%s pid=%s", component, used, os.getpid())
     return used
+
+
+def start_command(component: str, stderr: bool = False) -> bool:
+    """The first step of a command line's main(): False, after printing every unusable setting, when one is
+    unusable (the command then exits with status 2 before doing anything); else logging is configured."""
+    problems = settings.check()
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return False
+    configure(component, stderr=stderr)
+    return True

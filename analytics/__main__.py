@@ -151,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    import logsetup
+
+    if not logsetup.start_command("analytics"):
+        return 2
     try:
         args.fn(args)
     except InsufficientData as exc:

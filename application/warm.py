@@ -182,11 +182,9 @@ def main(argv=None) -> int:
                     "default: every statistics page, each in its own process)")
     ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # last line: {page: seconds}
     args = ap.parse_args(argv)
-    if problems := settings.check():
-        print("\n".join(problems), file=sys.stderr)
+    if not logsetup.start_command("warm", stderr=True):  # run in the background: its log is its output
         return 2
     db = Path(args.db) if args.db else settings.db_path()
-    logsetup.configure("warm")
     if not db.exists():
         print(f"仓库文件不存在：{db}。(no warehouse)", file=sys.stderr)
         return 2

@@ -82,6 +82,10 @@ def main(argv=None) -> int:
     ia.add_argument("--password-stdin", action="store_true")
     sub.add_parser("demo")
     args = ap.parse_args(argv)
+    import logsetup
+
+    if not logsetup.start_command("auth"):
+        return 2
 
     store, audit = AuthStore(settings.auth_db()), AuditLog(settings.audit_path())
     operator = f"cli:{getpass.getuser()}"

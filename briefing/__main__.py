@@ -31,6 +31,10 @@ def main(argv=None) -> int:
     p.add_argument("--region")
     p.add_argument("--units")
     args = p.parse_args(argv)
+    import logsetup
+
+    if not logsetup.start_command("briefing"):
+        return 2
     from briefing import export
 
     scope = PanelFilter(unit_types=_list(args.unit_type), regions=_list(args.region), units=_list(args.units))

@@ -346,11 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.cmd != "config" and (problems := settings.check()):  # `config` lists them itself
-        print("\n".join(problems), file=sys.stderr)
+    # `config` lists the settings itself, problems included; a watcher runs as a service: its log is its output
+    if args.cmd != "config" and not logsetup.start_command("etl", stderr=args.cmd == "watch"):
         return 2
-    if args.cmd not in ("config", "docs"):
-        logsetup.configure("etl", stderr=args.cmd == "watch")  # a watcher runs as a service: its log is its output
     try:
         with logsetup.context(cmd=args.cmd):
             return args.fn(args)

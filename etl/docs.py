@@ -50,8 +50,28 @@ def reported_markdown() -> str:
     return "\n".join(out) + "\n"
 
 
+def settings_markdown() -> str:
+    """Every setting, from the one registry settings.py reads (names, kinds, defaults, meaning)."""
+    import settings
+
+    kinds = {"path": "path", "count": "whole number", "number": "number", "size": "size", "memory": "memory size",
+             "bool": "yes/no", "choice": "one of", "text": "text", "list": "comma-separated"}
+    out = ["| variable | default | accepts | meaning |", "| --- | --- | --- | --- |"]
+    for st in settings.SETTINGS:
+        accepts = kinds[st.kind] + (f" {' / '.join(st.choices)}" if st.choices else "")
+        if st.kind == "size":
+            accepts += f" (bare number in {st.unit})"
+        if st.lo is not None or st.hi is not None:
+            accepts += " (" + ", ".join(x for x in (f"≥ {st.lo:g}" if st.lo is not None else "",
+                                                   f"≤ {st.hi:g}" if st.hi is not None else "") if x) + ")"
+        default = f"`{st.default}`" if st.default else "—"
+        out.append(f"| `{st.name}` | {default} | {accepts} | {st.doc.replace('|', '/')} |")
+    return "\n".join(out) + "\n"
+
+
 def generated_sections() -> dict[str, str]:
-    return {"CONTRACT": contract_markdown(), "METRICS": metrics_markdown(), "REPORTED": reported_markdown()}
+    return {"CONTRACT": contract_markdown(), "METRICS": metrics_markdown(), "REPORTED": reported_markdown(),
+            "SETTINGS": settings_markdown()}
 
 
 def render_into(readme: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
+import logging
 import os
 import shutil
 import time
@@ -25,6 +26,9 @@ WORK_SUFFIX = ".work"
 
 class WarehouseBusy(EtlError):
     """Another writer has held the warehouse longer than the lock timeout."""
+
+
+log = logging.getLogger(__name__)
 
 
 def lock_path(db: Path) -> Path:
@@ -106,3 +110,4 @@ def working_copy(db: Path, fresh: bool = False):
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+        log.info("published %s (%.1f MB)", db, db.stat().st_size / 1048576)

@@ -299,6 +299,8 @@ def decode_bytes(data: bytes, label: str) -> tuple[str, str]:
         if enc == "gb18030":
             refuse_mixed_encodings(data, label)
         return text, ("gbk" if enc == "gb18030" else enc)
+    if not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        refuse_mixed_encodings(data, label)  # most often: UTF-8 lines pasted into a GBK file
     raise UnreadableFile(
         f"文件「{label}」的编码无法识别（不是 UTF-8，也不是 GBK），或同一文件混用了多种编码；"
         f"请用 Excel 打开后另存为“CSV UTF-8”再导入。(unknown or mixed encoding)"

@@ -1,6 +1,7 @@
 """数据管理 Data: upload files through the same ETL, see what was rejected and why, coverage, templates."""
 import io
 import json
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -51,6 +52,17 @@ def kind_name(kind: str | None) -> str:
     return datasets()[kind].zh if kind and lang() == "zh" else (datasets()[kind].en if kind else "")
 
 
+def readable_preview(df: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """The dry run's rows with the template's column names in the page's language, dates without a time."""
+    names = {c.id: (c.zh if lang() == "zh" else c.en) for c in datasets()[kind].columns}
+    names.update(unit_id=tr("page.data.map.unit"), business_unit_id=tr("page.data.map.unit"))
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]) and (out[col].dropna().dt.normalize() == out[col].dropna()).all():
+            out[col] = out[col].dt.strftime("%Y-%m-%d")
+    return out.astype(object).where(out.notna(), "").rename(columns=lambda c: names.get(c, c))
+
+
 def mapping_editor(i: int, label: str, path: Path, sheet) -> None:
     """Map a file's own headers to the contract's columns: suggestions, a dry-run preview, then save."""
     units = st.session_state.setdefault("dt_units", mappings.known_units(settings.db_path()))
@@ -78,7 +90,7 @@ def mapping_editor(i: int, label: str, path: Path, sheet) -> None:
     missing = mappings.uncovered(kind, chosen)
     if missing:
         st.warning(tr("page.data.map.missing", cols="、".join(missing)))
-    name = st.text_input(tr("page.data.map.name"), value=f"{kind}-{Path(label).stem}"[:64], key=f"dt_mn_{i}")
+    name = st.text_input(tr("page.data.map.name"), value=re.sub(r"[^\w.\-]+", "_", f"{kind_name(kind)}-{Path(label).stem}")[:64], key=f"dt_mn_{i}")
     b1, b2 = st.columns(2)
     draft = mappings.Profile(name, kind, chosen)
     if b1.button(tr("page.data.map.preview"), key=f"dt_mp_{i}", disabled=bool(missing)):
@@ -91,7 +103,7 @@ def mapping_editor(i: int, label: str, path: Path, sheet) -> None:
             r = dry.result
             st.info(tr("page.data.map.preview_result", loaded=f"{r.rows_loaded:,}", rejected=f"{r.rows_rejected:,}",
                        skipped=f"{r.rows_skipped:,}"))
-            st.dataframe(dry.preview, hide_index=True)
+            st.dataframe(readable_preview(dry.preview, kind), hide_index=True)
             if r.rejects:
                 st.dataframe(pd.DataFrame(r.rejects[:200]).rename(columns={"sheet": tr("table.sheet"), "row": tr("table.row"),
                                                                           "reason": tr("table.reason")}), hide_index=True)
@@ -127,7 +139,8 @@ def progress_boxes(items: list[tuple[str, Path, int]]):
             box.update(label=f"{ev['file']} · {tr(f'page.data.phase.{phase}')}{expect}", state="running")
         elif phase == "done":
             r = ev["result"]
-            box.update(label=tr("page.data.result", file=ev["file"], kind=r.kind, loaded=f"{r.rows_loaded:,}",
+            box.update(label=tr("page.data.result", file=ev["file"], kind="、".join(kind_name(k) for k in r.kind.split(",")),
+                                loaded=f"{r.rows_loaded:,}",
                                 rejected=f"{r.rows_rejected:,}", skipped=f"{r.rows_skipped:,}"), state="complete")
         elif phase == "failed":
             box.update(label=f"{ev['file']} · {tr('page.data.phase.failed')}", state="error")
@@ -188,7 +201,8 @@ for r in st.session_state.get("dt_results", []):
     if r["error"]:
         st.error(layout.md_escape(f"{r['file']}：{r['error']}"))
         continue
-    st.success(tr("page.data.result", file=layout.md_escape(r["file"]), kind=r["kind"], loaded=f"{r['rows_loaded']:,}",
+    st.success(tr("page.data.result", file=layout.md_escape(r["file"]), kind="、".join(kind_name(k) for k in r["kind"].split(",")),
+                  loaded=f"{r['rows_loaded']:,}",
                   rejected=f"{r['rows_rejected']:,}", skipped=f"{r['rows_skipped']:,}"))
     for n in r["notes"]:
         st.caption("· " + layout.md_escape(n))

@@ -4,6 +4,7 @@ test-artifacts/screenshots/ for a person to look at."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -46,7 +47,7 @@ def upload_server(demo_db, tmp_path_factory):
     """A second server on a private copy of the demo warehouse, for tests that load data."""
     db = tmp_path_factory.mktemp("upload") / "w.duckdb"
     shutil.copyfile(demo_db, db)
-    for url in run_server(db):
+    for url in run_server(db, PBKPI_MAPPINGS=str(db.parent / "mappings")):
         srv = Server(url)
         srv.db = db
         yield srv
@@ -191,6 +192,80 @@ def test_upload_through_the_data_page(upload_server, browser, tmp_path):
         full_screenshot(page, ARTIFACTS / "data_upload_zh_1366.png", 1366)
         assert page.locator('[data-testid="stException"]').count() == 0
         assert not dialogs
+    finally:
+        ctx.close()
+
+
+PLATFORM_HEADER = "支部代码,开展日期,活动形式,到会人数,应到会人数,时长,会议主题\n"
+
+
+def test_column_mapping_in_the_browser(upload_server, browser, tmp_path):
+    """A file exported with the platform's own headers: the Data page suggests the columns, previews what
+    would load, saves the mapping; a new visitor's next file with that header loads through it by itself."""
+    first = tmp_path / "平台导出_11月.csv"
+    first.write_text(PLATFORM_HEADER + "BU001-01,2025-11-05,主题党日,20,22,2,学习\nBU001-01,2025-11-09,党课,18,20,1.5,党史\n"
+                     "BU002-01,2025-11-12,党小组会,8,9,1,安全\n", encoding="utf-8")
+    second = tmp_path / "平台导出_12月.csv"
+    second.write_text(PLATFORM_HEADER + "BU001-01,2025-12-05,主题党日,19,22,2,十二月\nBU003-01,2025-12-10,党课,15,16,1.5,党史\n",
+                      encoding="utf-8")
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{upload_server}/data?lang=zh", wait_until="domcontentloaded")
+        wait_idle(page, "zh")
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(first))
+        page.wait_for_selector("text=列映射：平台导出_11月.csv", timeout=30_000)
+        wait_idle(page, "zh")
+        assert page.locator("text=表头无法识别").count() == 1
+        page.get_by_role("button", name="预览").click()
+        page.wait_for_selector("text=按此映射将导入 3 行，拒绝 0 行", timeout=60_000)
+        wait_idle(page, "zh")
+        full_screenshot(page, ARTIFACTS / "data_mapping_zh_1366.png", 1366)
+        page.get_by_role("button", name="保存映射").click()
+        page.wait_for_selector("text=已保存；", timeout=30_000)
+        wait_idle(page, "zh")
+        page.get_by_role("button", name="开始导入").click()
+        page.wait_for_selector("text=导入 3 行，拒绝 0 行", timeout=60_000)
+        wait_idle(page, "zh")
+        assert page.locator("text=按已保存的列映射").count() >= 1
+        assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        ctx.close()
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})  # someone else, next month
+    page = ctx.new_page()
+    try:
+        page.goto(f"{upload_server}/data?lang=en", wait_until="domcontentloaded")
+        wait_idle(page, "en")
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(second))
+        page.wait_for_selector("text=saved column mapping", timeout=30_000)
+        wait_idle(page, "en")
+        assert page.locator("text=Column mapping:").count() == 0  # no mapping step: recognised by itself
+        page.get_by_role("button", name=re.compile(r"^Load \d")).click()
+        page.wait_for_selector("text=2 rows loaded, 0 rejected", timeout=60_000)
+        wait_idle(page, "en")
+        full_screenshot(page, ARTIFACTS / "data_mapped_load_en_1366.png", 1366)
+    finally:
+        ctx.close()
+    from tests.etl.files import q
+
+    assert q(upload_server.db, "SELECT count(*) FROM etl_loads WHERE mapping LIKE '%@1'")[0][0] == 2
+    assert q(upload_server.db, "SELECT count(*) FROM fct_activities WHERE date = '2025-12-05' AND unit_id = 'BU001-01' "
+                               "AND topic = '十二月' AND participants = 19") == [(1,)]
+
+
+def test_mapping_step_in_english_on_a_phone(upload_server, browser, tmp_path):
+    f = tmp_path / "kpi_export.csv"
+    f.write_text("Station code,Reporting month,Customer count,Complaint tickets\nBU001,2025-11,1200,3\n", encoding="utf-8")
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = ctx.new_page()
+    try:
+        page.goto(f"{upload_server}/data?lang=en", wait_until="domcontentloaded")
+        wait_idle(page, "en")
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(f))
+        page.wait_for_selector("text=Column mapping: kpi_export.csv", timeout=30_000)
+        wait_idle(page, "en")
+        assert page.locator('[data-testid="stException"]').count() == 0
+        full_screenshot(page, ARTIFACTS / "data_mapping_en_390.png", 390)
     finally:
         ctx.close()
 
