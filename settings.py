@@ -59,8 +59,13 @@ SETTINGS: tuple[Setting, ...] = (
             "how far past today a date in a file may lie: later ones are refused as typos", lo=0),
     Setting("PBKPI_AUTH", "choice", "local",
             "sign-in: local (accounts in PBKPI_AUTH_DB) | header (the account named by a trusted intranet gateway "
-            "in PBKPI_AUTH_HEADER, only from PBKPI_TRUSTED_PROXIES) | none (no sign-in: development and tests only)",
-            choices=("local", "header", "none")),
+            "in PBKPI_AUTH_HEADER, only from PBKPI_TRUSTED_PROXIES) | oidc (company single sign-on through "
+            "OpenID Connect, st.login, configured in .streamlit/secrets.toml) | none (no sign-in: development and "
+            "tests only)", choices=("local", "header", "oidc", "none")),
+    Setting("PBKPI_OIDC_PROVIDER", "text", "", "PBKPI_AUTH=oidc: the provider's name in secrets.toml ([auth.NAME]; "
+            "empty: the single provider of [auth])"),
+    Setting("PBKPI_OIDC_CLAIM", "text", "email", "PBKPI_AUTH=oidc: the identity-token claim that names the account "
+            "in PBKPI_AUTH_DB (email, preferred_username, an employee number claim …)"),
     Setting("PBKPI_AUTH_HEADER", "text", "X-Remote-User", "the request header the gateway puts the signed-in account in"),
     Setting("PBKPI_TRUSTED_PROXIES", "list", "127.0.0.1,::1", "addresses the sign-in header is accepted from"),
     Setting("PBKPI_AUTH_DB", "path", "data/auth.sqlite", "the accounts file, outside the warehouse"),
@@ -282,6 +287,14 @@ def watermark_text() -> str:
 
 def watermark_opacity() -> float:
     return value("PBKPI_WATERMARK_OPACITY")
+
+
+def oidc_provider() -> str | None:
+    return value("PBKPI_OIDC_PROVIDER") or None
+
+
+def oidc_claim() -> str:
+    return value("PBKPI_OIDC_CLAIM")
 
 
 def auth_header() -> str:

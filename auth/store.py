@@ -7,6 +7,8 @@ hashes (argon2-cffi); after `MAX_FAILURES` wrong passwords in a row an account i
 the business units beneath them when a warehouse snapshot is opened (application.warehouse)."""
 from __future__ import annotations
 
+import hashlib
+import secrets
 import sqlite3
 import time
 from contextlib import closing
@@ -38,6 +40,13 @@ CREATE TABLE IF NOT EXISTS scopes (
     account TEXT NOT NULL REFERENCES users(account),
     node    TEXT NOT NULL,
     PRIMARY KEY (account, node)
+);
+CREATE TABLE IF NOT EXISTS sessions (  -- a signed-in browser: the cookie holds the token, this its SHA-256
+    token_hash TEXT PRIMARY KEY,
+    account    TEXT NOT NULL REFERENCES users(account),
+    created    REAL NOT NULL,
+    last_seen  REAL NOT NULL,
+    revoked    INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -94,6 +103,7 @@ class AuthStore:
     def set_password(self, account: str, password: str) -> None:
         self._check_password(password)
         self._update(account, "password = ?, failures = 0, locked_until = 0", [self.hasher.hash(password)])
+        self.close_sessions(account)  # a reset password signs every browser out
 
     def set_role(self, account: str, role: str) -> None:
         self._check_role(role)
@@ -101,6 +111,8 @@ class AuthStore:
 
     def set_disabled(self, account: str, disabled: bool) -> None:
         self._update(account, "disabled = ?", [int(disabled)])
+        if disabled:
+            self.close_sessions(account)
 
     def set_scope(self, account: str, nodes: list[str]) -> None:
         if not nodes:
@@ -109,6 +121,47 @@ class AuthStore:
         with closing(self._con()) as con, con:
             con.execute("DELETE FROM scopes WHERE account = ?", [account])
             con.executemany("INSERT INTO scopes VALUES (?, ?)", [(account, n.strip()) for n in nodes if n.strip()])
+
+    # ------------------------------------------------------------------ browser sessions
+
+    def open_session(self, account: str, now: float | None = None) -> str:
+        """A new session for a signed-in account: the token for the browser's cookie (only its hash is kept)."""
+        now = time.time() if now is None else now
+        token = secrets.token_urlsafe(32)
+        with closing(self._con()) as con, con:
+            con.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, 0)", [_digest(token), account, now, now])
+        return token
+
+    def resume(self, token: str, idle_seconds: float, now: float | None = None) -> User:
+        """The user of a session a browser brings back (a reload, a new tab): it must be open, used within
+        `idle_seconds`, and its account enabled and not locked. A session idle too long is closed here."""
+        now = time.time() if now is None else now
+        with closing(self._con()) as con, con:
+            row = con.execute("SELECT account, last_seen, revoked FROM sessions WHERE token_hash = ?",
+                              [_digest(token)]).fetchone()
+            expired = row is not None and not row[2] and now - row[1] > idle_seconds
+            if expired:  # closed for good, committed before saying so
+                con.execute("UPDATE sessions SET revoked = 1 WHERE token_hash = ?", [_digest(token)])
+            elif row is not None and not row[2]:
+                con.execute("UPDATE sessions SET last_seen = ? WHERE token_hash = ?", [now, _digest(token)])
+        if row is None or (row[2] and not expired):
+            raise AuthError("登录已失效，请重新登录。(session closed)")
+        if expired:
+            raise AuthError("长时间未操作，登录已过期，请重新登录。(session expired)")
+        return self.active(row[0], now)
+
+    def touch(self, token: str, now: float | None = None) -> None:
+        with closing(self._con()) as con, con:
+            con.execute("UPDATE sessions SET last_seen = ? WHERE token_hash = ? AND revoked = 0",
+                        [time.time() if now is None else now, _digest(token)])
+
+    def close_session(self, token: str) -> None:
+        with closing(self._con()) as con, con:
+            con.execute("UPDATE sessions SET revoked = 1 WHERE token_hash = ?", [_digest(token)])
+
+    def close_sessions(self, account: str) -> None:
+        with closing(self._con()) as con, con:
+            con.execute("UPDATE sessions SET revoked = 1 WHERE account = ?", [account])
 
     def unlock(self, account: str) -> None:
         self._update(account, "failures = 0, locked_until = 0", [])
@@ -206,3 +259,7 @@ class AuthStore:
     def _check_password(password: str) -> None:
         if len(password) < MIN_PASSWORD:
             raise AuthError(f"密码至少 {MIN_PASSWORD} 位。(password too short)")
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -181,7 +181,8 @@ def _read_bulk(con, prep: _Prepared) -> None:
                 notes[:] = [f"编码 encoding: {whole.encoding}" if n == f"编码 encoding: {frame.encoding}" else n for n in notes]
 
 
-def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, frame, res: FileResult):
+def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, frame, res: FileResult,
+               scope: frozenset[str] | None = None):
     ds = m.dataset
     bulk = isinstance(frame, bulk_csv.BulkCsv)
     if not bulk:
@@ -193,6 +194,10 @@ def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, fra
     rules = validate.rules_sql(ds)
     if rules:
         con.execute(rules)
+    if scope is not None and (limit := validate.scope_sql(ds, sorted(scope))):
+        nodes = sorted(scope)
+        con.execute(validate.SCOPE_TABLE, [nodes, nodes, nodes])  # per part: an org file just loaded counts
+        con.execute(limit)
     raw_text = "raw_in"  # (_row, _raw) of every row: the Python path's table
     text_kept = True
     if bulk:  # the text of the rows rejected so far, then the text rows go: the rest needs the memory
@@ -275,7 +280,7 @@ def _load_custom(con, load_id: int, sheet: str, m: contract.Match, res: FileResu
         res.notes.append(f"自定义指标「{header}」已导入。")
 
 
-def load_prepared(con: duckdb.DuckDBPyConnection, prep: _Prepared) -> FileResult:
+def load_prepared(con: duckdb.DuckDBPyConnection, prep: _Prepared, scope: frozenset[str] | None = None) -> FileResult:
     res = prep.result
     _read_bulk(con, prep)
     con.execute("DROP TABLE IF EXISTS load_keys")  # keys are compared across the sheets of one file only
@@ -290,7 +295,7 @@ def load_prepared(con: duckdb.DuckDBPyConnection, prep: _Prepared) -> FileResult
             res.notes.append("该文件此前已导入过，本次按主键覆盖更新，不会产生重复数据。")
         for sheet, m, frame, skipped in prep.parts:
             res.rows_skipped += skipped
-            _load_part(con, load_id, prep.label, sheet, m, frame, res)
+            _load_part(con, load_id, prep.label, sheet, m, frame, res, scope)
         if not (res.rows_loaded or res.rows_rejected or res.rows_skipped):
             res.notes.append("文件中只有表头、没有数据行，未导入任何数据。(header only: no data rows)")
         if prep.source is not None and _stamp(prep.source) != prep.stamp:
@@ -314,14 +319,15 @@ def load_prepared(con: duckdb.DuckDBPyConnection, prep: _Prepared) -> FileResult
 
 def load_files(paths, db_path, kind: str | None = None, labels: list[str] | None = None,
                timings: dict | None = None, mapping: str | None = None, progress=None,
-               mapping_store: mappings.Store | None = None) -> list[FileResult]:
+               mapping_store: mappings.Store | None = None, scope: frozenset[str] | None = None) -> list[FileResult]:
     """Load every file; one that cannot be read or recognised comes back with `error` set and loads
     nothing. Files are loaded in dependency order (organisation units first). `timings`, when given,
     receives the seconds spent rebuilding the panels (the benchmark reports that step separately).
     `mapping` names a saved column-mapping profile to read every file through; without it a file with a
     foreign header is read through a saved profile that fits it (PBKPI_MAPPINGS). `progress`, when given,
     is called with one dict per step: {"file", "index", "total", "phase", …} (phases: read, load, done,
-    failed, panels, publish)."""
+    failed, panels, publish). `scope`: the org nodes of a scoped data steward — rows for units outside them
+    are rejected with a reason (None: the whole company)."""
     labels = labels or [Path(p).name for p in paths]
     store = mapping_store or mappings.Store()
     profile = store.get(mapping) if mapping else None
@@ -336,7 +342,7 @@ def load_files(paths, db_path, kind: str | None = None, labels: list[str] | None
         try:
             with publish.working_copy(Path(db_path)) as work:
                 _load_in_order(work, [(i, Path(paths[i]), labels[i]) for i in order], kind, results, timings,
-                               profile, store, step)
+                               profile, store, step, scope)
                 if all(r is None or r.error for r in results):
                     raise _NothingLoaded  # leave the live warehouse (and the dashboards' caches) untouched
                 step(None, "publish")
@@ -403,7 +409,7 @@ def _rollback_if_open(con) -> None:
 
 
 def _load_in_order(work: Path, files: list, kind: str | None, results: list, timings: dict | None,
-                   profile=None, store=None, step=None) -> None:
+                   profile=None, store=None, step=None, scope=None) -> None:
     step = step or _Steps(None, len(files))
     con = warehouse.connect(work)
     try:
@@ -421,7 +427,7 @@ def _load_in_order(work: Path, files: list, kind: str | None, results: list, tim
             step(label, "load", kind=prep.result.kind)
             try:
                 try:
-                    results[i] = load_prepared(con, prep)
+                    results[i] = load_prepared(con, prep, scope)
                     log.info("loaded %s: kind=%s rows=%d rejected=%d skipped=%d load_id=%s seconds=%.2f%s", label,
                              prep.result.kind, prep.result.rows_loaded, prep.result.rows_rejected, prep.result.rows_skipped,
                              prep.result.load_id, prep.result.seconds or 0,
@@ -501,7 +507,7 @@ def _units_frame(db: Path):
 
 
 def dry_run(path: Path, label: str, db: Path, profile: mappings.Profile | None = None, kind: str | None = None,
-            rows: int = 20) -> DryRun:
+            rows: int = 20, scope: frozenset[str] | None = None) -> DryRun:
     """Load a file into a scratch warehouse holding only the real warehouse's organisation units: exactly the
     rows that would load and the rejects with their reasons, without touching the warehouse. Raises EtlError
     as a load would."""
@@ -520,7 +526,7 @@ def dry_run(path: Path, label: str, db: Path, profile: mappings.Profile | None =
                 con.unregister("known_units")
             prep = prepare(Path(path), label, kind, scratch=Path(tmp), profile=profile, store=None)
             try:
-                res = load_prepared(con, prep)
+                res = load_prepared(con, prep, scope)
             finally:
                 prep.discard()
             table = datasets()[res.kind.split(",")[0]].table

@@ -239,3 +239,45 @@ def _key_words(ds: Dataset) -> str:
         "kpi_monthly": "业务单元和月份",
     }
     return words.get(ds.id, "编号")
+
+
+# --- a scoped data steward's upload (README "Sign-in … data permissions") -------------------------------
+
+SCOPE_TABLE = """CREATE OR REPLACE TEMP TABLE upload_scope AS
+WITH RECURSIVE sub(unit_id) AS (
+    SELECT unit_id FROM dim_units WHERE list_contains(?, unit_id) OR list_contains(?, business_unit_id)
+    UNION
+    SELECT u.unit_id FROM dim_units AS u JOIN sub ON u.parent_id = sub.unit_id)
+SELECT u.unit_id, u.business_unit_id, u.parent_id, list_contains(?, u.unit_id) AS is_root
+FROM dim_units AS u JOIN sub USING (unit_id)"""
+# the business units a scope grants: those of the units beneath its nodes (as the dashboard reads them)
+SCOPE_BUS = "(SELECT business_unit_id FROM upload_scope WHERE business_unit_id IS NOT NULL)"
+
+
+def scope_sql(ds: Dataset, nodes: list[str]) -> str | None:
+    """Reject the accepted rows of `staged` that lie outside a scoped steward's part of the organisation
+    tree, naming the unit and the scope. Branch-level rows: the branch's business unit must be one the scope
+    grants (or the branch lies beneath a scope node). Business-unit rows: the business unit must be granted.
+    Organisation rows: a unit inside the subtree may be corrected and a unit added beneath it, but a scope
+    node is not moved, and a unit joins only a business unit the scope grants or a new one."""
+    where = lit("、".join(nodes))
+    why = f"'该行的单位「' || {{unit}} || '」不在您的数据权限范围（' || {where} || '）内，只能导入您所辖单位的数据。(outside your scope)'"
+    refs = {c.type for c in ds.columns}
+    if ds.id == "org_units":
+        outside = f"""(unit_id NOT IN (SELECT unit_id FROM upload_scope)
+                        AND (parent_id IS NULL OR parent_id NOT IN (SELECT unit_id FROM upload_scope)))
+                   OR unit_id IN (SELECT unit_id FROM upload_scope WHERE is_root AND parent_id IS DISTINCT FROM staged.parent_id)
+                   OR (business_unit_id NOT IN {SCOPE_BUS}
+                       AND business_unit_id IN (SELECT business_unit_id FROM dim_units WHERE business_unit_id IS NOT NULL))"""
+        unit = "unit_id"
+    elif "unit_ref" in refs:
+        outside = f"""resolved_ref NOT IN (SELECT unit_id FROM upload_scope)
+                   AND resolved_ref NOT IN (SELECT unit_id FROM dim_units WHERE business_unit_id IN {SCOPE_BUS})"""
+        unit = "resolved_ref"
+    elif "bu_ref" in refs:
+        outside = f"resolved_ref NOT IN {SCOPE_BUS}"
+        unit = "resolved_ref"
+    else:
+        return None
+    return (f"UPDATE staged SET reject_reason = {why.format(unit=unit)} "
+            f"WHERE reject_reason IS NULL AND ({outside})")

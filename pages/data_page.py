@@ -96,7 +96,7 @@ def mapping_editor(i: int, label: str, path: Path, sheet) -> None:
     if b1.button(tr("page.data.map.preview"), key=f"dt_mp_{i}", disabled=bool(missing)):
         try:
             mappings.validate(kind, chosen)
-            dry = load_mod.dry_run(path, label, settings.db_path(), profile=draft)
+            dry = load_mod.dry_run(path, label, settings.db_path(), profile=draft, scope=scope)
         except EtlError as exc:
             st.error(layout.md_escape(str(exc)))
         else:
@@ -150,13 +150,14 @@ def progress_boxes(items: list[tuple[str, Path, int]]):
 
 
 st.subheader(tr("page.data.upload"))
+user = signin.current()
+scope = None if user.company else frozenset(user.nodes)  # a scoped steward loads rows of their units only
 if not signin.may("upload"):
     files = None
     st.info(tr("page.data.no_upload"))
-elif not signin.current().company:
-    files = None
-    st.info(tr("page.data.upload_company_only"))
 else:
+    if scope is not None:
+        st.caption(tr("page.data.upload_scoped", nodes="、".join(sorted(scope))))
     files = st.file_uploader(tr("page.data.uploader"), type=["csv", "xlsx", "xls"], accept_multiple_files=True, key="dt_files")
 if st.session_state.get("dt_saved"):
     st.success(tr("page.data.map.saved", tag=st.session_state.pop("dt_saved")))
@@ -185,14 +186,15 @@ if files:
     if ready and st.button(tr("page.data.load_n", n=len(ready)), type="primary", key="dt_load"):
         try:
             results = load_files([p for _, p, _ in ready], settings.db_path(), labels=[lb for lb, _, _ in ready],
-                                 progress=progress_boxes(ready))
+                                 progress=progress_boxes(ready), scope=scope)
         except EtlError as exc:  # the warehouse as a whole refused (busy, newer schema): nothing changed
             st.error(layout.md_escape(str(exc)))
             layout.stop()
         if any(r.rows_loaded for r in results):
             warm.start_background(settings.db_path())
         signin.audit("upload", files=[{"file": r.file, "loaded": r.rows_loaded, "rejected": r.rows_rejected,
-                                       "error": r.error, "mapping": r.mapping} for r in results])
+                                       "error": r.error, "mapping": r.mapping} for r in results],
+                     scope=sorted(scope) if scope is not None else "company")
         st.session_state["dt_results"] = [r.to_dict() for r in results]
         st.session_state.pop("dt_units", None)  # new units may have arrived
         st.rerun()

@@ -17,6 +17,10 @@ from ui.i18n import tr
 log = logging.getLogger(__name__)
 # PBKPI_AUTH=none: no sign-in (development and tests); everything is shown as to an administrator
 NOBODY = User("dev", "开发模式", "admin", frozenset({COMPANY}))
+# PBKPI_AUTH=local: the browser keeps its session in this cookie (an opaque token; the accounts file keeps
+# its hash), so a reload or a new tab stays signed in until sign-out or PBKPI_SESSION_MINUTES idle
+COOKIE = "pbkpi_session"
+TOUCH_SECONDS = 60  # how often a session's last use is written (not on every widget rerun)
 
 
 @st.cache_resource(show_spinner=False)
@@ -57,18 +61,33 @@ def require() -> User:
     after PBKPI_SESSION_MINUTES."""
     if settings.auth_mode() == "none":
         return NOBODY
+    _cookie_op()
     user: User | None = st.session_state.get("_user")
     now = time.time()
+    if user is None and settings.auth_mode() == "local":
+        user = _resume()
     if user is not None and now - st.session_state.get("_seen", now) > settings.session_minutes() * 60:
         audit("session_expired")
+        if st.session_state.get("_token"):
+            store(str(settings.auth_db())).close_session(st.session_state["_token"])
+            st.session_state["_cookie"] = "clear"
+            _cookie_op()
         _clear()
         st.session_state["_signin_note"] = tr("auth.expired")
         user = None
+        if settings.auth_mode() == "oidc" and st.user.is_logged_in:
+            st.logout()  # the identity cookie too: otherwise the next run would sign in again by itself
     if user is not None:
         st.session_state["_seen"] = now
+        token = st.session_state.get("_token")
+        if token and now - st.session_state.get("_touched", 0) > TOUCH_SECONDS:
+            store(str(settings.auth_db())).touch(token, now)
+            st.session_state["_touched"] = now
         return user
     if settings.auth_mode() == "header":
         _from_gateway()
+    elif settings.auth_mode() == "oidc":
+        _from_oidc()
     else:
         _form()
     st.stop()
@@ -100,9 +119,79 @@ def _from_gateway() -> None:
     st.rerun()
 
 
+def _from_oidc() -> None:
+    """PBKPI_AUTH=oidc: company single sign-on through OpenID Connect (st.login; the provider is configured in
+    .streamlit/secrets.toml). The identity token's claim PBKPI_OIDC_CLAIM names the account, which must exist
+    here and be enabled: the company's directory says who someone is, this system what they may see."""
+    from auth.oidc import account_from_claims
+
+    if not st.user.is_logged_in:
+        st.title(tr("auth.title"))
+        if st.session_state.get("_signin_note"):
+            st.info(st.session_state.pop("_signin_note"))
+        st.caption(tr("auth.oidc_note"))
+        if st.button(tr("auth.oidc_button"), type="primary", key="_oidc_login"):
+            provider = settings.oidc_provider()
+            if provider:
+                st.login(provider)
+            else:
+                st.login()
+        return
+    claims = st.user.to_dict()
+    account, why = account_from_claims(claims, settings.oidc_claim())
+    log_ = audit_log(str(settings.audit_path()))
+    if account is None:
+        log_.write("signin_failed", None, reason=why, via="oidc", subject=str(claims.get("sub", ""))[:64])
+        st.error(tr("auth.oidc_no_claim", claim=settings.oidc_claim()))
+        st.button(tr("auth.signout"), key="_oidc_out", on_click=st.logout)
+        return
+    try:
+        user = store(str(settings.auth_db())).active(account)
+    except AuthError as exc:
+        log_.write("signin_failed", account[:64], reason=str(exc).split("。")[0], via="oidc")
+        st.error(str(exc))
+        st.button(tr("auth.signout"), key="_oidc_out", on_click=st.logout)
+        return
+    st.session_state["_user"], st.session_state["_seen"] = user, time.time()
+    audit("signin", role=user.role, scope=sorted(user.nodes), via="oidc", subject=str(claims.get("sub", ""))[:64])
+    st.rerun()
+
+
 def _clear() -> None:
-    for key in ("_user", "_seen", "_viewed"):
+    for key in ("_user", "_seen", "_viewed", "_token", "_touched"):
         st.session_state.pop(key, None)
+
+
+def _resume() -> User | None:
+    """The user of the session this browser's cookie names (a reload, a new tab), if it is still open."""
+    token = st.context.cookies.get(COOKIE)
+    if not token or token in st.session_state.get("_closed", ()):
+        return None
+    try:
+        user = store(str(settings.auth_db())).resume(token, settings.session_minutes() * 60)
+    except AuthError as exc:
+        log.info("session cookie not resumed: %s", exc)
+        st.session_state.setdefault("_closed", set()).add(token)
+        st.session_state["_cookie"] = "clear"
+        _cookie_op()
+        return None
+    st.session_state["_user"], st.session_state["_seen"] = user, time.time()
+    st.session_state["_token"], st.session_state["_touched"] = token, time.time()
+    audit("signin", role=user.role, scope=sorted(user.nodes), via="session")
+    return user
+
+
+def _cookie_op() -> None:
+    """Set or clear the session cookie in the browser (a script in the page: Streamlit sets no cookies)."""
+    op = st.session_state.pop("_cookie", None)
+    if op is None:
+        return
+    secure = " + (location.protocol === 'https:' ? '; Secure' : '')"
+    if op == "clear":
+        js = f"document.cookie = '{COOKIE}=; Path=/; Max-Age=0; SameSite=Strict'{secure};"
+    else:  # a token is URL-safe base64: nothing in it needs quoting
+        js = f"document.cookie = '{COOKIE}={op}; Path=/; SameSite=Strict'{secure};"
+    st.html(f"<script>{js}</script>", unsafe_allow_javascript=True, width="content")
 
 
 def _form() -> None:
@@ -123,13 +212,22 @@ def _form() -> None:
         return
     st.session_state["_user"], st.session_state["_seen"] = user, time.time()
     st.session_state.pop("_signin_password", None)
+    token = store(str(settings.auth_db())).open_session(user.account)
+    st.session_state["_token"], st.session_state["_touched"], st.session_state["_cookie"] = token, time.time(), token
     audit("signin", role=user.role, scope=sorted(user.nodes))
     st.rerun()
 
 
 def sign_out() -> None:
     audit("signout")
+    token = st.session_state.get("_token")
+    if token:
+        store(str(settings.auth_db())).close_session(token)
+        st.session_state.setdefault("_closed", set()).add(token)  # this session's handshake still carries it
+        st.session_state["_cookie"] = "clear"
     _clear()
+    if settings.auth_mode() == "oidc":
+        st.logout()
 
 
 def user_box(user: User) -> None:
@@ -142,7 +240,7 @@ def user_box(user: User) -> None:
     role = ROLES[user.role]
     st.sidebar.caption(tr("auth.signed_in", name=user.name, account=user.account,
                           role=role.zh if st.session_state.get("lang", "zh") == "zh" else role.en))
-    if settings.auth_mode() == "local":  # behind a gateway, signing out is the gateway's
+    if settings.auth_mode() in ("local", "oidc"):  # behind a gateway, signing out is the gateway's
         st.sidebar.button(tr("auth.signout"), key="_signout", on_click=sign_out)
 
 

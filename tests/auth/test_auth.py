@@ -315,3 +315,25 @@ def test_a_damaged_warehouse_is_a_calm_message_for_a_scoped_user_too(accounts, t
     at = signed_in("jiangbei", "jiangbei-demo-2026")
     assert not at.exception, [e.value for e in at.exception]
     assert at.error and str(db) in at.error[0].value
+
+
+def test_browser_sessions_resume_until_idle_signed_out_disabled_or_reset(store, tmp_path):
+    store.add_user("li", "李", "leader", "correct horse 1", ["*"])
+    token = store.open_session("li", now=1000.0)
+    assert token.encode() not in store.path.read_bytes()  # only its hash is kept
+    assert store.resume(token, idle_seconds=600, now=1500.0).account == "li"
+    assert store.resume(token, idle_seconds=600, now=2000.0).account == "li"  # the last use moved on
+    with pytest.raises(AuthError, match="过期"):
+        store.resume(token, idle_seconds=600, now=2601.0)
+    with pytest.raises(AuthError, match="失效"):  # and it stays closed
+        store.resume(token, idle_seconds=600, now=2602.0)
+    for close in (lambda: store.close_session(t2), lambda: store.set_disabled("li", True),
+                  lambda: store.set_password("li", "another horse 2")):
+        store.set_disabled("li", False)
+        t2 = store.open_session("li")
+        store.resume(t2, idle_seconds=600)
+        close()
+        with pytest.raises(AuthError):
+            store.resume(t2, idle_seconds=600)
+    with pytest.raises(AuthError):
+        store.resume("made-up-token", idle_seconds=600)
