@@ -48,12 +48,30 @@ class _ContextFilter(logging.Filter):
         self.component = component
 
     def filter(self, record: logging.LogRecord) -> bool:
+        _mask_personal(record)
         ctx = _context.get()
         record.component = self.component
         record.ctx = " ".join(f"{k}={v}" for k, v in ctx.items()) or "-"
         for k, v in ctx.items():
             setattr(record, f"ctx_{k}", v)
         return True
+
+
+def _mask_personal(record: logging.LogRecord) -> None:
+    """Identity numbers, mobile numbers and e-mail addresses in a message or a traceback are masked before
+    the line is written (a database error may quote the cell it could not convert): the log is read by
+    operators, who are not to see personal data either."""
+    from etl.personal import mask
+
+    if getattr(record, "_pbkpi_masked", False):  # several handlers: once
+        return
+    record._pbkpi_masked = True
+    message = record.getMessage()
+    masked = mask(message)
+    if masked != message:
+        record.msg, record.args = masked, ()
+    if record.exc_info or record.exc_text:  # another handler may have formatted the traceback already
+        record.exc_text = mask(record.exc_text or logging.Formatter().formatException(record.exc_info))
 
 
 class OneLineFormatter(logging.Formatter):

@@ -165,7 +165,7 @@ def _clear() -> None:
 def _resume() -> User | None:
     """The user of the session this browser's cookie names (a reload, a new tab), if it is still open."""
     token = st.context.cookies.get(COOKIE)
-    if not token or token in st.session_state.get("_closed", ()):
+    if not isinstance(token, str) or not token or token in st.session_state.get("_closed", ()):
         return None
     try:
         user = store(str(settings.auth_db())).resume(token, settings.session_minutes() * 60)

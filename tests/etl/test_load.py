@@ -159,8 +159,8 @@ def test_failure_mid_load_rolls_back_whole_file(tmp_path, db, monkeypatch):
     bad = write_csv(tmp_path / "m.csv", ["组织编码", "月份", "党员人数"], [["B1", "2024-07", 20], ["B2", "2024-07", 15]])
     original = load_mod._load_part
 
-    def part(con, load_id, label, sheet, m, frame, res):
-        original(con, load_id, label, sheet, m, frame, res)
+    def part(con, load_id, label, sheet, m, frame, res, *rest):
+        original(con, load_id, label, sheet, m, frame, res, *rest)
         if label == "m.csv":
             raise duckdb.Error("simulated crash after the upsert")
 

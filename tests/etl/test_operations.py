@@ -54,7 +54,7 @@ def test_sizes_accept_units(text, bytes_):
 
 
 @pytest.mark.parametrize("name,bad,words", [("PBKPI_WARM", "maybe", "1/0"), ("PBKPI_MAX_ROWS", "2.5", "整数"),
-                                            ("PBKPI_MAX_ROWS", "lots", "整数"), ("PBKPI_AUTH", "ldap", "local / header / none"),
+                                            ("PBKPI_MAX_ROWS", "lots", "整数"), ("PBKPI_AUTH", "ldap", "local / header / oidc / none"),
                                             ("PBKPI_WATERMARK_OPACITY", "0.9", "≤ 0.5"), ("PBKPI_DUCKDB_MEMORY", "lots", "3GB"),
                                             ("PBKPI_MAX_UPLOAD_MB", "50 parsecs", "50MB")])
 def test_an_unusable_setting_is_named_with_what_it_accepts(monkeypatch, name, bad, words):
@@ -102,6 +102,19 @@ def test_one_line_per_event_with_its_context_even_with_a_traceback(log_file):
     failed = [ln for ln in lines if "it failed" in ln]
     assert len(failed) == 1 and "[load=abc123]" in failed[0] and "Traceback" in failed[0] and "ValueError: boom" in failed[0]
     assert "[-]" in next(ln for ln in lines if ln.endswith("after"))
+
+
+def test_personal_data_never_reaches_the_log(log_file):
+    logsetup.configure("test", stderr=False)
+    log = logging.getLogger("pbkpi.test")
+    log.warning("could not convert %s", "11010519491231002X")
+    try:
+        raise ValueError("Could not convert string '13812345678' to INT32")
+    except ValueError:
+        log.exception("load failed for zhang@example.com")
+    text = log_file.read_text(encoding="utf-8")
+    assert "11010519491231002X" not in text and "13812345678" not in text and "zhang@example.com" not in text
+    assert text.count("\n") == 2 and "could not convert" in text and "Could not convert string" in text
 
 
 def test_json_lines_on_request(log_file, monkeypatch):
