@@ -43,6 +43,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PBKPI_DEMO_DIR", "path", "data/demo", "where `etl demo` writes its synthetic source files"),
     Setting("PBKPI_MAPPINGS", "path", "data/mappings",
             "column-mapping profiles for files with their own headers (outside the warehouse; etl/mappings.py)"),
+    Setting("PBKPI_TARGETS", "path", "data/targets.json",
+            "the company's own KPI targets, set by an administrator in the app (outside the warehouse; over "
+            "catalogue/targets.toml)"),
     Setting("PBKPI_MAX_UPLOAD_MB", "size", "50", "largest file the ETL and the upload page accept", lo=0.001, unit="MB"),
     Setting("PBKPI_MAX_ROWS", "count", "2000000", "most data rows one file may hold", lo=1),
     Setting("PBKPI_MAX_COLS", "count", "200", "most columns one file may hold", lo=2),
@@ -227,6 +230,10 @@ def demo_dir() -> Path:
 
 def mappings_dir() -> Path:
     return value("PBKPI_MAPPINGS")
+
+
+def targets_path() -> Path:
+    return value("PBKPI_TARGETS")
 
 
 def max_upload_bytes() -> int:

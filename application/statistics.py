@@ -110,7 +110,29 @@ def overview(snap, qsel: Selection, quarter: str) -> dict:
     }
 
 
-def briefing(snap, quarter: str, scope: PanelFilter):
+def alerts(snap, qsel: Selection, quarter: str, targets: str = "") -> pd.DataFrame:
+    """The quarter's 预警 for the business units of the selection's types and areas — all of them, those that
+    reported nothing included (a missing report is what it is about). `targets`: the digest of the targets
+    in force (a changed target gives a new result)."""
+    from analytics.alerts import quarter_alerts
+    from catalogue import metric_ids, requirements, targets as in_force
+
+    bus = snap.business_units()
+    if qsel.unit_types:
+        bus = bus[bus["unit_type"].isin(qsel.unit_types)]
+    if qsel.regions:
+        bus = bus[bus["region"].isin(qsel.regions)]
+    keep = set(bus["business_unit_id"])
+    reports = {k: (v[v["business_unit_id"].isin(keep)] if "business_unit_id" in v else v)
+               for k, v in snap.quarter_reports(quarter).items()}
+    rows = snap.rows(qsel)
+    rows = rows[(rows["period"] == quarter) & rows["business_unit_id"].isin(keep)] if len(rows) else rows
+    return quarter_alerts(quarter, reports, requirements(), rows, in_force(), metric_ids("kpi"))
+
+
+def briefing(snap, quarter: str, scope: PanelFilter, targets: str = ""):
+    """The quarter's briefing. `targets` is the digest of the targets in force: the briefing shows status
+    against them, so a target changed in the app gives a new result, not the kept one."""
     from briefing.content import build
 
     return build(snap, quarter, scope)

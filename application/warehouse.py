@@ -423,6 +423,31 @@ class Snapshot:
             FROM fct_activities a JOIN dim_units u USING (unit_id)
             WHERE u.business_unit_id = ? GROUP BY ALL ORDER BY month""", [business_unit_id])
 
+    @_kept(8)
+    def quarter_reports(self, quarter: str) -> dict[str, pd.DataFrame]:
+        """What the scope's branches and business units reported in a quarter, for the 预警 list:
+        `branches` (every branch of the scope), `activities` (per branch, type and month), `membership`
+        (months with a membership report, per branch), `kpi` (months with a KPI report, per business unit)."""
+        from analytics.periods import first_month, last_month
+
+        lo, hi = f"{first_month(quarter)}-01", f"{last_month(quarter)}-01"
+        branches = self._in_scope(self._query("""
+            SELECT unit_id, unit_name, business_unit_id, business_unit_name, founded FROM dim_units
+            WHERE org_level = '党支部' AND business_unit_id IS NOT NULL ORDER BY business_unit_id, unit_id"""))
+        activities = self._in_scope(self._query("""
+            SELECT a.unit_id, u.business_unit_id, a.activity_type, CAST(date_trunc('month', a.date) AS DATE) AS month,
+                   count(*) AS n
+            FROM fct_activities a JOIN dim_units u USING (unit_id)
+            WHERE a.date >= CAST(? AS DATE) AND a.date < CAST(? AS DATE) + INTERVAL 1 MONTH GROUP BY ALL""", [lo, hi]))
+        membership = self._in_scope(self._query("""
+            SELECT m.unit_id, u.business_unit_id, count(DISTINCT m.month) AS months
+            FROM fct_membership m JOIN dim_units u USING (unit_id)
+            WHERE m.month BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) GROUP BY ALL""", [lo, hi]))
+        kpi = self._in_scope(self._query("""
+            SELECT business_unit_id, count(DISTINCT month) AS months FROM fct_kpi_monthly
+            WHERE month BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) GROUP BY ALL""", [lo, hi]))
+        return {"branches": branches, "activities": activities, "membership": membership, "kpi": kpi}
+
     @_kept(16)
     def initiatives(self, business_unit_id: str | None = None) -> pd.DataFrame:
         if business_unit_id is not None and not self.allowed(business_unit_id):

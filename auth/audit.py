@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 EVENTS = ("signin", "signin_failed", "signout", "session_expired", "page_view", "url_rejected", "export",
-          "upload", "account_changed", "mapping_saved", "mapping_deleted")
+          "upload", "account_changed", "mapping_saved", "mapping_deleted",
+          "targets_changed")
 FORBIDDEN = ("password", "secret", "token")  # detail keys refused outright
 _lock = threading.Lock()
 

@@ -177,8 +177,82 @@ def t(key: str, lang: str = "zh", **kw) -> str:
 
 
 @lru_cache(maxsize=1)
-def targets() -> dict[str, dict]:
+def default_targets() -> dict[str, dict]:
+    """The targets shipped with the product (catalogue/targets.toml): examples for the synthetic company."""
     return _load("targets.toml").get("target", {})
+
+
+_override_cache: dict = {}
+
+
+def _override() -> dict:
+    """The company's own targets, set by an administrator in the app (PBKPI_TARGETS, outside the warehouse):
+    {"targets": {metric: {"value", "amber"}}, "saved_at", "saved_by", "history": [...]}; {} when none."""
+    import json
+
+    import settings
+
+    path = settings.targets_path()
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return {}
+    if _override_cache.get("key") != (str(path), stamp):
+        _override_cache.update(key=(str(path), stamp), doc=json.loads(path.read_text(encoding="utf-8")))
+    return _override_cache["doc"]
+
+
+def targets() -> dict[str, dict]:
+    """The targets in force: the company's own (set in the app) over the shipped defaults."""
+    merged = {k: dict(v) for k, v in default_targets().items()}
+    for mid, tg in _override().get("targets", {}).items():
+        if tg is None:
+            merged.pop(mid, None)  # an administrator removed the target
+        else:
+            merged[mid] = {**merged.get(mid, {}), **tg}
+    return merged
+
+
+def targets_digest() -> str:
+    """Changes whenever the targets in force change (part of the key of results that show status)."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(targets(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def save_targets(new: dict[str, dict | None], by: str | None) -> None:
+    """Write the company's targets (metric -> {"value", "amber"}, or None to remove one), keeping the earlier
+    versions in the file's history. Raises ValueError naming a metric or value that cannot be used."""
+    import datetime as dt
+    import json
+    import os
+    import tempfile
+
+    import settings
+
+    for mid, tg in new.items():
+        if mid not in metrics():
+            raise ValueError(f"未知指标 {mid}。(unknown metric)")
+        if tg is not None:
+            if not isinstance(tg.get("value"), (int, float)) or not isinstance(tg.get("amber"), (int, float)) or tg["amber"] < 0:
+                raise ValueError(f"指标 {metric(mid).zh} 的目标值和容差须为数字，容差不能为负。(target and band must be numbers)")
+    old = _override()
+    doc = {"targets": new, "saved_at": dt.datetime.now().isoformat(timespec="seconds"), "saved_by": by,
+           "history": (old.get("history", []) + [{k: old[k] for k in ("targets", "saved_at", "saved_by") if k in old}])[-50:]
+           if old else []}
+    path = settings.targets_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, ensure_ascii=False, indent=2)
+    os.replace(tmp, path)
+
+
+@lru_cache(maxsize=1)
+def requirements() -> list[dict]:
+    """The required frequencies of branch activities (catalogue/practice.toml)."""
+    return _load("practice.toml")["required"]
 
 
 @lru_cache(maxsize=1)
@@ -187,7 +261,7 @@ def briefing_config() -> dict:
 
 
 def target_status(mid: str, value) -> str:
-    """green / amber / red against catalogue/targets.toml, respecting the metric's good direction;
+    """green / amber / red against the targets in force (targets()), respecting the metric's good direction;
     "" when the metric has no target or no value."""
     tg = targets().get(mid)
     if tg is None or value is None or value != value:

@@ -47,3 +47,35 @@ def fmt_p(p) -> str:
     if not _finite(p):
         return "—"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def delta_unit(mid: str, lang: str = "zh") -> str:
+    """The unit a change of the metric is read in: percentage points for a rate in %, else its own unit."""
+    m = metric(mid)
+    if m.unit_zh == "%":
+        return "个百分点" if lang == "zh" else "pp"
+    return m.unit(lang)
+
+
+def fmt_delta(mid: str, v, lang: str = "zh") -> str:
+    """A change of a metric, signed with a true minus, in the unit it is read in: `+0.04 个百分点`,
+    `−0.97 小时/户`; a change that rounds to zero reads `0`, never `-0.0`."""
+    if not _finite(v):
+        return "—"
+    m = metric(mid)
+    decimals = m.decimals
+    text = f"{abs(v):,.{decimals}f}"
+    if float(text.replace(",", "")) == 0:
+        sign, text = "", f"{0:.{decimals}f}"
+    else:
+        sign = "+" if v > 0 else "−"
+    unit = delta_unit(mid, lang)
+    return f"{sign}{text} {unit}".strip()
+
+
+def fmt_target(mid: str, value, lang: str = "zh") -> str:
+    """`目标 ≥ 99.90%` / `target ≤ 0.50 per 10k` — the side of the target that is good."""
+    m = metric(mid)
+    side = "≥" if m.direction == "higher" else "≤"
+    word = "目标" if lang == "zh" else "target"
+    return f"{word} {side} {fmt_metric(mid, value, lang)}"

@@ -9,6 +9,7 @@ import settings
 from auth.audit import EVENTS
 from auth.roles import ROLES
 from auth.store import AuthError
+from catalogue import default_targets, metrics, save_targets, targets
 from ui import layout, signin
 from ui.i18n import lang, tr
 
@@ -70,6 +71,35 @@ with st.expander(tr("page.admin.change")), st.form("admin_change"):
             st.success(tr("page.admin.done"))
         except AuthError as exc:
             st.error(str(exc))
+
+st.subheader(tr("page.admin.targets"))
+st.caption(tr("page.admin.targets_help"))
+in_force, shipped = targets(), default_targets()
+rated = [m for m in metrics().values() if m.direction in ("higher", "lower")]
+table = pd.DataFrame({
+    "metric": [m.id for m in rated],
+    tr("page.admin.t_metric"): [f"{m.name(lang())}（{m.unit(lang())}）" if m.unit(lang()) else m.name(lang()) for m in rated],
+    tr("page.admin.t_good"): ["≥" if m.direction == "higher" else "≤" for m in rated],
+    tr("page.admin.t_on"): [m.id in in_force for m in rated],
+    tr("page.admin.t_value"): [in_force.get(m.id, shipped.get(m.id, {})).get("value") for m in rated],
+    tr("page.admin.t_amber"): [in_force.get(m.id, shipped.get(m.id, {})).get("amber") for m in rated],
+})
+edited = st.data_editor(table, hide_index=True, key="admin_targets", column_config={"metric": None},
+                        disabled=[tr("page.admin.t_metric"), tr("page.admin.t_good")])
+if st.button(tr("page.admin.t_save"), key="admin_targets_save", type="primary"):
+    new = {}
+    for _, row in edited.iterrows():
+        on, value, amber = row[tr("page.admin.t_on")], row[tr("page.admin.t_value")], row[tr("page.admin.t_amber")]
+        new[row["metric"]] = ({"value": float(value), "amber": float(amber)}
+                              if on and pd.notna(value) and pd.notna(amber) else None)
+    try:
+        save_targets(new, signin.current().account)
+    except ValueError as exc:
+        st.error(str(exc))
+    else:
+        changed = {k: v for k, v in new.items() if v != in_force.get(k) and not (v is None and k not in in_force)}
+        signin.audit("targets_changed", changes=changed)
+        st.success(tr("page.admin.done"))
 
 st.subheader(tr("page.admin.audit"))
 c1, c2, c3 = st.columns(3)

@@ -4,20 +4,62 @@ import streamlit as st
 
 from analytics.indices import QUADRANTS
 from application.views import overview
-from catalogue import metric
-from catalogue.formats import fmt_metric, fmt_number
-from ui import charts, layout, session
+from catalogue import metric, requirements
+from catalogue.formats import fmt_delta, fmt_metric, fmt_target
+from ui import cards, charts, layout, session
 from ui.i18n import lang, mname, tr, value_label
 
-DOTS = {"green": ":green[●]", "amber": ":orange[●]", "red": ":red[●]", "": ""}
+def good(mid: str, change) -> bool | None:
+    """Whether a change of the metric is for the better (None: no direction, or no change)."""
+    d = metric(mid).direction
+    if change is None or change == 0 or d not in ("higher", "lower"):
+        return None
+    return (change > 0) == (d == "higher")
 
 
-def card_label(mid: str) -> str:
-    m, L = metric(mid), lang()
-    unit = m.unit(L)
-    if not unit:
-        return m.name(L)
-    return f"{m.name(L)}（{unit}）" if L == "zh" else f"{m.name(L)} ({unit})"
+def card_text(card) -> cards.CardText:
+    m, L = metric(card.metric), lang()
+    tooltip = (tr("page.overview.card_help_target", target=fmt_target(card.metric, card.target, L),
+                  amber=fmt_delta(card.metric, card.amber, L).lstrip("+"))
+               if card.target is not None else tr("page.overview.card_help_none"))
+    return cards.CardText(
+        name=m.name(L), unit=m.unit(L), value=fmt_metric(card.metric, card.value, L, with_unit=False),
+        status=card.status, status_word=tr(f"page.overview.status_{card.status}") if card.status else "",
+        delta=None if card.delta is None else fmt_delta(card.metric, card.delta, L), delta_word=tr("page.overview.vs_prev"),
+        delta_good=good(card.metric, card.delta),
+        yoy=None if card.delta_yoy is None else fmt_delta(card.metric, card.delta_yoy, L), yoy_word=tr("page.overview.yoy_word"),
+        yoy_good=good(card.metric, card.delta_yoy),
+        target=fmt_target(card.metric, card.target, L) if card.target is not None else None,
+        note=tr("page.overview.not_reported", n=card.not_reporting) if card.not_reporting else None,
+        tooltip=tooltip, spark=card.spark)
+
+
+LEVEL_BG = {}  # filled below once the language is known: level word -> background
+
+
+def alert_sentence(r) -> str:
+    """One 预警 row as a leader reads it, from its machine-readable fields."""
+    L = lang()
+    who = r["unit_name"] if isinstance(r["unit_name"], str) else r["business_unit_name"]
+    if r["kind"] == "no_activity":
+        return tr("alert.no_activity", who=who)
+    if r["kind"] == "activity":
+        req = next(q for q in requirements() if q["activity_type"] == r["subject"])
+        name = req["zh"] if L == "zh" else req["en"]
+        key = "alert.activity_month" if req["every"] == "month" else "alert.activity_quarter"
+        return tr(key, who=who, activity=name, have=int(r["have"]), need=int(r["need"]))
+    if r["kind"] in ("missing_membership", "missing_kpi"):
+        return tr(f"alert.{r['kind']}", who=who, missing=int(r["need"] - r["have"]))
+    return tr("alert.kpi", who=who, metric=mname(r["subject"]), value=fmt_metric(r["subject"], r["value"], L),
+              target=fmt_target(r["subject"], r["target"], L))
+
+
+def alert_table(alerts: pd.DataFrame) -> pd.DataFrame:
+    words = {"red": tr("alert.red"), "amber": tr("alert.amber")}
+    LEVEL_BG.update({words["red"]: "#f8d7da", words["amber"]: "#fff3cd"})
+    return pd.DataFrame({tr("table.level"): alerts["level"].map(words),
+                         tr("table.unit"): alerts["business_unit_name"],
+                         tr("table.alert"): [alert_sentence(r) for _, r in alerts.iterrows()]})
 
 
 if layout.header("page.overview.title", "page.overview.caption"):
@@ -25,7 +67,9 @@ if layout.header("page.overview.title", "page.overview.caption"):
     quarters = overview.options(ctx, sel)["quarter"]
     # the first quarter shown (and one outside the sidebar's period): the one holding the sidebar's end
     st.session_state["ov_quarter"] = overview.resolve(ctx, sel, overview.Params(st.session_state.get("ov_quarter"))).quarter
-    quarter = st.selectbox(tr("page.overview.quarter"), quarters, key="ov_quarter")
+    head, pick = st.columns([3, 1], vertical_alignment="bottom")
+    head.subheader(tr("page.overview.cards"))
+    quarter = pick.selectbox(tr("page.overview.quarter"), quarters, key="ov_quarter", label_visibility="collapsed")
     vm = overview.view(ctx, sel, overview.Params(quarter))
     if vm.result is None:
         st.info(tr("app.no_data"))
@@ -36,18 +80,7 @@ if layout.header("page.overview.title", "page.overview.caption"):
     if vm.unit_scope:
         st.caption(tr("page.overview.unit_scope"))
 
-    st.subheader(tr("page.overview.cards"))
-    for row_start in range(0, len(vm.cards), 3):
-        for c, card in zip(st.columns(3), vm.cards[row_start:row_start + 3]):
-            m = metric(card.metric)
-            c.metric(f"{DOTS[card.status]} {card_label(card.metric)}".strip(), fmt_metric(card.metric, card.value, lang(), with_unit=False),
-                     delta=None if card.delta is None else f"{fmt_number(card.delta, m.decimals + 1)} {tr('page.overview.vs_prev')}",
-                     delta_color={"higher": "normal", "lower": "inverse"}.get(m.direction, "off"), border=True,
-                     help=tr("page.overview.card_help", agg=m.aggregation))
-            if card.delta_yoy is not None:
-                c.caption(tr("page.overview.yoy", value=fmt_number(card.delta_yoy, m.decimals + 1)))
-            if card.not_reporting:
-                c.caption(tr("page.overview.not_reported", n=card.not_reporting))
+    st.html(cards.cards_html([card_text(c) for c in vm.cards]))
     st.caption(tr("page.overview.rag_note"))
 
     st.subheader(tr("page.overview.index_trend"))
@@ -56,6 +89,22 @@ if layout.header("page.overview.title", "page.overview.caption"):
     charts.annotate_events(fig, [(q, tr("chart.major_event")) for q in vm.event_quarters])
     layout.plot(fig, "ov_trend")
     st.caption(tr("page.overview.index_note"))
+
+    st.subheader(tr("page.overview.alerts", quarter=vm.quarter))
+    if vm.alerts is None:
+        st.caption(tr("page.overview.alerts_pending"))
+    elif vm.alerts.empty:
+        st.success(tr("page.overview.alerts_none"))
+    else:
+        reds, ambers = int((vm.alerts["level"] == "red").sum()), int((vm.alerts["level"] == "amber").sum())
+        st.markdown(tr("page.overview.alerts_counts", red=reds, amber=ambers,
+                       branches=vm.alerts["unit_id"].nunique(), units=vm.alerts["business_unit_id"].nunique()))
+        table = alert_table(vm.alerts)
+        st.dataframe(table.style.map(lambda v: f"background-color: {LEVEL_BG[v]}" if v in LEVEL_BG else "",
+                                     subset=[tr("table.level")]),
+                     hide_index=True, height=min(38 + 35 * len(table), 320))
+        layout.download_csv(table, f"alerts_{vm.quarter}", key="dl_ov_alerts")
+        st.caption(tr("page.overview.alerts_note"))
 
     st.subheader(tr("page.overview.quadrant", quarter=vm.quarter))
     now = vm.now.assign(unit_type_label=vm.now["unit_type"].map(lambda x: value_label("unit_type", x)),

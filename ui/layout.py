@@ -10,10 +10,18 @@ from ui import session
 from ui.i18n import tr
 
 
+# more of every page above the fold on a laptop: less empty space above the title, a smaller title
+PAGE_CSS = """<style>
+[data-testid="stMainBlockContainer"] {padding-top: 2.6rem;}
+[data-testid="stMainBlockContainer"] h1 {font-size: 2.05rem; padding-bottom: 0.15rem;}
+</style>"""
+
+
 def header(title_key: str, caption_key: str | None = None, needs_rows: bool = True) -> bool:
     """Render the page title and banners; False when the warehouse has no data, or (`needs_rows`) when the
     sidebar's selection holds no row: a calm notice says what to widen, and the page should stop."""
     ctx = session.context()
+    st.html(PAGE_CSS)
     st.title(tr(title_key))
     if caption_key:
         st.caption(tr(caption_key))

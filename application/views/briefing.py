@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from application import statistics as stats
+from catalogue import targets_digest
 from application.context import Context, Outcome
 from application.selection import Selection
 
@@ -35,7 +36,7 @@ def resolve(ctx: Context, p: Params) -> Params:
 
 def jobs(ctx: Context, sel: Selection, p: Params) -> dict:
     p = resolve(ctx, p)
-    return {"briefing": stats.job(stats.briefing, p.quarter, sel.scope())} if p.quarter else {}
+    return {"briefing": stats.job(stats.briefing, p.quarter, sel.scope(), targets_digest())} if p.quarter else {}
 
 
 def view(ctx: Context, sel: Selection, p: Params = DEFAULTS) -> BriefingView:

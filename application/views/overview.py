@@ -14,8 +14,9 @@ from application import statistics as stats
 from application.context import Context, Outcome
 from application.selection import Selection
 from analytics.indices import QUADRANTS
-from catalogue import target_status
+from catalogue import target_status, targets, targets_digest
 
+SPARK_QUARTERS = 8  # the cards' sparklines: two years
 CARDS = ("rs1", "saidi", "complaints_per_10k", "satisfaction", "bill_recovery", "line_loss",
          "meeting_compliance", "theme_days", "pb_score")
 
@@ -36,6 +37,9 @@ class Card:
     yoy: float | None
     status: str  # green | amber | red | "" (no target or no value)
     not_reporting: int  # units of the scope without a value this quarter (left out of the figure)
+    target: float | None = None  # the target in force (targets(): the company's own over the defaults)
+    amber: float | None = None  # how far on the wrong side still counts as near
+    spark: tuple = ()  # the last quarters' values up to this one, oldest first (missing quarters left out)
 
     @property
     def delta(self) -> float | None:
@@ -60,6 +64,7 @@ class OverviewView:
     movers: pd.DataFrame | None = None
     funnel: pd.DataFrame | None = None
     funnel_overall: float | None = None
+    alerts: pd.DataFrame | None = None  # 预警: analytics.alerts.quarter_alerts rows, worst first
 
 
 def options(ctx: Context, sel: Selection) -> dict[str, list]:
@@ -79,7 +84,10 @@ def resolve(ctx: Context, sel: Selection, p: Params) -> Params:
 
 def jobs(ctx: Context, sel: Selection, p: Params) -> dict:
     p = resolve(ctx, sel, p)
-    return {"overview": stats.job(stats.overview, sel.quarterly(), p.quarter)} if p.quarter else {}
+    if not p.quarter:
+        return {}
+    return {"overview": stats.job(stats.overview, sel.quarterly(), p.quarter),
+            "alerts": stats.job(stats.alerts, sel.quarterly(), p.quarter, targets_digest())}
 
 
 def _val(s: pd.Series, key) -> float | None:
@@ -93,15 +101,23 @@ def view(ctx: Context, sel: Selection, p: Params = DEFAULTS) -> OverviewView:
     vm = OverviewView(quarters, p.quarter, unit_scope=bool(sel.unit))
     if not p.quarter:
         return vm
-    vm.result = ctx.outcomes(jobs(ctx, sel, p))["overview"]
+    outcomes = ctx.outcomes(jobs(ctx, sel, p))
+    vm.result = outcomes["overview"]
     if not vm.result.ok:
         return vm
+    if outcomes["alerts"].ok:
+        vm.alerts = outcomes["alerts"].value
     ov, q = vm.result.value, p.quarter
     totals, missing = ov["totals"], ov["not_reporting"]
+    in_force = targets()
     for mid in CARDS:
         value = _val(totals[mid], q)
+        tg = in_force.get(mid)
+        spark = tuple(float(v) for k, v in totals[mid].dropna().items() if shift_quarter(q, SPARK_QUARTERS) < k <= q)
         vm.cards.append(Card(mid, value, _val(totals[mid], shift_quarter(q, 1)), _val(totals[mid], shift_quarter(q, 4)),
-                             target_status(mid, value), int(missing[mid].get(q, 0)) if mid in missing else 0))
+                             target_status(mid, value), int(missing[mid].get(q, 0)) if mid in missing else 0,
+                             None if tg is None else float(tg["value"]), None if tg is None else float(tg["amber"]),
+                             spark))
     vm.trend = ov["trend"]
     events = ctx.snapshot.major_event_months()
     if not events.empty:
@@ -114,4 +130,5 @@ def view(ctx: Context, sel: Selection, p: Params = DEFAULTS) -> OverviewView:
     if len(vm.funnel):
         vm.funnel_overall = float(10_000 * vm.funnel["complaints"].sum() / vm.funnel["customers"].sum())
     return vm
+
 

@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from catalogue import t
+from tests.ui.screen import cards
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = {
@@ -60,19 +61,22 @@ def test_page_on_empty_warehouse(empty_db, monkeypatch, page, lang):
 
 def test_overview_cards_and_quadrant(demo_db, monkeypatch):
     at = run_page(demo_db, "pages/overview_page.py", monkeypatch=monkeypatch, params={"grain": "quarter"})
-    labels = [m.label for m in at.metric]
-    assert any("供电可靠率" in lb for lb in labels) and any("万户投诉率" in lb for lb in labels)
-    assert len(at.metric) == 9
+    shown = cards(at)
+    assert len(shown) == 9 and any("供电可靠率" in c["name"] for c in shown) and any("万户投诉率" in c["name"] for c in shown)
+    assert all(c["value"] and c["value"] != "—" for c in shown)
+    assert {c["badge"] for c in shown} <= {"达标", "接近", "未达标", ""} and any(c["badge"] for c in shown)
+    assert all("目标" in c["text"] for c in shown if c["badge"])
     assert at.selectbox(key="ov_quarter").value == "2025Q4"
-    counts = at.dataframe[0].value
+    counts = next(d.value for d in at.dataframe if "象限" in d.value.columns[0])
     assert counts.iloc[:, 1].sum() == 68  # every business unit sits in one quadrant
 
 
 def test_filters_change_what_is_shown(demo_db, monkeypatch):
     at = run_page(demo_db, "pages/overview_page.py", monkeypatch=monkeypatch, params={"grain": "quarter"})
-    all_units = at.dataframe[0].value.iloc[:, 1].sum()
+    quadrants = lambda: next(d.value for d in at.dataframe if "象限" in d.value.columns[0])  # noqa: E731
+    all_units = quadrants().iloc[:, 1].sum()
     at.multiselect(key="f_regions").set_value(["农村"]).run()
-    rural = at.dataframe[0].value.iloc[:, 1].sum()
+    rural = quadrants().iloc[:, 1].sum()
     assert 0 < rural < all_units
     assert at.query_params["region"] == ["农村"] or at.query_params["region"] == "农村"
     # changing one filter leaves the others alone

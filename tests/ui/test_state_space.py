@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
+from tests.ui.screen import cards
 from catalogue import metrics, t
 from application.selection import REGIONS, UNIT_TYPES
 
@@ -67,6 +68,7 @@ def visible_text(at: AppTest) -> list[str]:
     for kind in ("markdown", "caption", "info", "warning", "success", "error", "title", "header", "subheader"):
         texts += [str(e.value) for e in getattr(at, kind)]
     texts += [str(m.label) for m in at.metric]
+    texts += [c["text"] for c in cards(at)]
     return texts
 
 
@@ -81,7 +83,9 @@ def assert_calm(at: AppTest, lang: str) -> None:
 
 def shown_numbers(at: AppTest, page: str) -> list[str]:
     """The figures a page put on screen: its metric cards, or the first column of figures of its table."""
-    if page in ("overview", "whatif", "briefing"):
+    if page == "overview":
+        return [c["value"] for c in cards(at)]
+    if page in ("whatif", "briefing"):
         return [str(m.value) for m in at.metric]
     if page == "relationships" and at.dataframe:
         return [f"{r:g}" for r in at.dataframe[0].value["r"]]

@@ -1,0 +1,94 @@
+"""The overview's KPI cards as one compact grid: value, target, status badge, 环比/同比 in the metric's own
+unit and a sparkline — nine cards in two short rows on a 1366-wide laptop, where st.metric needs a column
+each. Pure HTML (every text escaped, no script), drawn with st.html; colours follow one rule: a status or a
+change is green when it is good and red when it is bad (by the metric's direction), grey when neutral."""
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from html import escape
+
+STATUS_STYLE = {"green": ("#1a7f37", "#dafbe1"), "amber": ("#9a6700", "#fff8c5"), "red": ("#cf222e", "#ffebe9")}
+GOOD, BAD, NEUTRAL = "#1a7f37", "#cf222e", "#57606a"
+LINE = "#6e7781"  # the sparkline: neutral; only its last point carries the status colour
+
+CSS = """<style>
+.pb-cards {display: grid; grid-template-columns: repeat(auto-fill, minmax(142px, 1fr)); gap: 8px; margin: 2px 0 6px;}
+.pb-card {border: 1px solid #d0d7de; border-radius: 8px; padding: 7px 9px 6px; background: #fff; min-width: 0;}
+.pb-card .pb-head {display: flex; justify-content: space-between; align-items: flex-start; gap: 4px;}
+.pb-card .pb-name {font-size: 0.78rem; color: #424a53; line-height: 1.2; overflow-wrap: anywhere;}
+.pb-card .pb-badge {font-size: 0.68rem; font-weight: 600; border-radius: 9px; padding: 1px 6px; white-space: nowrap;}
+.pb-card .pb-row {display: flex; justify-content: space-between; align-items: flex-end; gap: 4px; margin-top: 2px;}
+.pb-card .pb-value {font-size: 1.45rem; font-weight: 600; color: #1f2328; line-height: 1.15; white-space: nowrap;}
+.pb-card .pb-unit {font-size: 0.72rem; color: #57606a; font-weight: 400; margin-left: 2px;}
+.pb-card .pb-delta {font-size: 0.72rem; line-height: 1.35; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;}
+.pb-card .pb-target {font-size: 0.7rem; color: #57606a; line-height: 1.3; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;}
+.pb-card .pb-spark {flex: none;}
+</style>"""
+
+
+@dataclass(frozen=True)
+class CardText:
+    """One card as words and numbers already formatted for the reader's language."""
+    name: str
+    unit: str
+    value: str
+    status: str  # green | amber | red | ""
+    status_word: str
+    delta: str | None  # 环比 text, e.g. "+0.04 个百分点"
+    delta_word: str  # "环比"
+    delta_good: bool | None  # True good, False bad, None neutral or unknown
+    yoy: str | None
+    yoy_word: str
+    yoy_good: bool | None
+    target: str | None  # "目标 ≥ 99.90%"
+    note: str | None  # "1 个单位未报送，未计入"
+    tooltip: str
+    spark: tuple = ()
+
+
+def sparkline(values, status: str, width: int = 56, height: int = 24) -> str:
+    """An inline SVG line of the values (oldest first), its last point in the status colour."""
+    vals = [float(v) for v in values]
+    if len(vals) < 2:
+        return ""
+    lo, hi = min(vals), max(vals)
+    span = hi - lo or 1.0
+    step = (width - 4) / (len(vals) - 1)
+    pts = [(2 + i * step, height - 3 - (v - lo) / span * (height - 6)) for i, v in enumerate(vals)]
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+    dot = STATUS_STYLE.get(status, (LINE, ""))[0]
+    x, y = pts[-1]
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+           f'<polyline points="{path}" fill="none" stroke="{LINE}" stroke-width="1.4" stroke-linejoin="round"/>'
+           f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.4" fill="{dot}"/></svg>')
+    # an image, not inline SVG: st.html's sanitiser keeps <img> with a data: URI and drops inline SVG
+    data = base64.b64encode(svg.encode()).decode()
+    return f'<img class="pb-spark" alt="" width="{width}" height="{height}" src="data:image/svg+xml;base64,{data}">'
+
+
+
+def _change(word: str, text: str | None, good: bool | None) -> str:
+    if text is None:
+        return ""
+    colour = NEUTRAL if good is None else GOOD if good else BAD
+    return f'<span style="color:{NEUTRAL}">{escape(word)}</span> <span style="color:{colour}">{escape(text)}</span>'
+
+
+def card_html(c: CardText) -> str:
+    badge = ""
+    if c.status in STATUS_STYLE:
+        fg, bg = STATUS_STYLE[c.status]
+        badge = f'<span class="pb-badge" style="color:{fg};background:{bg}">{escape(c.status_word)}</span>'
+    unit = f' <span class="pb-unit">{escape(c.unit)}</span>' if c.unit else ""
+    note = f'<div class="pb-target" style="color:{BAD}">{escape(c.note)}</div>' if c.note else ""
+    return (f'<div class="pb-card" title="{escape(c.tooltip)}" data-testid="pbkpi-card">'
+            f'<div class="pb-head"><span class="pb-name">{escape(c.name)}{unit}</span>{badge}</div>'
+            f'<div class="pb-row"><span class="pb-value">{escape(c.value)}</span>{sparkline(c.spark, c.status)}</div>'
+            f'<div class="pb-delta">{_change(c.delta_word, c.delta, c.delta_good) or "&nbsp;"}</div>'
+            f'<div class="pb-delta">{_change(c.yoy_word, c.yoy, c.yoy_good) or "&nbsp;"}</div>'
+            f'<div class="pb-target">{escape(c.target) if c.target else "&nbsp;"}</div>{note}</div>')
+
+
+def cards_html(cards: list[CardText]) -> str:
+    return CSS + '<div class="pb-cards">' + "".join(card_html(c) for c in cards) + "</div>"
