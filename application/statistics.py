@@ -106,7 +106,7 @@ def overview(snap, qsel: Selection, quarter: str) -> dict:
         "trend": pooled.groupby("period_start")[["pb_index", "biz_index"]].mean().reset_index(),
         "now": now,
         "movers": quadrant_movers(cur.rename(columns={"business_unit_id": "unit"}), quarter, prev),
-        "funnel": fq[["business_unit_name", "complaints_per_10k", "customers", "complaints"]],
+        "funnel": fq[["business_unit_id", "business_unit_name", "complaints_per_10k", "customers", "complaints"]],
     }
 
 

@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     p.add_argument("--quarter", required=True, help="e.g. 2025Q3")
     p.add_argument("--db", help="warehouse (default $PBKPI_DB or data/warehouse.duckdb)")
     p.add_argument("--lang", choices=["zh", "en"], default="zh")
-    p.add_argument("--format", choices=["pptx", "html", "png"], default="pptx")
+    p.add_argument("--format", choices=["pptx", "pdf", "html", "png"], default="pptx")
     p.add_argument("--out", required=True)
     p.add_argument("--unit-type")
     p.add_argument("--region")
@@ -46,6 +46,8 @@ def main(argv=None) -> int:
             out.write_bytes(export.to_pptx(b, args.lang))
         elif args.format == "html":
             out.write_text(export.to_html(b, args.lang), encoding="utf-8")
+        elif args.format == "pdf":
+            out.write_bytes(export.to_pdf(b, args.lang))
         elif out.suffix == ".zip":
             out.write_bytes(export.to_png_zip(b, args.lang))
         else:

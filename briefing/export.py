@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import html
 import io
+import logging
 import zipfile
+from pathlib import Path
 
 from pptx import Presentation
 from pptx.dml.color import RGBColor
@@ -20,6 +22,8 @@ from briefing.figures import build_figures, export_session, kpi_frame, to_png
 from briefing.safe_export import neutralise
 from briefing.watermark import html_overlay, on_figure, on_slide
 from catalogue import t
+
+log = logging.getLogger(__name__)
 
 FONT_LATIN = "Microsoft YaHei"
 FONT_EA = "Microsoft YaHei"
@@ -203,6 +207,41 @@ h1 {{ color: #C8102E; font-size: 32px; }} h2 {{ color: #C8102E; border-bottom: 2
 <h2>{e(t("brief.sec.initiatives", lang))}</h2><ul>{inis}</ul><ul class="muted">{notes}</ul>
 <p class="muted">{e(t("brief.notes_methods", lang))}</p>
 </body></html>"""
+
+
+# ---------------------------------------------------------------- PDF
+
+PRINT_CSS = """<style>
+@page { size: A4 landscape; margin: 12mm; }
+@media print { body { max-width: none; margin: 0; } h2 { break-after: avoid; } .card, li { break-inside: avoid; }
+               .js-plotly-plot, .plotly-graph-div { break-inside: avoid; } .modebar-container { display: none !important; } }
+</style>"""
+
+
+def to_pdf(b: Briefing, lang: str = "zh", watermark: str | None = None, timeout: float = 120) -> bytes:
+    """The HTML briefing printed to PDF by the system Chromium (the one that renders the PPTX's images): the
+    same content as the HTML export, A4 landscape, charts drawn before printing. Raises NoBrowser without it."""
+    import subprocess
+    import tempfile
+
+    from briefing.figures import NoBrowser, browser_path
+
+    chromium = browser_path()
+    if not chromium:
+        raise NoBrowser(t("brief.page.no_browser", "zh") + " / " + t("brief.page.no_browser", "en"))
+    page = to_html(b, lang, watermark).replace("</head>", PRINT_CSS + "</head>", 1)
+    with tempfile.TemporaryDirectory(prefix="pbkpi-pdf-") as tmp:
+        src, out = Path(tmp) / "briefing.html", Path(tmp) / "briefing.pdf"
+        src.write_text(page, encoding="utf-8")
+        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={tmp}/profile", "--no-pdf-header-footer", "--virtual-time-budget=15000",
+               f"--print-to-pdf={out}", src.as_uri()]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0 or not out.exists() or out.stat().st_size == 0:
+            log.error("chromium could not print the briefing (exit %s): %s", proc.returncode, proc.stderr[-2000:])
+            raise NoBrowser(f"Chromium 未能生成 PDF（退出码 {proc.returncode}），详见服务器日志。(PDF printing failed)")
+        return out.read_bytes()
 
 
 # ---------------------------------------------------------------- PNG

@@ -92,14 +92,14 @@ def _value(group: str, v, lang: str) -> str:
 
 
 def kpi_frame(b: Briefing, lang: str) -> pd.DataFrame:
-    from catalogue.formats import fmt_metric, fmt_number
+    from catalogue.formats import fmt_delta, fmt_metric
 
     rows = []
     for k in b.kpis:
         m = metric(k.id)
         rows.append({"id": k.id, "name": m.name(lang), "label": m.label(lang),
                      "value": fmt_metric(k.id, k.value, lang, with_unit=m.unit_zh == "%"),
-                     "prev": fmt_number(k.delta_prev, m.decimals + 1) if k.delta_prev is not None else "—",
-                     "yoy": fmt_number(k.delta_yoy, m.decimals + 1) if k.delta_yoy is not None else "—",
+                     "prev": fmt_delta(k.id, k.delta_prev, lang) if k.delta_prev is not None else "—",
+                     "yoy": fmt_delta(k.id, k.delta_yoy, lang) if k.delta_yoy is not None else "—",
                      "status": k.status, "better": m.direction})
     return pd.DataFrame(rows)

@@ -6,8 +6,9 @@ import streamlit as st
 from application.views import briefing
 from briefing import export
 from briefing.content import event_text, finding_text, narrative, quarter_label
-from briefing.figures import browser_path, build_figures, kpi_frame
-from ui import layout, session, signin
+from briefing.figures import browser_path, build_figures
+from catalogue import targets
+from ui import cards, layout, session, signin
 from ui.i18n import lang, tr, value_label
 
 
@@ -18,6 +19,8 @@ def export_bytes(b, fmt: str, lang_: str) -> bytes:
         return export.to_pptx(b, lang_, mark)
     if fmt == "html":
         return export.to_html(b, lang_, mark).encode("utf-8")
+    if fmt == "pdf":
+        return export.to_pdf(b, lang_, mark)
     return export.to_png_zip(b, lang_, mark)
 
 
@@ -35,12 +38,10 @@ if layout.header("brief.page.title", "brief.page.caption"):
     st.header(tr("brief.title", quarter=quarter_label(quarter, L)))
     st.caption(tr("brief.subtitle", scope=layout.md_escape(export.scope_label(b, L)), n=b.n_units,
                   date=pd.Timestamp.today().date()))
-    kf = kpi_frame(b, L)
-    for start in range(0, len(kf), 4):
-        cols = st.columns(4)
-        for c, (_, r) in zip(cols, kf.iloc[start:start + 4].iterrows()):
-            c.metric(r["label"], r["value"], delta=f"{r['prev']} {tr('page.overview.vs_prev')}" if r["prev"] != "—" else None,
-                     delta_color={"higher": "normal", "lower": "inverse"}.get(r["better"], "off"), border=True)
+    in_force = targets()
+    st.html(cards.cards_html([cards.card_for(k.id, k.value, k.delta_prev, k.delta_yoy, k.status,
+                                             in_force.get(k.id, {}).get("value"), in_force.get(k.id, {}).get("amber"))
+                              for k in b.kpis]))
     st.subheader(tr("brief.sec.narrative"))
     st.markdown(layout.md_escape(narrative(b, L)))
     figs = build_figures(b, L)
@@ -77,10 +78,11 @@ if layout.header("brief.page.title", "brief.page.caption"):
     st.subheader(tr("brief.page.export"))
     if not browser_path():
         st.warning(tr("brief.page.no_browser"))
-    e1, e2, e3 = st.columns(3)
-    for col, fmt, mime, ext, needs_browser in ((e1, "pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation", "pptx", True),
-                                               (e2, "html", "text/html", "html", False),
-                                               (e3, "png", "application/zip", "zip", True)):
+    e1, e2, e3, e4 = st.columns(4)
+    for col, fmt, mime, ext, needs_browser in ((e1, "pdf", "application/pdf", "pdf", True),
+                                               (e2, "pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation", "pptx", True),
+                                               (e3, "html", "text/html", "html", False),
+                                               (e4, "png", "application/zip", "zip", True)):
         disabled = needs_browser and not browser_path()
         if col.button(tr("brief.page.make", fmt=fmt.upper()), key=f"br_make_{fmt}", disabled=disabled):
             with st.spinner("…"):

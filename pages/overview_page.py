@@ -4,34 +4,14 @@ import streamlit as st
 
 from analytics.indices import QUADRANTS
 from application.views import overview
-from catalogue import metric, requirements
-from catalogue.formats import fmt_delta, fmt_metric, fmt_target
+from catalogue import requirements
+from catalogue.formats import fmt_metric, fmt_target
 from ui import cards, charts, layout, session
 from ui.i18n import lang, mname, tr, value_label
 
-def good(mid: str, change) -> bool | None:
-    """Whether a change of the metric is for the better (None: no direction, or no change)."""
-    d = metric(mid).direction
-    if change is None or change == 0 or d not in ("higher", "lower"):
-        return None
-    return (change > 0) == (d == "higher")
-
-
 def card_text(card) -> cards.CardText:
-    m, L = metric(card.metric), lang()
-    tooltip = (tr("page.overview.card_help_target", target=fmt_target(card.metric, card.target, L),
-                  amber=fmt_delta(card.metric, card.amber, L).lstrip("+"))
-               if card.target is not None else tr("page.overview.card_help_none"))
-    return cards.CardText(
-        name=m.name(L), unit=m.unit(L), value=fmt_metric(card.metric, card.value, L, with_unit=False),
-        status=card.status, status_word=tr(f"page.overview.status_{card.status}") if card.status else "",
-        delta=None if card.delta is None else fmt_delta(card.metric, card.delta, L), delta_word=tr("page.overview.vs_prev"),
-        delta_good=good(card.metric, card.delta),
-        yoy=None if card.delta_yoy is None else fmt_delta(card.metric, card.delta_yoy, L), yoy_word=tr("page.overview.yoy_word"),
-        yoy_good=good(card.metric, card.delta_yoy),
-        target=fmt_target(card.metric, card.target, L) if card.target is not None else None,
-        note=tr("page.overview.not_reported", n=card.not_reporting) if card.not_reporting else None,
-        tooltip=tooltip, spark=card.spark)
+    return cards.card_for(card.metric, card.value, card.delta, card.delta_yoy, card.status, card.target, card.amber,
+                          card.spark, card.not_reporting)
 
 
 LEVEL_BG = {}  # filled below once the language is known: level word -> background
@@ -111,7 +91,9 @@ if layout.header("page.overview.title", "page.overview.caption"):
                         region_label=vm.now["region"].map(lambda x: value_label("region", x)))
     labels = {q: tr(f"quadrant.{q}") for q in QUADRANTS}
     left, right = st.columns([3, 2])
-    layout.plot(charts.quadrant(now, labels, tr("chart.pb_index"), tr("chart.biz_index"), lang()), "ov_quad", left)
+    picked = layout.plot(charts.quadrant(now, labels, tr("chart.pb_index"), tr("chart.biz_index"), lang()), "ov_quad", left,
+                         select=True)
+    layout.drill_to_profile(picked, "ov_quad")
     with right:
         st.markdown(tr("page.overview.quadrant_counts"))
         st.dataframe(pd.DataFrame({tr("table.quadrant"): [labels[q] for q in QUADRANTS],
@@ -122,12 +104,14 @@ if layout.header("page.overview.title", "page.overview.caption"):
                 tr("table.unit"): vm.movers["business_unit_name"],
                 tr("table.before"): vm.movers["before"].map(labels), tr("table.after"): vm.movers["after"].map(labels),
             }).head(12), hide_index=True)
-    st.caption(tr("page.overview.quadrant_note"))
+    st.caption(tr("page.overview.quadrant_note") + " " + tr("page.overview.click_note"))
 
     st.subheader(tr("page.overview.funnel"))
     if vm.funnel_overall is not None:
-        layout.plot(charts.funnel(vm.funnel, "complaints_per_10k", "customers", vm.funnel_overall, tr("chart.customers"),
-                                  mname("complaints_per_10k"), "business_unit_name"), "ov_funnel")
+        picked = layout.plot(charts.funnel(vm.funnel, "complaints_per_10k", "customers", vm.funnel_overall, tr("chart.customers"),
+                                           mname("complaints_per_10k"), "business_unit_name", ids="business_unit_id"),
+                             "ov_funnel", select=True)
+        layout.drill_to_profile(picked, "ov_funnel", index=0)
         st.caption(tr("page.overview.funnel_note"))
     else:
         st.caption(tr("app.no_data"))

@@ -92,3 +92,36 @@ def card_html(c: CardText) -> str:
 
 def cards_html(cards: list[CardText]) -> str:
     return CSS + '<div class="pb-cards">' + "".join(card_html(c) for c in cards) + "</div>"
+
+
+def good(mid: str, change) -> bool | None:
+    """Whether a change of the metric is for the better (None: no direction, or no change)."""
+    from catalogue import metric
+
+    d = metric(mid).direction
+    if change is None or change == 0 or d not in ("higher", "lower"):
+        return None
+    return (change > 0) == (d == "higher")
+
+
+def card_for(mid: str, value, delta, delta_yoy, status: str, target: float | None, amber: float | None,
+             spark: tuple = (), not_reporting: int = 0) -> CardText:
+    """A metric's card in the reader's language (the overview and the briefing page draw the same cards)."""
+    from catalogue import metric
+    from catalogue.formats import fmt_delta, fmt_metric, fmt_target
+    from ui.i18n import lang, tr
+
+    m, L = metric(mid), lang()
+    tooltip = (tr("page.overview.card_help_target", target=fmt_target(mid, target, L),
+                  amber=fmt_delta(mid, amber, L).lstrip("+"))
+               if target is not None else tr("page.overview.card_help_none"))
+    return CardText(
+        name=m.name(L), unit=m.unit(L), value=fmt_metric(mid, value, L, with_unit=False),
+        status=status, status_word=tr(f"page.overview.status_{status}") if status else "",
+        delta=None if delta is None else fmt_delta(mid, delta, L), delta_word=tr("page.overview.vs_prev"),
+        delta_good=good(mid, delta),
+        yoy=None if delta_yoy is None else fmt_delta(mid, delta_yoy, L), yoy_word=tr("page.overview.yoy_word"),
+        yoy_good=good(mid, delta_yoy),
+        target=fmt_target(mid, target, L) if target is not None else None,
+        note=tr("page.overview.not_reported", n=not_reporting) if not_reporting else None,
+        tooltip=tooltip, spark=tuple(spark))

@@ -65,7 +65,7 @@ def quadrant(df: pd.DataFrame, labels: dict[str, str], x_title: str, y_title: st
         fig.add_trace(go.Scatter(
             x=d["pb_index"], y=d["biz_index"], mode="markers", name=f"{labels[q]}（{len(d)}）" if counts_fmt == "zh" else f"{labels[q]} ({len(d)})",
             marker=dict(size=11, color=color, line=dict(width=1, color="white")),
-            text=d["business_unit_name"], customdata=d[["unit_type_label", "region_label"]],
+            text=d["business_unit_name"], customdata=d[["unit_type_label", "region_label", "unit"]],
             hovertemplate="<b>%{text}</b><br>%{customdata[0]} · %{customdata[1]}<br>" + x_title + " %{x:.0f}<br>" + y_title + " %{y:.0f}<extra></extra>"))
     fig.add_hline(y=50, line_dash="dash", line_color=GREY)
     fig.add_vline(x=50, line_dash="dash", line_color=GREY)
@@ -128,11 +128,17 @@ def event_study(df: pd.DataFrame, naive: pd.DataFrame | None, x_title: str, y_ti
 
 
 def funnel(df: pd.DataFrame, rate: str, size: str, overall: float, x_title: str, y_title: str, label: str,
-           per: float = 10_000, height: int = 420) -> go.Figure:
+           per: float = 10_000, height: int = 420, ids: str | None = None) -> go.Figure:
     """Funnel plot of a Poisson rate against unit size, with 95% and 99.8% control limits, so a small
-    unit's noisy rate is not read as a ranking."""
-    fig = go.Figure(go.Scatter(x=df[size], y=df[rate], mode="markers", text=df[label], showlegend=False,
-                               marker=dict(size=9, color=BLUE, opacity=0.8),
+    unit's noisy rate is not read as a ranking. The units beyond the 99.8% limits are named on the chart
+    (they are what a leader acts on, and a screenshot or slide loses the hover)."""
+    sd_unit = np.sqrt(overall / per / df[size].clip(lower=1)) * per
+    beyond = (df[rate] - overall).abs() > 3.09 * sd_unit
+    fig = go.Figure(go.Scatter(x=df[size], y=df[rate], mode="markers+text", text=df[label], showlegend=False,
+                               texttemplate=[("%{text}" if b else "") for b in beyond], textposition="top center",
+                               textfont=dict(size=11, color=RED),
+                               customdata=df[[ids]] if ids else None,
+                               marker=dict(size=9, color=[RED if b else BLUE for b in beyond], opacity=0.85),
                                hovertemplate="%{text}<br>%{x:,.0f}<br>%{y:.2f}<extra></extra>"))
     xs = np.linspace(max(df[size].min() * 0.8, 1), df[size].max() * 1.1, 100)
     for z, dash in ((1.96, "dash"), (3.09, "dot")):

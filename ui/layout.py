@@ -97,12 +97,33 @@ def md_escape(text: str) -> str:
     return "".join("\\" + ch if ch in MD_SPECIAL else ch for ch in text)
 
 
-def plot(fig, key: str, container=None) -> None:
+def plot(fig, key: str, container=None, select: bool = False):
     """Draw a Plotly figure, every data string escaped first (ui/charts.plain_figure): the one way pages
-    draw charts."""
+    draw charts. With `select`, clicking a point reruns the page and the selection event is returned."""
     from ui.charts import plain_figure
 
+    if select:
+        return (container or st).plotly_chart(plain_figure(fig), key=key, on_select="rerun", selection_mode="points")
     (container or st).plotly_chart(plain_figure(fig), key=key)
+    return None
+
+
+def drill_to_profile(event, key: str, index: int = -1) -> None:
+    """A point clicked on a chart whose custom data ends with (or holds at `index`) a business unit id: open
+    that unit's profile. The same selection seen again (coming back to the page) is not followed twice."""
+    points = (event.selection.points if event is not None and event.selection else None) or []
+    unit = None
+    for p in points:
+        data = p.get("customdata")
+        if data:
+            unit = data[index] if isinstance(data, (list, tuple)) else data
+            break
+    if unit is None or st.session_state.get(f"_drilled_{key}") == unit:
+        return
+    st.session_state[f"_drilled_{key}"] = unit
+    from ui import state
+
+    state.switch_page("pages/unit_profile_page.py", pf_unit=unit)
 
 
 def rates_note() -> None:

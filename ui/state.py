@@ -133,6 +133,26 @@ def _url_text(value) -> str:
 
 
 def write_url(f: Selection) -> None:
+    want = url_params(f)
+    current = {k: st.query_params.get(k) for k in st.query_params.keys()}
+    if current != want:
+        st.query_params.from_dict(want)
+
+
+def switch_page(page: str, **picks) -> None:
+    """Open another page with the whole view — the sidebar's selection and every page pick — as a deep link
+    would: st.switch_page alone drops the query string and, with it, the sidebar's widget state (the grain
+    fell back to months). `picks` set the target page's own picks (pf_unit=… for a unit's profile)."""
+    for key, value in picks.items():
+        st.session_state[key] = value
+    params = url_params(st.session_state.get("selection") or Selection())
+    params.update({k: _url_text(v) for k, v in picks.items()})
+    st.session_state["_url_read"] = False  # the next run reads the view back from the URL, every value checked
+    st.switch_page(page, query_params=params)
+
+
+def url_params(f: Selection) -> dict:
+    """The URL of a view: language, the sidebar's selection and every page pick."""
     want = {"lang": lang(), "grain": f.grain}
     if f.start:
         want["from"] = f.start
@@ -148,9 +168,7 @@ def write_url(f: Selection) -> None:
         value = st.session_state[key]
         if value is not None and value != []:
             want[key] = _url_text(value)
-    current = {k: st.query_params.get(k) for k in st.query_params.keys()}
-    if current != want:
-        st.query_params.from_dict(want)
+    return want
 
 
 # Streamlit keeps a radio's or select box's value in the browser as its *shown label*; when the language

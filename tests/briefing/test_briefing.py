@@ -86,6 +86,31 @@ def test_pptx_deck(demo_db, tmp_path):
 
 
 @needs_browser
+@pytest.mark.parametrize("lang,title", [("zh", "2025年第4季度党建与经营融合分析简报"), ("en", "Q4 2025")])
+def test_pdf_has_the_html_content_on_several_pages(demo_db, tmp_path, lang, title):
+    from pypdf import PdfReader
+
+    out = tmp_path / "b.pdf"
+    subprocess.run([sys.executable, "-m", "briefing", "--quarter", "2025Q4", "--db", str(demo_db), "--format", "pdf",
+                    "--out", str(out), "--lang", lang], check=True, capture_output=True)
+    reader = PdfReader(str(out))
+    assert 3 <= len(reader.pages) <= 20
+    import unicodedata
+
+    # NFKC: the extractor reads some CJK glyphs as Kangxi radicals (⼀ for 一) and Latin ligatures as ﬁ
+    text = unicodedata.normalize("NFKC", "".join(p.extract_text() for p in reader.pages))
+    normal = "".join(text.split())
+    assert "".join(title.split()) in normal
+    # the same sections as the HTML, in order, and the synthetic-data notice
+    from catalogue import t
+
+    positions = [normal.find(unicodedata.normalize("NFKC", "".join(t(k, lang).split()))[:4]) for k in
+                 ("brief.sec.kpis", "brief.sec.trend", "brief.sec.quadrant", "brief.sec.ranks", "brief.sec.findings")]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions)
+    assert unicodedata.normalize("NFKC", "".join(t("brief.synthetic", lang).split()))[:8] in normal
+
+
+@needs_browser
 def test_png_charts(demo_db, tmp_path):
     from PIL import Image
 

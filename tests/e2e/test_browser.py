@@ -146,7 +146,7 @@ def full_screenshot(page, path: Path, width: int):
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])
+@pytest.mark.parametrize("size", [(390, 844), (1366, 768), (1920, 1080)])
 def test_every_page_renders(server, browser, lang, size):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     ctx = browser.new_context(viewport={"width": size[0], "height": size[1]}, locale="zh-CN")
@@ -165,6 +165,31 @@ def test_every_page_renders(server, browser, lang, size):
                 assert not any("\u4e00" <= ch <= "\u9fff" for ch in title), f"{name}: title not in English: {title}"
             page.screenshot(path=str(ARTIFACTS / f"{name}_{lang}_{size[0]}_viewport.png"))
             full_screenshot(page, ARTIFACTS / f"{name}_{lang}_{size[0]}.png", size[0])
+    finally:
+        ctx.close()
+
+
+def test_click_a_unit_on_a_chart_opens_its_profile_with_the_view_kept(server, browser):
+    """Drill-down: a point of the overview's quadrant opens that unit's profile; the sidebar's selection
+    (here: quarters, a region) comes along."""
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{server}/?lang=zh&grain=quarter&region=农村", wait_until="domcontentloaded")
+        wait_idle(page, "zh")
+        quadrant = page.locator(".stPlotlyChart").nth(1)
+        quadrant.scroll_into_view_if_needed()
+        point = quadrant.locator(".scatterlayer .trace .points path").first
+        point.click(force=True)
+        page.wait_for_url("**/profile**", timeout=60_000)
+        wait_idle(page, "zh")
+        params = dict(p.split("=", 1) for p in page.url.split("?", 1)[1].split("&"))
+        assert params["grain"] == "quarter" and params["pf_unit"].startswith("BU")
+        box = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').first
+        shown = box.inner_text() + " ".join(box.locator("input").evaluate_all("els => els.map(e => e.value)"))
+        assert params["pf_unit"] in shown
+        assert page.locator('[data-testid="stSidebar"] input[type="radio"]:checked').count() == 2
+        assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         ctx.close()
 
