@@ -46,6 +46,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PBKPI_TARGETS", "path", "data/targets.json",
             "the company's own KPI targets, set by an administrator in the app (outside the warehouse; over "
             "catalogue/targets.toml)"),
+    Setting("PBKPI_PUSH", "path", "data/push.toml",
+            "channels `python -m briefing push` sends the quarterly briefing to (企业微信/钉钉 robots, e-mail)"),
     Setting("PBKPI_MAX_UPLOAD_MB", "size", "50", "largest file the ETL and the upload page accept", lo=0.001, unit="MB"),
     Setting("PBKPI_MAX_ROWS", "count", "2000000", "most data rows one file may hold", lo=1),
     Setting("PBKPI_MAX_COLS", "count", "200", "most columns one file may hold", lo=2),
@@ -234,6 +236,10 @@ def mappings_dir() -> Path:
 
 def targets_path() -> Path:
     return value("PBKPI_TARGETS")
+
+
+def push_path() -> Path:
+    return value("PBKPI_PUSH")
 
 
 def max_upload_bytes() -> int:

@@ -1,7 +1,9 @@
-"""python -m briefing --quarter 2025Q3 [--db PATH] [--lang zh|en] [--format pptx|html|png] --out PATH
+"""python -m briefing --quarter 2025Q3 [--db PATH] [--lang zh|en] [--format pptx|pdf|html|png] --out PATH
    [--unit-type 供电所] [--region 农村] [--units BU001,BU002]
+python -m briefing push [--config PATH] [--quarter 2025Q3] [--db PATH] [--dry-run] [--json]
 
-png writes one file per chart into --out (a folder), or a zip when --out ends in .zip."""
+png writes one file per chart into --out (a folder), or a zip when --out ends in .zip. push sends the
+briefing to the channels of the push file (briefing/push.py); without --quarter, the last quarter with data."""
 from __future__ import annotations
 
 import argparse
@@ -20,7 +22,44 @@ def _list(s):
     return tuple(p.strip() for p in s.split(",") if p.strip()) if s else ()
 
 
+def push_main(argv) -> int:
+    import json
+
+    from briefing import push
+
+    p = argparse.ArgumentParser(prog="python -m briefing push", description="send the quarterly briefing to the push channels")
+    p.add_argument("--config", help="the push file (default $PBKPI_PUSH or data/push.toml)")
+    p.add_argument("--quarter", help="default: the last quarter with data")
+    p.add_argument("--db")
+    p.add_argument("--dry-run", action="store_true", help="build every message, send none")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    import logsetup
+
+    if not logsetup.start_command("push"):
+        return 2
+    db = Path(args.db) if args.db else settings.db_path()
+    try:
+        quarter = args.quarter or (open_snapshot(db).periods("quarter") or [None])[-1]
+        if quarter is None:
+            print("错误 error: 仓库中没有数据。(no data)", file=sys.stderr)
+            return 2
+        results = push.push(Path(args.config) if args.config else settings.push_path(), db, quarter, args.dry_run)
+    except push.PushError as exc:
+        print(f"错误 error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+    else:
+        for r in results:
+            print(f"{'✓' if r['ok'] else '✗'} {r['channel']} ({r['kind']})" + (f": {r['error']}" if r["error"] else ""))
+    return 0 if all(r["ok"] for r in results) else 1
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["push"]:
+        return push_main(argv[1:])
     p = argparse.ArgumentParser(prog="python -m briefing", description="Quarterly briefing export (PPTX / HTML / PNG)")
     p.add_argument("--quarter", required=True, help="e.g. 2025Q3")
     p.add_argument("--db", help="warehouse (default $PBKPI_DB or data/warehouse.duckdb)")

@@ -83,9 +83,9 @@ def assert_calm(at: AppTest, lang: str) -> None:
 
 def shown_numbers(at: AppTest, page: str) -> list[str]:
     """The figures a page put on screen: its metric cards, or the first column of figures of its table."""
-    if page == "overview":
+    if page in ("overview", "briefing"):  # the HTML cards (ui/cards.py)
         return [c["value"] for c in cards(at)]
-    if page in ("whatif", "briefing"):
+    if page == "whatif":
         return [str(m.value) for m in at.metric]
     if page == "relationships" and at.dataframe:
         return [f"{r:g}" for r in at.dataframe[0].value["r"]]
@@ -99,7 +99,6 @@ def view_numbers(db: Path, at: AppTest, page: str, lang: str) -> list[str]:
     formatted as the page formats them."""
     from application.context import Context
     from application.views import overview, relationships, tests, whatif
-    from briefing.figures import kpi_frame
     from catalogue.formats import fmt_effect, fmt_metric
 
     ctx = Context.open(db, disk=False)
@@ -128,7 +127,8 @@ def view_numbers(db: Path, at: AppTest, page: str, lang: str) -> list[str]:
         from application.views import briefing
 
         vm = briefing.view(ctx, sel, briefing.Params(ss["br_quarter"]))
-        return list(kpi_frame(vm.result.value, lang)["value"]) if vm.result is not None and vm.result.ok else []
+        return [fmt_metric(k.id, k.value, lang, with_unit=False) for k in vm.result.value.kpis] \
+            if vm.result is not None and vm.result.ok else []
     return []
 
 
