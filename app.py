@@ -1,6 +1,7 @@
 """PB-KPI Lens (党建–经营关联分析看板): entry point — sign-in, navigation, language switch, global filters."""
 import logging
 import uuid
+from pathlib import Path
 
 import streamlit as st
 
@@ -10,7 +11,10 @@ from auth.roles import ROLES
 from ui import layout, session, signin, state
 from ui.i18n import tr
 
-st.set_page_config(page_title="PB-KPI Lens 党建–经营关联分析看板", page_icon=":material/insights:", layout="wide")
+ICON = Path(__file__).resolve().parent / "ui" / "assets" / "icon.png"
+
+# the icon is a file of ours: a :material/…: icon would be fetched from fonts.gstatic.com (intranets have no internet)
+st.set_page_config(page_title="PB-KPI Lens 党建–经营关联分析看板", page_icon=str(ICON), layout="wide")
 if problems := settings.check():  # a mistyped setting is said here, whole, instead of failing somewhere later
     st.error(tr("app.bad_settings") + "\n\n" + "\n\n".join(layout.md_escape(p) for p in problems), icon=":material/error:")
     st.stop()

@@ -72,6 +72,7 @@ class Briefing:
     initiatives: pd.DataFrame = field(default_factory=pd.DataFrame)
     data_notes: list[tuple[str, dict]] = field(default_factory=list)  # (string key, values)
     n_units: int = 0
+    alerts: pd.DataFrame = field(default_factory=pd.DataFrame)  # 预警 rows (analytics.alerts), worst first
 
 
 def _val(s: pd.Series, key):
@@ -146,7 +147,40 @@ def build(snapshot, quarter: str, scope: PanelFilter | None = None) -> Briefing:
     synthetic = snapshot.is_demo()
     return Briefing(quarter=quarter, previous=prev, scope=scope, synthetic=synthetic, kpis=kpis, trend=trend,
                     quadrant=now, movers=movers, ranks=ranks, findings=findings, events=events,
-                    initiatives=initiatives, data_notes=notes, n_units=int(now["unit"].nunique()))
+                    initiatives=initiatives, data_notes=notes, n_units=int(now["unit"].nunique()),
+                    alerts=_alerts(snapshot, quarter, qp.df))
+
+
+def _alerts(snapshot, quarter: str, qdf: pd.DataFrame) -> pd.DataFrame:
+    """The quarter's 预警 for the business units of the briefing's scope (those that reported nothing this
+    quarter included: they are in the panel's other quarters)."""
+    from analytics.alerts import quarter_alerts
+    from catalogue import metric_ids, requirements, targets
+
+    keep = set(qdf["unit"])
+    reports = {k: (v[v["business_unit_id"].isin(keep)] if "business_unit_id" in v else v)
+               for k, v in snapshot.quarter_reports(quarter).items()}
+    rows = qdf[qdf["period"] == quarter].rename(columns={"unit": "business_unit_id"})
+    return quarter_alerts(quarter, reports, requirements(), rows, targets(), metric_ids("kpi"))
+
+
+def alert_text(r, lang: str) -> str:
+    """One 预警 row (analytics.alerts) as a leader reads it, from its machine-readable fields."""
+    from catalogue import requirements
+    from catalogue.formats import fmt_metric, fmt_target
+
+    who = r["unit_name"] if isinstance(r["unit_name"], str) else r["business_unit_name"]
+    if r["kind"] == "no_activity":
+        return t("alert.no_activity", lang, who=who)
+    if r["kind"] == "activity":
+        req = next(q for q in requirements() if q["activity_type"] == r["subject"])
+        key = "alert.activity_month" if req["every"] == "month" else "alert.activity_quarter"
+        return t(key, lang, who=who, activity=req["zh"] if lang == "zh" else req["en"], have=int(r["have"]),
+                 need=int(r["need"]))
+    if r["kind"] in ("missing_membership", "missing_kpi"):
+        return t(f"alert.{r['kind']}", lang, who=who, missing=int(r["need"] - r["have"]))
+    return t("alert.kpi", lang, who=who, metric=metric(r["subject"]).name(lang), value=fmt_metric(r["subject"], r["value"], lang),
+             target=fmt_target(r["subject"], r["target"], lang))
 
 
 def _initiatives_and_notes(snapshot, quarter, now, months):

@@ -205,8 +205,29 @@ h1 {{ color: #C8102E; font-size: 32px; }} h2 {{ color: #C8102E; border-bottom: 2
 <h2>{e(t("brief.sec.ranks", lang))}</h2>{ranks}
 <h2>{e(t("brief.sec.findings", lang))}</h2><ul>{findings}</ul>{ev_charts}{events}
 <h2>{e(t("brief.sec.initiatives", lang))}</h2><ul>{inis}</ul><ul class="muted">{notes}</ul>
+<h2>{e(t("brief.sec.alerts", lang))}</h2>{_alerts_html(b, lang)}
 <p class="muted">{e(t("brief.notes_methods", lang))}</p>
 </body></html>"""
+
+
+ALERTS_SHOWN = 20
+
+
+def _alerts_html(b: Briefing, lang: str) -> str:
+    """The quarter's worst 预警, coloured by level, with how many more the overview lists."""
+    from briefing.content import alert_text
+
+    e = html.escape
+    alerts = getattr(b, "alerts", None)
+    if alerts is None or alerts.empty:
+        return f"<p>{e(t('page.overview.alerts_none', lang))}</p>"
+    colours = {"red": ("#cf222e", "#ffebe9"), "amber": ("#9a6700", "#fff8c5")}
+    items = "".join(f'<li><span style="color:{colours[r["level"]][0]};background:{colours[r["level"]][1]};'
+                    f'padding:0 6px;border-radius:8px">{e(t("alert." + r["level"], lang))}</span> {e(alert_text(r, lang))}</li>'
+                    for _, r in alerts.head(ALERTS_SHOWN).iterrows())
+    more = (f'<p class="muted">{e(t("brief.alerts_more", lang, n=len(alerts) - ALERTS_SHOWN))}</p>'
+            if len(alerts) > ALERTS_SHOWN else "")
+    return f"<ul>{items}</ul>{more}"
 
 
 # ---------------------------------------------------------------- PDF

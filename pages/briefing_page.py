@@ -5,7 +5,9 @@ import streamlit as st
 
 from application.views import briefing
 from briefing import export
-from briefing.content import event_text, finding_text, narrative, quarter_label
+from briefing.content import alert_text, event_text, finding_text, narrative, quarter_label
+
+ALERTS_SHOWN = 12  # the worst ones; the overview lists them all
 from briefing.figures import browser_path, build_figures
 from catalogue import targets
 from ui import cards, layout, session, signin
@@ -70,6 +72,19 @@ if layout.header("brief.page.title", "brief.page.caption"):
             "end": tr("table.end"), "event": tr("table.status")}), hide_index=True, height=240)
     else:
         st.caption(tr("brief.no_initiatives"))
+    st.subheader(tr("brief.sec.alerts"))
+    alerts = getattr(b, "alerts", None)
+    if alerts is None or alerts.empty:
+        st.caption(tr("page.overview.alerts_none"))
+    else:
+        st.markdown(tr("page.overview.alerts_counts", red=int((alerts["level"] == "red").sum()),
+                       amber=int((alerts["level"] == "amber").sum()), branches=alerts["unit_id"].nunique(),
+                       units=alerts["business_unit_id"].nunique()))
+        for _, r in alerts.head(ALERTS_SHOWN).iterrows():
+            st.markdown(f"- {':red-badge' if r['level'] == 'red' else ':orange-badge'}[{tr('alert.' + r['level'])}] "
+                        f"{layout.md_escape(alert_text(r, L))}")
+        if len(alerts) > ALERTS_SHOWN:
+            st.caption(tr("brief.alerts_more", n=len(alerts) - ALERTS_SHOWN))
     for k, vals in b.data_notes or [("brief.no_notes", {})]:
         st.caption(tr(k, **{name: layout.md_escape(v) if isinstance(v, str) else v for name, v in vals.items()}))
 

@@ -4,8 +4,7 @@ import streamlit as st
 
 from analytics.indices import QUADRANTS
 from application.views import overview
-from catalogue import requirements
-from catalogue.formats import fmt_metric, fmt_target
+from briefing.content import alert_text
 from ui import cards, charts, layout, session
 from ui.i18n import lang, mname, tr, value_label
 
@@ -17,29 +16,12 @@ def card_text(card) -> cards.CardText:
 LEVEL_BG = {}  # filled below once the language is known: level word -> background
 
 
-def alert_sentence(r) -> str:
-    """One 预警 row as a leader reads it, from its machine-readable fields."""
-    L = lang()
-    who = r["unit_name"] if isinstance(r["unit_name"], str) else r["business_unit_name"]
-    if r["kind"] == "no_activity":
-        return tr("alert.no_activity", who=who)
-    if r["kind"] == "activity":
-        req = next(q for q in requirements() if q["activity_type"] == r["subject"])
-        name = req["zh"] if L == "zh" else req["en"]
-        key = "alert.activity_month" if req["every"] == "month" else "alert.activity_quarter"
-        return tr(key, who=who, activity=name, have=int(r["have"]), need=int(r["need"]))
-    if r["kind"] in ("missing_membership", "missing_kpi"):
-        return tr(f"alert.{r['kind']}", who=who, missing=int(r["need"] - r["have"]))
-    return tr("alert.kpi", who=who, metric=mname(r["subject"]), value=fmt_metric(r["subject"], r["value"], L),
-              target=fmt_target(r["subject"], r["target"], L))
-
-
 def alert_table(alerts: pd.DataFrame) -> pd.DataFrame:
     words = {"red": tr("alert.red"), "amber": tr("alert.amber")}
     LEVEL_BG.update({words["red"]: "#f8d7da", words["amber"]: "#fff3cd"})
     return pd.DataFrame({tr("table.level"): alerts["level"].map(words),
                          tr("table.unit"): alerts["business_unit_name"],
-                         tr("table.alert"): [alert_sentence(r) for _, r in alerts.iterrows()]})
+                         tr("table.alert"): [alert_text(r, lang()) for _, r in alerts.iterrows()]})
 
 
 if layout.header("page.overview.title", "page.overview.caption"):

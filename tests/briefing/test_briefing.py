@@ -173,3 +173,18 @@ def test_exports_carry_the_viewers_watermark(brief):
 
         prs = Presentation(io.BytesIO(export.to_pptx(brief, "zh", mark)))
         assert all(sum(sh.name == "watermark" and mark in sh.text_frame.text for sh in s.shapes) == 6 for s in prs.slides)
+
+
+def test_the_briefing_carries_the_overviews_alerts(demo_db, brief):
+    """预警 in the briefing are the overview's for the same quarter and scope (one computation, two readers)."""
+    from application import statistics as stats
+    from application.selection import Selection
+    from briefing import export
+    from briefing.content import alert_text
+
+    overview = stats.alerts(open_snapshot(demo_db), Selection("quarter"), "2025Q4")
+    assert len(brief.alerts) == len(overview) > 0
+    assert list(brief.alerts["kind"]) == list(overview["kind"]) and list(brief.alerts["level"]) == list(overview["level"])
+    html = export.to_html(brief, "zh")
+    assert "七、预警" in html and alert_text(brief.alerts.iloc[0], "zh").split("：")[0] in html
+    assert "Alerts: branches" in export.to_html(brief, "en")

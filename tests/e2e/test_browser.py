@@ -194,6 +194,28 @@ def test_click_a_unit_on_a_chart_opens_its_profile_with_the_view_kept(server, br
         ctx.close()
 
 
+@pytest.mark.parametrize("path", ["", "briefing", "profile"])
+def test_a_page_fetches_nothing_from_outside_the_server(server, browser, path):
+    """Customers run on an intranet: every request a page makes — scripts, fonts, icons, charts — goes to the
+    dashboard's own host (or stays inside the page as data: or blob:)."""
+    from urllib.parse import urlparse
+
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    seen = []
+    page.on("request", lambda r: seen.append(r.url))
+    try:
+        page.goto(f"{server}/{path}?lang=zh&grain=quarter", wait_until="domcontentloaded")
+        wait_idle(page, "zh")
+        page.mouse.wheel(0, 4000)  # charts further down draw too
+        page.wait_for_load_state("networkidle")
+    finally:
+        ctx.close()
+    own = urlparse(server).netloc
+    outside = [u for u in seen if not u.startswith(("data:", "blob:")) and urlparse(u).netloc != own]
+    assert seen and not outside, outside[:5]
+
+
 def test_upload_through_the_data_page(upload_server, browser, tmp_path):
     """Upload a branch file with a bad row and hostile cells: the result and the reason show as text,
     nothing runs in the browser, and the overview reflects the new data on its next run."""
