@@ -46,6 +46,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PBKPI_TARGETS", "path", "data/targets.json",
             "the company's own KPI targets, set by an administrator in the app (outside the warehouse; over "
             "catalogue/targets.toml)"),
+    Setting("PBKPI_NOTES", "path", "data/notes.sqlite",
+            "批注: notes people write against a unit and month, outside the warehouse (application/notes.py)"),
     Setting("PBKPI_PUSH", "path", "data/push.toml",
             "channels `python -m briefing push` sends the quarterly briefing to (企业微信/钉钉 robots, e-mail)"),
     Setting("PBKPI_MAX_UPLOAD_MB", "size", "50", "largest file the ETL and the upload page accept", lo=0.001, unit="MB"),
@@ -236,6 +238,10 @@ def mappings_dir() -> Path:
 
 def targets_path() -> Path:
     return value("PBKPI_TARGETS")
+
+
+def notes_path() -> Path:
+    return value("PBKPI_NOTES")
 
 
 def push_path() -> Path:

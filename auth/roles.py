@@ -18,8 +18,9 @@ class Role:
 
 ROLES = {r.id: r for r in (
     Role("leader", "领导", "leader", STAT_PAGES, frozenset()),
-    Role("secretary", "支部书记", "branch secretary", ("overview", "profile", "briefing"), frozenset()),
-    Role("analyst", "分析员", "analyst", STAT_PAGES, frozenset({"export"})),
-    Role("steward", "数据管理员", "data steward", (*STAT_PAGES, "data"), frozenset({"export", "upload"})),
-    Role("admin", "系统管理员", "administrator", (*STAT_PAGES, "data", "admin"), frozenset({"export", "upload", "admin"})),
+    Role("secretary", "支部书记", "branch secretary", ("overview", "profile", "briefing"), frozenset({"annotate"})),
+    Role("analyst", "分析员", "analyst", STAT_PAGES, frozenset({"export", "annotate"})),
+    Role("steward", "数据管理员", "data steward", (*STAT_PAGES, "data"), frozenset({"export", "upload", "annotate"})),
+    Role("admin", "系统管理员", "administrator", (*STAT_PAGES, "data", "admin"),
+         frozenset({"export", "upload", "admin", "annotate"})),
 )}

@@ -156,8 +156,9 @@ def to_pptx(b: Briefing, lang: str = "zh", watermark: str | None = None) -> byte
 
 # ---------------------------------------------------------------- HTML
 
-def to_html(b: Briefing, lang: str = "zh", watermark: str | None = None) -> str:
-    """One file with plotly.js inlined: opens offline, no network fetches."""
+def to_html(b: Briefing, lang: str = "zh", watermark: str | None = None, annotations: list | None = None) -> str:
+    """One file with plotly.js inlined: opens offline, no network fetches. `annotations`: the quarter's 批注 as
+    (unit name, month, text, author), read through the viewer's scope (application/notes.py)."""
     figs = {k: on_figure(f, watermark) for k, f in build_figures(b, lang).items()}
     e = html.escape
     first = True
@@ -205,12 +206,20 @@ h1 {{ color: #C8102E; font-size: 32px; }} h2 {{ color: #C8102E; border-bottom: 2
 <h2>{e(t("brief.sec.ranks", lang))}</h2>{ranks}
 <h2>{e(t("brief.sec.findings", lang))}</h2><ul>{findings}</ul>{ev_charts}{events}
 <h2>{e(t("brief.sec.initiatives", lang))}</h2><ul>{inis}</ul><ul class="muted">{notes}</ul>
-<h2>{e(t("brief.sec.alerts", lang))}</h2>{_alerts_html(b, lang)}
+<h2>{e(t("brief.sec.alerts", lang))}</h2>{_alerts_html(b, lang)}{_notes_html(annotations, lang)}
 <p class="muted">{e(t("brief.notes_methods", lang))}</p>
 </body></html>"""
 
 
 ALERTS_SHOWN = 20
+
+
+def _notes_html(notes: list | None, lang: str) -> str:
+    if not notes:
+        return ""
+    e = html.escape
+    items = "".join(f"<li>{e(unit)} · {e(month)}：{e(text)}（{e(author)}）</li>" for unit, month, text, author in notes)
+    return f"<h3>{e(t('brief.notes_title', lang))}</h3><ul>{items}</ul>"
 
 
 def _alerts_html(b: Briefing, lang: str) -> str:
@@ -239,7 +248,8 @@ PRINT_CSS = """<style>
 </style>"""
 
 
-def to_pdf(b: Briefing, lang: str = "zh", watermark: str | None = None, timeout: float = 120) -> bytes:
+def to_pdf(b: Briefing, lang: str = "zh", watermark: str | None = None, timeout: float = 120,
+           annotations: list | None = None) -> bytes:
     """The HTML briefing printed to PDF by the system Chromium (the one that renders the PPTX's images): the
     same content as the HTML export, A4 landscape, charts drawn before printing. Raises NoBrowser without it."""
     import subprocess
@@ -250,7 +260,7 @@ def to_pdf(b: Briefing, lang: str = "zh", watermark: str | None = None, timeout:
     chromium = browser_path()
     if not chromium:
         raise NoBrowser(t("brief.page.no_browser", "zh") + " / " + t("brief.page.no_browser", "en"))
-    page = to_html(b, lang, watermark).replace("</head>", PRINT_CSS + "</head>", 1)
+    page = to_html(b, lang, watermark, annotations).replace("</head>", PRINT_CSS + "</head>", 1)
     with tempfile.TemporaryDirectory(prefix="pbkpi-pdf-") as tmp:
         src, out = Path(tmp) / "briefing.html", Path(tmp) / "briefing.pdf"
         src.write_text(page, encoding="utf-8")

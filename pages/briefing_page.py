@@ -9,9 +9,20 @@ from briefing.content import alert_text, event_text, finding_text, narrative, qu
 
 ALERTS_SHOWN = 12  # the worst ones; the overview lists them all
 from briefing.figures import browser_path, build_figures
+from application import notes as notes_mod
 from catalogue import targets
 from ui import cards, layout, session, signin
 from ui.i18n import lang, tr, value_label
+
+
+def quarter_notes(b) -> list[tuple]:
+    """The quarter's 批注 the viewer may read: (unit name, month, text, author)."""
+    from analytics.periods import first_month, last_month
+
+    ctx = session.context()
+    names = ctx.snapshot.unit_names()
+    return [(names.get(n.business_unit_id, n.business_unit_id), n.month, n.text, n.author)
+            for n in notes_mod.visible(session.notes(), ctx.snapshot, None, first_month(b.quarter), last_month(b.quarter))]
 
 
 def export_bytes(b, fmt: str, lang_: str) -> bytes:
@@ -20,9 +31,9 @@ def export_bytes(b, fmt: str, lang_: str) -> bytes:
     if fmt == "pptx":
         return export.to_pptx(b, lang_, mark)
     if fmt == "html":
-        return export.to_html(b, lang_, mark).encode("utf-8")
+        return export.to_html(b, lang_, mark, quarter_notes(b)).encode("utf-8")
     if fmt == "pdf":
-        return export.to_pdf(b, lang_, mark)
+        return export.to_pdf(b, lang_, mark, annotations=quarter_notes(b))
     return export.to_png_zip(b, lang_, mark)
 
 
@@ -85,6 +96,8 @@ if layout.header("brief.page.title", "brief.page.caption"):
                         f"{layout.md_escape(alert_text(r, L))}")
         if len(alerts) > ALERTS_SHOWN:
             st.caption(tr("brief.alerts_more", n=len(alerts) - ALERTS_SHOWN))
+    for unit_name, month, text, author in quarter_notes(b):
+        st.caption(f"✎ {layout.md_escape(unit_name)} · {month}：{layout.md_escape(text)}（{layout.md_escape(author)}）")
     for k, vals in b.data_notes or [("brief.no_notes", {})]:
         st.caption(tr(k, **{name: layout.md_escape(v) if isinstance(v, str) else v for name, v in vals.items()}))
 

@@ -6,8 +6,32 @@ import streamlit as st
 
 from application.views import profile
 from catalogue.formats import fmt_metric
-from ui import charts, layout, session
+from application import notes as notes_mod
+from ui import charts, layout, session, signin
 from ui.i18n import fmt, lang, mlabel, mname, tr, value_label
+
+def notes_section(unit: str, unit_notes) -> None:
+    """批注 on this unit: the list, and a form for those who may annotate (their scope holds the unit)."""
+    st.markdown(f"**{tr('page.profile.notes')}**")
+    for n in unit_notes:
+        st.caption(f"{n.month} · {layout.md_escape(n.text)} — {layout.md_escape(n.author)}")
+    if not unit_notes:
+        st.caption(tr("page.profile.notes_none"))
+    if not signin.may("annotate"):
+        return
+    with st.expander(tr("page.profile.note_add")), st.form("pf_note", clear_on_submit=True):
+        months = sorted({p for p in session.context().snapshot.periods("month")}, reverse=True)
+        month = st.selectbox(tr("page.profile.note_month"), months)
+        text = st.text_input(tr("page.profile.note_text"), max_chars=notes_mod.MAX_CHARS)
+        if st.form_submit_button(tr("page.profile.note_save"), type="primary"):
+            try:
+                note = session.notes().add(unit, month, text, signin.current().account)
+            except notes_mod.NoteError as exc:
+                st.error(str(exc))
+            else:
+                signin.audit("note_added", unit=unit, month=month, note=note.id)
+                st.rerun()
+
 
 if layout.header("page.profile.title", "page.profile.caption"):
     ctx, sel = session.context(), session.selection()
@@ -16,6 +40,7 @@ if layout.header("page.profile.title", "page.profile.caption"):
     O, names = profile.options(ctx), ctx.snapshot.unit_names()
     unit = st.selectbox(tr("page.profile.pick"), O["unit"], key="pf_unit", format_func=lambda u: f"{names[u]}（{u}）")
     vm = profile.view(ctx, sel, profile.Params(unit, st.session_state["pf_kpi"]))
+    unit_notes = notes_mod.visible(session.notes(), ctx.snapshot, unit)
     st.markdown(tr("page.profile.facts", type=value_label("unit_type", vm.unit_type),
                    region=value_label("region", vm.region), n=vm.n_branches))
 
@@ -50,9 +75,11 @@ if layout.header("page.profile.title", "page.profile.caption"):
     if charts.has_values(vm.rows, [kpi]):
         fig = charts.line(vm.rows, "period_start", {kpi: mname(kpi)}, y_title=mlabel(kpi), height=340)
         charts.annotate_events(fig, [(start, value_label("initiative", kind)) for start, kind in vm.markers], color=charts.RED)
+        charts.annotate_events(fig, [(pd.Timestamp(f"{n.month}-01"), n.text[:16]) for n in unit_notes], color=charts.GREY)
         layout.plot(fig, "pf_kpi_chart")
     else:
         st.caption(tr("app.no_data"))
+    notes_section(unit, unit_notes)
     ini = vm.initiatives
     if not ini.empty:
         shown = ini.assign(kind=ini["kind"].map(lambda k: value_label("initiative", k)),

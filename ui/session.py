@@ -22,6 +22,18 @@ def services(db_path: str) -> tuple[Warehouse, ResultStore, JobRunner]:
     return warehouse, store, JobRunner(store)
 
 
+@st.cache_resource(show_spinner=False)
+def _notes(path: str):
+    from application.notes import NoteStore
+
+    return NoteStore(path)
+
+
+def notes():
+    """The 批注 store (application/notes.py), one per server."""
+    return _notes(str(settings.notes_path()))
+
+
 def new_context(user=None) -> Context:
     """A context at the warehouse's current version, restricted to the user's scope (app.py, once per
     run): every read of the run goes through this snapshot."""
