@@ -150,11 +150,6 @@ class AuthStore:
             raise AuthError("长时间未操作，登录已过期，请重新登录。(session expired)")
         return self.active(row[0], now)
 
-    def touch(self, token: str, now: float | None = None) -> None:
-        with closing(self._con()) as con, con:
-            con.execute("UPDATE sessions SET last_seen = ? WHERE token_hash = ? AND revoked = 0",
-                        [time.time() if now is None else now, _digest(token)])
-
     def close_session(self, token: str) -> None:
         with closing(self._con()) as con, con:
             con.execute("UPDATE sessions SET revoked = 1 WHERE token_hash = ?", [_digest(token)])

@@ -39,12 +39,17 @@ store = mappings.Store()
 def staged(files) -> list[tuple[str, Path, int]]:
     """The uploaded files written once into this session's folder: (name, path, bytes)."""
     folder = Path(st.session_state.setdefault("dt_dir", tempfile.mkdtemp(prefix="pbkpi-upload-")))
+    folder.mkdir(parents=True, exist_ok=True)
     out = []
     for f in files:
         p = folder / f"{f.file_id}{Path(f.name).suffix.lower()}"
         if not p.exists():
             p.write_bytes(f.getbuffer())
         out.append((f.name, p, f.size))
+    keep = {p for _, p, _ in out}
+    for old in folder.iterdir():  # files taken out of the uploader leave the disk too
+        if old not in keep:
+            old.unlink(missing_ok=True)
     return out
 
 

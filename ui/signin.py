@@ -77,12 +77,23 @@ def require() -> User:
         user = None
         if settings.auth_mode() == "oidc" and st.user.is_logged_in:
             st.logout()  # the identity cookie too: otherwise the next run would sign in again by itself
+    token = st.session_state.get("_token") if user is not None else None
+    if token and now - st.session_state.get("_touched", 0) > TOUCH_SECONDS:
+        # once a minute the session is checked, not only touched: a sign-out in another tab, a disabled
+        # account or a reset password ends this tab's session too
+        try:
+            store(str(settings.auth_db())).resume(token, settings.session_minutes() * 60, now)
+            st.session_state["_touched"] = now
+        except AuthError as exc:
+            log.info("session of %s ended elsewhere: %s", user.account, exc)
+            st.session_state.setdefault("_closed", set()).add(token)
+            st.session_state["_cookie"] = "clear"
+            _cookie_op()
+            _clear()
+            st.session_state["_signin_note"] = str(exc)
+            user = None
     if user is not None:
         st.session_state["_seen"] = now
-        token = st.session_state.get("_token")
-        if token and now - st.session_state.get("_touched", 0) > TOUCH_SECONDS:
-            store(str(settings.auth_db())).touch(token, now)
-            st.session_state["_touched"] = now
         return user
     if settings.auth_mode() == "header":
         _from_gateway()
