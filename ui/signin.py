@@ -188,7 +188,7 @@ def _resume() -> User | None:
         return None
     st.session_state["_user"], st.session_state["_seen"] = user, time.time()
     st.session_state["_token"], st.session_state["_touched"] = token, time.time()
-    audit("signin", role=user.role, scope=sorted(user.nodes), via="session")
+    audit("session_resumed", role=user.role, scope=sorted(user.nodes))
     return user
 
 
