@@ -38,10 +38,6 @@ def context(**fields):
         _context.reset(token)
 
 
-def current() -> dict:
-    return dict(_context.get())
-
-
 class _ContextFilter(logging.Filter):
     def __init__(self, component: str):
         super().__init__()

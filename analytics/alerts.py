@@ -36,13 +36,12 @@ def _level(have: float, need: float) -> str | None:
 
 
 def status(mid: str, value, target: dict | None) -> str | None:
-    """red / amber / green of a value against a target {"value", "amber"} on the metric's good side."""
-    from catalogue import metric
+    """red / amber / green of a value against one target {"value", "amber"} (catalogue.target_status's rule)."""
+    from catalogue import target_status
 
     if target is None or value is None or pd.isna(value):
         return None
-    gap = (float(value) - target["value"]) * metric(mid).sign
-    return "green" if gap >= 0 else "amber" if gap >= -target["amber"] else "red"
+    return target_status(mid, float(value), {mid: target})
 
 
 def quarter_alerts(quarter: str, reports: dict[str, pd.DataFrame], requirements: list[dict],
@@ -101,3 +100,15 @@ def quarter_alerts(quarter: str, reports: dict[str, pd.DataFrame], requirements:
     df["_l"], df["_k"] = df["level"].map(LEVEL_ORDER), df["kind"].map(KIND_ORDER)
     return df.sort_values(["_l", "_k", "business_unit_id", "unit_id"], na_position="first").drop(columns=["_l", "_k"]) \
         .reset_index(drop=True)
+
+
+def alerts_for(quarter: str, reports: dict[str, pd.DataFrame], business_units: set, rows: pd.DataFrame) -> pd.DataFrame:
+    """quarter_alerts for a set of business units — those that reported nothing this quarter included (a
+    missing report is what it is about) — against the regulations' frequencies and the targets in force.
+    The overview (application.statistics.alerts) and the briefing (briefing.content) both read it."""
+    from catalogue import metric_ids, requirements, targets
+
+    reports = {k: (v[v["business_unit_id"].isin(business_units)] if "business_unit_id" in v else v)
+               for k, v in reports.items()}
+    rows = rows[rows["business_unit_id"].isin(business_units)] if len(rows) else rows
+    return quarter_alerts(quarter, reports, requirements(), rows, targets(), metric_ids("kpi"))

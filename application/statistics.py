@@ -114,20 +114,16 @@ def alerts(snap, qsel: Selection, quarter: str, targets: str = "") -> pd.DataFra
     """The quarter's 预警 for the business units of the selection's types and areas — all of them, those that
     reported nothing included (a missing report is what it is about). `targets`: the digest of the targets
     in force (a changed target gives a new result)."""
-    from analytics.alerts import quarter_alerts
-    from catalogue import metric_ids, requirements, targets as in_force
+    from analytics.alerts import alerts_for
 
     bus = snap.business_units()
     if qsel.unit_types:
         bus = bus[bus["unit_type"].isin(qsel.unit_types)]
     if qsel.regions:
         bus = bus[bus["region"].isin(qsel.regions)]
-    keep = set(bus["business_unit_id"])
-    reports = {k: (v[v["business_unit_id"].isin(keep)] if "business_unit_id" in v else v)
-               for k, v in snap.quarter_reports(quarter).items()}
     rows = snap.rows(qsel)
-    rows = rows[(rows["period"] == quarter) & rows["business_unit_id"].isin(keep)] if len(rows) else rows
-    return quarter_alerts(quarter, reports, requirements(), rows, in_force(), metric_ids("kpi"))
+    return alerts_for(quarter, snap.quarter_reports(quarter), set(bus["business_unit_id"]),
+                      rows[rows["period"] == quarter] if len(rows) else rows)
 
 
 def briefing(snap, quarter: str, scope: PanelFilter, targets: str = ""):

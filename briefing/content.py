@@ -154,14 +154,10 @@ def build(snapshot, quarter: str, scope: PanelFilter | None = None) -> Briefing:
 def _alerts(snapshot, quarter: str, qdf: pd.DataFrame) -> pd.DataFrame:
     """The quarter's 预警 for the business units of the briefing's scope (those that reported nothing this
     quarter included: they are in the panel's other quarters)."""
-    from analytics.alerts import quarter_alerts
-    from catalogue import metric_ids, requirements, targets
+    from analytics.alerts import alerts_for
 
-    keep = set(qdf["unit"])
-    reports = {k: (v[v["business_unit_id"].isin(keep)] if "business_unit_id" in v else v)
-               for k, v in snapshot.quarter_reports(quarter).items()}
     rows = qdf[qdf["period"] == quarter].rename(columns={"unit": "business_unit_id"})
-    return quarter_alerts(quarter, reports, requirements(), rows, targets(), metric_ids("kpi"))
+    return alerts_for(quarter, snapshot.quarter_reports(quarter), set(qdf["unit"]), rows)
 
 
 def alert_text(r, lang: str) -> str:

@@ -260,10 +260,10 @@ def briefing_config() -> dict:
     return _load("briefing.toml")
 
 
-def target_status(mid: str, value) -> str:
-    """green / amber / red against the targets in force (targets()), respecting the metric's good direction;
-    "" when the metric has no target or no value."""
-    tg = targets().get(mid)
+def target_status(mid: str, value, in_force: dict[str, dict] | None = None) -> str:
+    """green / amber / red against the targets in force (`in_force`, default targets()), respecting the
+    metric's good direction; "" when the metric has no target or no value."""
+    tg = (targets() if in_force is None else in_force).get(mid)
     if tg is None or value is None or value != value:
         return ""
     gap = (value - tg["value"]) * metric(mid).sign

@@ -315,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     mg = sub.add_parser("migrate", help="bring an older warehouse to this version's schema (clears personal data kept by older versions)")
     mg.add_argument("--db")
     mg.set_defaults(fn=cmd_migrate)
-    dc = sub.add_parser("docs", help="print (or --write into README.md) the data-contract and metric tables")
+    dc = sub.add_parser("docs", help="print (or --write into README.md) the data-contract, metric and settings tables")
     dc.add_argument("--write", action="store_true")
     dc.set_defaults(fn=cmd_docs)
     cf = sub.add_parser("config", help="every setting: its value, where it came from, and whether it is usable")

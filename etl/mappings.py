@@ -116,6 +116,12 @@ class Store:
             raise MappingError(f"映射名「{name}」无效：只能用中文、字母、数字、点、短横线和下划线，最长 64 个字符。(invalid name)")
         return self.dir / f"{name}.json"
 
+    def version(self) -> tuple:
+        """Changes whenever a profile is saved, imported or deleted (what a caller's kept lookups depend on)."""
+        if not self.dir.is_dir():
+            return ()
+        return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in self.dir.glob("*.json")))
+
     def list(self) -> list[Profile]:
         if not self.dir.is_dir():
             return []

@@ -53,6 +53,18 @@ def staged(files) -> list[tuple[str, Path, int]]:
     return out
 
 
+def recognised(path: Path, label: str):
+    """etl.load.recognise, kept for this session per file and mapping-profile version: the mapping step
+    reruns the page on every pick, and each file's first rows need reading only once."""
+    kept = st.session_state.setdefault("dt_recognised", {})
+    key = (str(path), store.version())
+    if key not in kept:
+        if len(kept) > 50:  # files long gone from the uploader
+            kept.clear()
+        kept[key] = load_mod.recognise(path, label, store)
+    return kept[key]
+
+
 def kind_name(kind: str | None) -> str:
     return datasets()[kind].zh if kind and lang() == "zh" else (datasets()[kind].en if kind else "")
 
@@ -172,7 +184,7 @@ if files:
         st.error(tr("page.data.too_big", files="、".join(too_big), mb=settings.max_upload_bytes() // 1048576))
         layout.stop()
     items = staged(files)
-    checks = [(label, path, size, *load_mod.recognise(path, label, store)) for label, path, size in items]
+    checks = [(label, path, size, *recognised(path, label)) for label, path, size in items]
     st.dataframe(pd.DataFrame({
         tr("table.file"): [c[0] for c in checks],
         tr("table.kind"): [kind_name(c[3]) or "—" for c in checks],

@@ -13,12 +13,11 @@ def card_text(card) -> cards.CardText:
                           card.spark, card.not_reporting)
 
 
-LEVEL_BG = {}  # filled below once the language is known: level word -> background
+LEVEL_BG = {"red": "#f8d7da", "amber": "#fff3cd"}
 
 
 def alert_table(alerts: pd.DataFrame) -> pd.DataFrame:
     words = {"red": tr("alert.red"), "amber": tr("alert.amber")}
-    LEVEL_BG.update({words["red"]: "#f8d7da", words["amber"]: "#fff3cd"})
     return pd.DataFrame({tr("table.level"): alerts["level"].map(words),
                          tr("table.unit"): alerts["business_unit_name"],
                          tr("table.alert"): [alert_text(r, lang()) for _, r in alerts.iterrows()]})
@@ -62,8 +61,8 @@ if layout.header("page.overview.title", "page.overview.caption"):
         st.markdown(tr("page.overview.alerts_counts", red=reds, amber=ambers,
                        branches=vm.alerts["unit_id"].nunique(), units=vm.alerts["business_unit_id"].nunique()))
         table = alert_table(vm.alerts)
-        st.dataframe(table.style.map(lambda v: f"background-color: {LEVEL_BG[v]}" if v in LEVEL_BG else "",
-                                     subset=[tr("table.level")]),
+        bg = {tr(f"alert.{level}"): colour for level, colour in LEVEL_BG.items()}
+        st.dataframe(table.style.map(lambda v: f"background-color: {bg[v]}" if v in bg else "", subset=[tr("table.level")]),
                      hide_index=True, height=min(38 + 35 * len(table), 320))
         layout.download_csv(table, f"alerts_{vm.quarter}", key="dl_ov_alerts")
         st.caption(tr("page.overview.alerts_note"))

@@ -227,11 +227,7 @@ def test_upload_through_the_data_page(upload_server, browser, tmp_path):
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     try:
-        page.goto(f"{upload_server}/data?lang=zh", wait_until="domcontentloaded")
-        wait_idle(page, "zh")
-        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(p))
-        page.wait_for_selector('[data-testid="stFileChip"]', timeout=30_000)
-        wait_idle(page, "zh")
+        upload(page, upload_server, "zh", p, '[data-testid="stFileChip"]')
         assert page.locator("text=Page not found").count() == 0  # the first visit of a fresh server
         page.get_by_role("button", name="开始导入").click()
         page.wait_for_selector("text=导入 1 行，拒绝 1 行", timeout=60_000)
@@ -247,6 +243,15 @@ def test_upload_through_the_data_page(upload_server, browser, tmp_path):
 PLATFORM_HEADER = "支部代码,开展日期,活动形式,到会人数,应到会人数,时长,会议主题\n"
 
 
+def upload(page, server: str, lang: str, path, until: str) -> None:
+    """Open the Data page, put a file in the uploader, and wait until `until` shows and the run settles."""
+    page.goto(f"{server}/data?lang={lang}", wait_until="domcontentloaded")
+    wait_idle(page, lang)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    page.wait_for_selector(until, timeout=30_000)
+    wait_idle(page, lang)
+
+
 def test_column_mapping_in_the_browser(upload_server, browser, tmp_path):
     """A file exported with the platform's own headers: the Data page suggests the columns, previews what
     would load, saves the mapping; a new visitor's next file with that header loads through it by itself."""
@@ -259,11 +264,7 @@ def test_column_mapping_in_the_browser(upload_server, browser, tmp_path):
     ctx = browser.new_context(viewport={"width": 1366, "height": 900})
     page = ctx.new_page()
     try:
-        page.goto(f"{upload_server}/data?lang=zh", wait_until="domcontentloaded")
-        wait_idle(page, "zh")
-        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(first))
-        page.wait_for_selector("text=列映射：平台导出_11月.csv", timeout=30_000)
-        wait_idle(page, "zh")
+        upload(page, upload_server, "zh", first, "text=列映射：平台导出_11月.csv")
         assert page.locator("text=表头无法识别").count() == 1
         page.get_by_role("button", name="预览").click()
         page.wait_for_selector("text=按此映射将导入 3 行，拒绝 0 行", timeout=60_000)
@@ -282,11 +283,7 @@ def test_column_mapping_in_the_browser(upload_server, browser, tmp_path):
     ctx = browser.new_context(viewport={"width": 1366, "height": 900})  # someone else, next month
     page = ctx.new_page()
     try:
-        page.goto(f"{upload_server}/data?lang=en", wait_until="domcontentloaded")
-        wait_idle(page, "en")
-        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(second))
-        page.wait_for_selector("text=saved column mapping", timeout=30_000)
-        wait_idle(page, "en")
+        upload(page, upload_server, "en", second, "text=saved column mapping")
         assert page.locator("text=Column mapping:").count() == 0  # no mapping step: recognised by itself
         page.get_by_role("button", name=re.compile(r"^Load \d")).click()
         page.wait_for_selector("text=2 rows loaded, 0 rejected", timeout=60_000)
@@ -307,11 +304,7 @@ def test_mapping_step_in_english_on_a_phone(upload_server, browser, tmp_path):
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     page = ctx.new_page()
     try:
-        page.goto(f"{upload_server}/data?lang=en", wait_until="domcontentloaded")
-        wait_idle(page, "en")
-        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(f))
-        page.wait_for_selector("text=Column mapping: kpi_export.csv", timeout=30_000)
-        wait_idle(page, "en")
+        upload(page, upload_server, "en", f, "text=Column mapping: kpi_export.csv")
         assert page.locator('[data-testid="stException"]').count() == 0
         full_screenshot(page, ARTIFACTS / "data_mapping_en_390.png", 390)
     finally:
