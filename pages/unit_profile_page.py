@@ -79,7 +79,6 @@ if layout.header("page.profile.title", "page.profile.caption"):
         layout.plot(fig, "pf_kpi_chart")
     else:
         st.caption(tr("app.no_data"))
-    notes_section(unit, unit_notes)
     ini = vm.initiatives
     if not ini.empty:
         shown = ini.assign(kind=ini["kind"].map(lambda k: value_label("initiative", k)),
@@ -88,6 +87,7 @@ if layout.header("page.profile.title", "page.profile.caption"):
         st.dataframe(shown[["kind", "title", "level", "start", "end", "unit_name"]].rename(columns={
             "kind": tr("table.kind"), "title": tr("table.title"), "level": tr("table.level"), "start": tr("table.start"),
             "end": tr("table.end"), "unit_name": tr("table.branch")}), hide_index=True)
+    notes_section(unit, unit_notes)  # after the trend's initiatives: the notes explain the same chart
 
     st.subheader(tr("page.profile.assessments"))
     if vm.assessments.empty:
