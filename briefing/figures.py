@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from analytics.indices import QUADRANTS
 from briefing.content import Briefing, quarter_label
 from catalogue import metric, t
-from ui import charts
+from ui import charts, palette
 
 WIDTH, HEIGHT = 1600, 900  # 16:9 at presentation resolution
 
@@ -67,7 +67,7 @@ def build_figures(b: Briefing, lang: str) -> dict[str, go.Figure]:
         m = metric(mid)
         d = d.copy()
         d["label"] = d["business_unit_name"]
-        colors = [charts.GREEN if r == "best" else charts.RED for r in d["rank"]]
+        colors = [palette.GOOD if r == "best" else palette.BAD for r in d["rank"]]
         fig = go.Figure(go.Bar(x=d[mid], y=d["label"], orientation="h", marker_color=colors,
                                text=[f"{v:.{m.decimals}f}" for v in d[mid]], textposition="outside"))
         fig.update_layout(title=m.label(lang), height=420, yaxis=dict(autorange="reversed"), showlegend=False,
@@ -81,7 +81,8 @@ def build_figures(b: Briefing, lang: str) -> dict[str, go.Figure]:
                                  title=t("brief.chart.event", lang, treat=metric(e.treatment).name(lang),
                                          y=metric(e.y).name(lang)), height=450)
         figs[f"event_{i}"] = fig
-    return {k: charts.plain_figure(f) for k, f in figs.items()}  # no markup from data in any export
+    # ticks in the briefing's language, and no markup from data in any export
+    return {k: charts.localize(charts.plain_figure(f), lang) for k, f in figs.items()}
 
 
 def _value(group: str, v, lang: str) -> str:

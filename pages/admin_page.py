@@ -76,23 +76,41 @@ st.subheader(tr("page.admin.targets"))
 st.caption(tr("page.admin.targets_help"))
 in_force, shipped = targets(), default_targets()
 rated = [m for m in metrics().values() if m.direction in ("higher", "lower")]
+
+
+def number_text(v) -> str:
+    """A target in the editor: the number, or empty (a missing number would show as a grey "None")."""
+    return "" if v is None or pd.isna(v) else f"{float(v):g}"
+
+
+def number_of(text) -> float | None:
+    text = str(text or "").strip().replace("，", ".").replace("%", "")
+    return float(text) if text else None
+
+
 table = pd.DataFrame({
     "metric": [m.id for m in rated],
     tr("page.admin.t_metric"): [f"{m.name(lang())}（{m.unit(lang())}）" if m.unit(lang()) else m.name(lang()) for m in rated],
     tr("page.admin.t_good"): ["≥" if m.direction == "higher" else "≤" for m in rated],
     tr("page.admin.t_on"): [m.id in in_force for m in rated],
-    tr("page.admin.t_value"): [in_force.get(m.id, shipped.get(m.id, {})).get("value") for m in rated],
-    tr("page.admin.t_amber"): [in_force.get(m.id, shipped.get(m.id, {})).get("amber") for m in rated],
+    tr("page.admin.t_value"): [number_text(in_force.get(m.id, shipped.get(m.id, {})).get("value")) for m in rated],
+    tr("page.admin.t_amber"): [number_text(in_force.get(m.id, shipped.get(m.id, {})).get("amber")) for m in rated],
 })
 edited = st.data_editor(table, hide_index=True, key="admin_targets", column_config={"metric": None},
                         disabled=[tr("page.admin.t_metric"), tr("page.admin.t_good")])
 if st.button(tr("page.admin.t_save"), key="admin_targets_save", type="primary"):
-    new = {}
+    new, bad = {}, []
     for _, row in edited.iterrows():
-        on, value, amber = row[tr("page.admin.t_on")], row[tr("page.admin.t_value")], row[tr("page.admin.t_amber")]
-        new[row["metric"]] = ({"value": float(value), "amber": float(amber)}
-                              if on and pd.notna(value) and pd.notna(amber) else None)
+        on = row[tr("page.admin.t_on")]
+        try:
+            value, amber = number_of(row[tr("page.admin.t_value")]), number_of(row[tr("page.admin.t_amber")])
+        except ValueError:
+            bad.append(row[tr("page.admin.t_metric")])
+            continue
+        new[row["metric"]] = {"value": value, "amber": amber} if on and value is not None and amber is not None else None
     try:
+        if bad:
+            raise ValueError(tr("page.admin.t_not_number", metrics="、".join(bad)))
         save_targets(new, signin.current().account)
     except ValueError as exc:
         st.error(str(exc))
@@ -104,11 +122,22 @@ if st.button(tr("page.admin.t_save"), key="admin_targets_save", type="primary"):
 st.subheader(tr("page.admin.audit"))
 c1, c2, c3 = st.columns(3)
 who = c1.text_input(tr("auth.account"), key="admin_audit_account")
-what = c2.selectbox(tr("page.admin.event"), ["", *EVENTS], key="admin_audit_event", format_func=lambda e: e or tr("filter.all"))
+
+
+def event_label(e) -> str:
+    return tr(f"audit_event.{e}") if e in EVENTS else str(e or "")
+
+
+what = c2.selectbox(tr("page.admin.event"), ["", *EVENTS], key="admin_audit_event",
+                    format_func=lambda e: event_label(e) if e else tr("filter.all"))
 since = c3.date_input(tr("page.admin.since"), value=None, key="admin_audit_since")
 entries = log.entries(who.strip() or None, what or None, since.isoformat() if since else None, limit=2000)
-st.dataframe(pd.DataFrame([{**{k: e.get(k) for k in ("time", "event", "account")},
-                            "details": json.dumps({k: v for k, v in e.items() if k not in ("time", "event", "account")},
-                                                  ensure_ascii=False)} for e in entries]), hide_index=True, height=400)
+st.dataframe(pd.DataFrame([{tr("table.time"): str(e.get("time", "")).replace("T", " ")[:19],
+                            tr("page.admin.event"): event_label(e.get("event")),
+                            tr("auth.account"): e.get("account") or "",
+                            tr("page.admin.details"): json.dumps({k: v for k, v in e.items() if k not in ("time", "event", "account")},
+                                                                 ensure_ascii=False)} for e in entries],
+                          columns=[tr("table.time"), tr("page.admin.event"), tr("auth.account"), tr("page.admin.details")]),
+             hide_index=True, height=400)
 st.download_button(tr("page.admin.audit_json"), "\n".join(json.dumps(e, ensure_ascii=False) for e in entries),
                    file_name="audit.jsonl", mime="application/json", key="admin_audit_dl")

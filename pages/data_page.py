@@ -175,6 +175,7 @@ if not signin.may("upload"):
 else:
     if scope is not None:
         st.caption(tr("page.data.upload_scoped", nodes="、".join(sorted(scope))))
+    layout.uploader_texts()
     files = st.file_uploader(tr("page.data.uploader"), type=["csv", "xlsx", "xls"], accept_multiple_files=True, key="dt_files")
 if st.session_state.get("dt_saved"):
     st.success(tr("page.data.map.saved", tag=st.session_state.pop("dt_saved")))
@@ -262,12 +263,19 @@ st.download_button(tr("page.data.download_templates"), templates_zip(lang()), fi
 vm = data_view.view(session.context())
 if vm.has_data:
     st.subheader(tr("page.data.history"))
-    st.dataframe(vm.history.rename(columns={"load_id": "#", "file_name": tr("table.file"), "kind": tr("table.kind"),
-                                            "rows_loaded": tr("table.loaded"), "rows_rejected": tr("table.rejected"),
-                                            "rows_skipped": tr("table.skipped"), "loaded_at": tr("table.time")}), hide_index=True)
+    names = {d.id: d.name(lang()) for d in datasets().values()}
+    counts = {c: st.column_config.NumberColumn(format="localized") for c in (tr("table.loaded"), tr("table.rejected"), tr("table.skipped"))}
+    history = vm.history.assign(kind=vm.history["kind"].map(lambda k: names.get(k, k)),
+                                loaded_at=pd.to_datetime(vm.history["loaded_at"]).dt.strftime("%Y-%m-%d %H:%M"))
+    st.dataframe(history.rename(columns={"load_id": "#", "file_name": tr("table.file"), "kind": tr("table.kind"),
+                                         "rows_loaded": tr("table.loaded"), "rows_rejected": tr("table.rejected"),
+                                         "rows_skipped": tr("table.skipped"), "loaded_at": tr("table.time")}),
+                 hide_index=True, column_config=counts)
     if len(vm.rejects):
         with st.expander(tr("page.data.all_rejects", n=len(vm.rejects))):
-            st.dataframe(vm.rejects.drop(columns=["raw"]), hide_index=True)
+            st.dataframe(vm.rejects.drop(columns=["raw"]).rename(columns={
+                "load_id": "#", "file_name": tr("table.file"), "sheet": tr("table.sheet"), "row_number": tr("table.row"),
+                "reason": tr("table.reason")}), hide_index=True)
             layout.download_csv(vm.rejects, "rejects_all", key="dl_rj_all")
     st.subheader(tr("page.data.coverage"))
     shown = vm.coverage["business_unit_id"].nunique()

@@ -5,6 +5,7 @@ import streamlit as st
 
 from analytics.summaries import summarize_correlations, summarize_quartiles
 from application.views import relationships as rel
+from catalogue import metric
 from catalogue.formats import fmt_p
 from ui import charts, layout, session, state
 from ui.i18n import fmt, lang, mname, tr
@@ -59,11 +60,9 @@ if layout.header("page.rel.title", "page.rel.caption"):
 
     st.subheader(tr("page.rel.heatmap"))
     z, q = vm.heat_r, vm.heat_q
-    text = z.round(2).astype(str).where(q >= 0.05, z.round(2).astype(str) + "*").where(z.notna(), "")
-    names_i, names_c = [mname(i) for i in z.index], [mname(c) for c in z.columns]
-    z = z.set_axis(names_i, axis=0).set_axis(names_c, axis=1)
-    text = text.set_axis(names_i, axis=0).set_axis(names_c, axis=1)
-    layout.plot(charts.heatmap(z, text, height=620), "rel_heat")
+    better = {c: metric(c).sign for c in z.columns}  # a KPI without a better direction stays uncoloured
+    layout.plot(charts.heatmap(z, q, better, [mname(i) for i in z.index], [mname(c) for c in z.columns],
+                               {"better": tr("chart.heat_better"), "worse": tr("chart.heat_worse")}, height=620), "rel_heat")
     st.caption(tr("page.rel.heat_note"))
     st.markdown(summarize_correlations(vm.correlations.value, lang()))
     layout.download_csv(vm.correlations.value.table, "correlations", key="rel_dl")

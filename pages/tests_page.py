@@ -8,7 +8,7 @@ from analytics.errors import InsufficientData
 from analytics.summaries import summarize_event_study, summarize_fit, summarize_insufficient_direction, summarize_reverse
 from application.views import tests
 from catalogue.formats import fmt_effect, fmt_p
-from ui import charts, layout, session, state
+from ui import charts, layout, palette, session, state
 from ui.i18n import fmt, lang, mlabel, mname, tr
 
 D = tests.DEFAULTS
@@ -62,7 +62,7 @@ def diagnostics_section(dg) -> None:
     with d2:
         rf = dg.resid_fitted.sample(min(len(dg.resid_fitted), 3000), random_state=0)
         fig = go.Figure(go.Scatter(x=rf["fitted"], y=rf["residual"], mode="markers", marker=dict(size=4, opacity=0.4)))
-        fig.add_hline(y=0, line_color=charts.RED)
+        fig.add_hline(y=0, line_color=palette.GREY)
         fig.update_layout(height=320, xaxis_title=tr("chart.fitted"), yaxis_title=tr("chart.residual"))
         layout.plot(fig, "ts_rf")
 
@@ -95,8 +95,7 @@ if layout.header("page.tests.title", "page.tests.caption"):
     with fit_box:
         if layout.shown(vm.fit):
             st.dataframe(coef_table(fit.coefficients), hide_index=True)
-            st.caption(tr("page.tests.fit_meta", n_obs=f"{fit.n_obs:,}", n_units=fit.n_units, n_periods=fit.n_periods,
-                          se=fit.small_sample))
+            st.caption(tr("page.tests.fit_meta", n_obs=f"{fit.n_obs:,}", n_units=fit.n_units, n_periods=fit.n_periods))
             st.success(summarize_fit(fit, lang()))
             layout.download_csv(fit.to_frame(), "twfe", key="dl_twfe")
     with event_box:
@@ -117,3 +116,5 @@ if layout.header("page.tests.title", "page.tests.caption"):
 
     with st.expander(tr("page.tests.methods"), expanded=False):
         st.markdown(tr("method.text"))
+        if fit is not None:  # the correction's formula is for analysts: here, not under the table
+            st.caption(tr("page.tests.ssc"))

@@ -7,7 +7,7 @@ import streamlit as st
 from application.views import profile
 from catalogue.formats import fmt_metric
 from application import notes as notes_mod
-from ui import charts, layout, session, signin
+from ui import charts, layout, palette, session, signin
 from ui.i18n import fmt, lang, mlabel, mname, tr, value_label
 
 def notes_section(unit: str, unit_notes) -> None:
@@ -66,7 +66,8 @@ if layout.header("page.profile.title", "page.profile.caption"):
     else:
         fig = go.Figure()
         for kind, d in vm.activities.groupby("activity_type"):
-            fig.add_trace(go.Bar(x=d["month"], y=d["n"], name=value_label("activity_type", kind)))
+            fig.add_trace(go.Bar(x=d["month"], y=d["n"], name=value_label("activity_type", kind),
+                                 marker_color=palette.activity_colour(kind)))
         fig.update_layout(barmode="stack", height=340, yaxis_title=tr("chart.count"))
         layout.plot(fig, "pf_acts")
 
@@ -74,8 +75,8 @@ if layout.header("page.profile.title", "page.profile.caption"):
     kpi = st.selectbox(tr("page.profile.kpi_pick"), O["kpi"], key="pf_kpi", format_func=fmt("label"))
     if charts.has_values(vm.rows, [kpi]):
         fig = charts.line(vm.rows, "period_start", {kpi: mname(kpi)}, y_title=mlabel(kpi), height=340)
-        charts.annotate_events(fig, [(start, value_label("initiative", kind)) for start, kind in vm.markers], color=charts.RED)
-        charts.annotate_events(fig, [(pd.Timestamp(f"{n.month}-01"), n.text[:16]) for n in unit_notes], color=charts.GREY)
+        charts.annotate_events(fig, [(start, value_label("initiative", kind)) for start, kind in vm.markers], color=palette.BRAND)
+        charts.annotate_events(fig, [(pd.Timestamp(f"{n.month}-01"), n.text[:16]) for n in unit_notes], color=palette.GREY)
         layout.plot(fig, "pf_kpi_chart")
     else:
         st.caption(tr("app.no_data"))

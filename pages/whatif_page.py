@@ -6,7 +6,7 @@ import streamlit as st
 from analytics.summaries import summarize_whatif, whatif_warning
 from application.views import whatif
 from catalogue.formats import fmt_effect
-from ui import charts, layout, session, state
+from ui import charts, layout, palette, session, state
 from ui.i18n import fmt, lang, mlabel, mname, tr
 
 D, O = whatif.DEFAULTS, whatif.options()
@@ -63,9 +63,9 @@ if layout.header("page.whatif.title", "page.whatif.caption"):
         names = list(results)
         fig = go.Figure(go.Bar(
             y=[tr(NAMES[k]) for k in names], x=[r.mean_delta for r in results.values()], orientation="h",
-            marker_color=[charts.RED, charts.BLUE][:len(names)],
+            marker_color=palette.NEUTRALS[:len(names)],
             error_x=dict(type="data", symmetric=False, array=[r.mean_ci[1] - r.mean_delta for r in results.values()],
-                         arrayminus=[r.mean_delta - r.mean_ci[0] for r in results.values()], color=charts.GREY)))
+                         arrayminus=[r.mean_delta - r.mean_ci[0] for r in results.values()], color=palette.GREY)))
         fig.add_vline(x=0, line_color="#999")
         fig.update_layout(height=220, xaxis_title=tr("chart.predicted_change", y=mlabel(y)), margin=dict(l=100))
         layout.plot(fig, "wi_bar")

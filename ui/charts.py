@@ -1,4 +1,4 @@
-"""One chart theme (CJK font stack, party-red accent) and the figure builders the pages share."""
+"""One chart theme (CJK font stack, the colour language of ui/palette.py) and the figure builders the pages share."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,15 +9,15 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from analytics.scatter import fit_line
+from ui import palette
+from ui.palette import BAD, BRAND, GOOD, GREY
 
 FONT = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
-RED, GOLD, BLUE, GREY, GREEN = "#C8102E", "#D4A017", "#1F5FA8", "#8A8F98", "#2E8B57"
-PALETTE = [RED, BLUE, GOLD, GREEN, "#7B4EA3", "#E07B39", "#3BA3A3", GREY]
-QUAD_COLORS = {"both_strong": GREEN, "pb_strong_biz_weak": GOLD, "biz_strong_pb_weak": BLUE, "both_weak": RED}
+QUAD_COLORS = palette.QUADRANT
 
 pio.templates["pbkpi"] = go.layout.Template(layout=go.Layout(
     font=dict(family=FONT, size=14, color="#1f2329"),
-    colorway=PALETTE,
+    colorway=palette.NEUTRALS,
     paper_bgcolor="white", plot_bgcolor="white",
     margin=dict(l=60, r=24, t=90, b=48),
     xaxis=dict(gridcolor="#eceff3", zerolinecolor="#d0d5dc", automargin=True),
@@ -45,7 +45,8 @@ def line(df: pd.DataFrame, x: str, ys: dict[str, str], title: str = "", y_title:
     fig.update_layout(title=title, yaxis_title=y_title, height=height)
     if pd.api.types.is_datetime64_any_dtype(df[x]) or (len(df) and isinstance(df[x].iloc[0], (pd.Timestamp, dt.date))):
         # months, never clock times: with one or two points Plotly would otherwise zoom to milliseconds
-        fig.update_xaxes(type="date", tickformat="%Y-%m", **({"dtick": "M1"} if df[x].nunique() <= 3 else {}))
+        # (the tick labels themselves are the reader's language: `localize`)
+        fig.update_xaxes(type="date", **({"dtick": "M1"} if df[x].nunique() <= 3 else {}))
     return fig
 
 
@@ -82,12 +83,12 @@ def quadrant(df: pd.DataFrame, labels: dict[str, str], x_title: str, y_title: st
 def scatter_fit(x: pd.Series, y: pd.Series, x_title: str, y_title: str, hover: pd.Series | None = None,
                 title: str = "", height: int = 400, line: pd.DataFrame | None = None) -> go.Figure:
     """Points and an OLS line: `line` (fit_line of all points, when x and y are a sample) or fitted here."""
-    fig = go.Figure(go.Scatter(x=x, y=y, mode="markers", marker=dict(size=5, opacity=0.35, color=BLUE),
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="markers", marker=dict(size=5, opacity=0.35, color=BRAND),
                                text=hover, hovertemplate="%{text}<br>%{x:.2f}, %{y:.3f}<extra></extra>" if hover is not None else None,
                                showlegend=False))
     line = fit_line(x, y) if line is None else line
     if line is not None:
-        fig.add_trace(go.Scatter(x=line["x"], y=line["y"], mode="lines", line=dict(color=RED, width=3), showlegend=False,
+        fig.add_trace(go.Scatter(x=line["x"], y=line["y"], mode="lines", line=dict(color=palette.INK, width=3), showlegend=False,
                                  hoverinfo="skip"))
     fig.update_layout(xaxis_title=x_title, yaxis_title=y_title, title=title, height=height)
     return fig
@@ -95,16 +96,29 @@ def scatter_fit(x: pd.Series, y: pd.Series, x_title: str, y_title: str, hover: p
 
 def binned(g: pd.DataFrame, x_title: str, y_title: str, title: str = "", height: int = 400) -> go.Figure:
     """Bin means with 95% error bars, from bin_means."""
-    fig = go.Figure(go.Scatter(x=g["x"], y=g["y"], mode="markers", marker=dict(size=10, color=RED),
+    fig = go.Figure(go.Scatter(x=g["x"], y=g["y"], mode="markers", marker=dict(size=10, color=BRAND),
                                error_y=dict(type="data", array=1.96 * g["se"], color=GREY), showlegend=False))
     fig.update_layout(xaxis_title=x_title, yaxis_title=y_title, title=title, height=height)
     return fig
 
 
-def heatmap(z: pd.DataFrame, text: pd.DataFrame, title: str = "", height: int = 520) -> go.Figure:
-    fig = go.Figure(go.Heatmap(z=z.values, x=list(z.columns), y=list(z.index), text=text.values, texttemplate="%{text}",
-                               colorscale="RdBu", zmid=0, zmin=-1, zmax=1, colorbar=dict(title="r"),
-                               hovertemplate="%{y} × %{x}<br>r = %{z:.2f}<extra></extra>"))
+def heatmap(r: pd.DataFrame, q: pd.DataFrame, better: dict[str, int], names_rows: list[str], names_cols: list[str],
+            hover: dict[str, str], title: str = "", height: int = 520, alpha: float = 0.05) -> go.Figure:
+    """Correlations of inputs (rows) with KPIs (columns), coloured by what they mean, not by their sign: a
+    correlation with a KPI's better direction (`better[kpi]` = +1 when higher is better, −1 when lower is)
+    is green, with its worse direction red. Cells whose BH-adjusted q is at or above `alpha` are faded
+    (and unstarred): not significant is never as loud as significant. The number in a cell stays the signed r."""
+    sign = np.array([better.get(c, 0) for c in r.columns], dtype=float)
+    favour = r.to_numpy(dtype=float) * sign
+    significant = (q.to_numpy(dtype=float) < alpha)
+    colour = np.where(significant, favour, favour * 0.3)
+    text = [[("" if not np.isfinite(v) else f"{v:.2f}".replace("-", "−") + ("*" if s else ""))
+             for v, s in zip(row, srow)] for row, srow in zip(r.to_numpy(dtype=float), significant)]
+    custom = np.dstack([r.to_numpy(dtype=float), q.to_numpy(dtype=float)])
+    fig = go.Figure(go.Heatmap(z=colour, x=names_cols, y=names_rows, text=text, texttemplate="%{text}",
+                               customdata=custom, colorscale=palette.FAVOUR_SCALE, zmid=0, zmin=-1, zmax=1,
+                               colorbar=dict(title="", tickvals=[-1, 0, 1], ticktext=[hover["worse"], "0", hover["better"]]),
+                               hovertemplate="%{y} × %{x}<br>r = %{customdata[0]:.2f}<br>q = %{customdata[1]:.3f}<extra></extra>"))
     fig.update_layout(title=title, height=height, xaxis=dict(tickangle=-30, side="bottom"), yaxis=dict(autorange="reversed"))
     return fig
 
@@ -112,7 +126,7 @@ def heatmap(z: pd.DataFrame, text: pd.DataFrame, title: str = "", height: int = 
 def event_study(df: pd.DataFrame, naive: pd.DataFrame | None, x_title: str, y_title: str, names: dict[str, str],
                 title: str = "", height: int = 420) -> go.Figure:
     fig = go.Figure()
-    for kind, color, label in (("pre", GREY, names["pre"]), ("post", RED, names["post"])):
+    for kind, color, label in (("pre", GREY, names["pre"]), ("post", BRAND, names["post"])):
         d = df[df["kind"] == kind]
         fig.add_trace(go.Scatter(x=d["event_time"], y=d["estimate"], mode="markers+lines", name=label,
                                  marker=dict(color=color, size=8), line=dict(color=color),
@@ -120,7 +134,7 @@ def event_study(df: pd.DataFrame, naive: pd.DataFrame | None, x_title: str, y_ti
                                               arrayminus=d["estimate"] - d["ci_low"], color=color)))
     if naive is not None and not naive.empty:
         fig.add_trace(go.Scatter(x=naive["event_time"], y=naive["estimate"], mode="markers", name=names["naive"],
-                                 marker=dict(symbol="x", color=BLUE, size=8)))
+                                 marker=dict(symbol="x", color=palette.NEUTRALS[3], size=8)))
     fig.add_hline(y=0, line_color="#999")
     fig.add_vline(x=-0.5, line_dash="dash", line_color="#999")
     fig.update_layout(xaxis_title=x_title, yaxis_title=y_title, title=title, height=height)
@@ -128,24 +142,27 @@ def event_study(df: pd.DataFrame, naive: pd.DataFrame | None, x_title: str, y_ti
 
 
 def funnel(df: pd.DataFrame, rate: str, size: str, overall: float, x_title: str, y_title: str, label: str,
-           per: float = 10_000, height: int = 420, ids: str | None = None) -> go.Figure:
+           per: float = 10_000, height: int = 420, ids: str | None = None, lower_is_better: bool = True) -> go.Figure:
     """Funnel plot of a Poisson rate against unit size, with 95% and 99.8% control limits, so a small
     unit's noisy rate is not read as a ranking. The units beyond the 99.8% limits are named on the chart
-    (they are what a leader acts on, and a screenshot or slide loses the hover)."""
+    (they are what a leader acts on, and a screenshot or slide loses the hover), red beyond the bad limit
+    and green beyond the good one; the rest are neutral."""
     sd_unit = np.sqrt(overall / per / df[size].clip(lower=1)) * per
-    beyond = (df[rate] - overall).abs() > 3.09 * sd_unit
+    excess = (df[rate] - overall) * (1 if lower_is_better else -1)  # > 0: on the bad side
+    beyond = excess.abs() > 3.09 * sd_unit
+    colours = [(BAD if e > 0 else GOOD) if b else palette.faded(BRAND, 0.6) for b, e in zip(beyond, excess)]
     fig = go.Figure(go.Scatter(x=df[size], y=df[rate], mode="markers+text", text=df[label], showlegend=False,
                                texttemplate=[("%{text}" if b else "") for b in beyond], textposition="top center",
-                               textfont=dict(size=11, color=RED),
+                               textfont=dict(size=11, color=[c if b else GREY for c, b in zip(colours, beyond)]),
                                customdata=df[[ids]] if ids else None,
-                               marker=dict(size=9, color=[RED if b else BLUE for b in beyond], opacity=0.85),
+                               marker=dict(size=9, color=colours, opacity=0.9),
                                hovertemplate="%{text}<br>%{x:,.0f}<br>%{y:.2f}<extra></extra>"))
     xs = np.linspace(max(df[size].min() * 0.8, 1), df[size].max() * 1.1, 100)
     for z, dash in ((1.96, "dash"), (3.09, "dot")):
         sd = np.sqrt(overall / per / xs) * per  # SD of a Poisson rate per `per` customers
         fig.add_trace(go.Scatter(x=xs, y=overall + z * sd, mode="lines", line=dict(color=GREY, dash=dash), showlegend=False, hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=xs, y=np.maximum(overall - z * sd, 0), mode="lines", line=dict(color=GREY, dash=dash), showlegend=False, hoverinfo="skip"))
-    fig.add_hline(y=overall, line_color=RED)
+    fig.add_hline(y=overall, line_color=BRAND)
     fig.update_layout(xaxis_title=x_title, yaxis_title=y_title, height=height)
     return fig
 
@@ -153,9 +170,85 @@ def funnel(df: pd.DataFrame, rate: str, size: str, overall: float, x_title: str,
 def coverage_heatmap(df: pd.DataFrame, title: str = "", height: int = 600) -> go.Figure:
     z = df.pivot_table(index="business_unit_name", columns="period", values="sources", aggfunc="max")
     fig = go.Figure(go.Heatmap(z=z.values, x=list(z.columns), y=list(z.index), zmin=0, zmax=3,
-                               colorscale=[[0, "#f3d6da"], [0.34, "#f6e7b5"], [0.67, "#cfe3c7"], [1, "#2E8B57"]],
+                               colorscale=[[0, palette.STATUS["red"][1]], [0.34, palette.STATUS["amber"][1]], [0.67, palette.faded(GOOD, 0.35)], [1, GOOD]],
                                colorbar=dict(title="", tickvals=[0, 1, 2, 3])))
     fig.update_layout(title=title, height=height, yaxis=dict(autorange="reversed", tickfont=dict(size=10)))
+    return fig
+
+
+# --- numbers and dates in the reader's language -------------------------------------------------------
+# Plotly formats ticks in English only ("Jan 2021", "50k"): every chart goes through `localize` before it
+# is drawn or exported. Month axes read 2021年1月 / Jan 2021, quarter axes 2021 一季度 / Q1 2021, and axes of
+# large numbers 5万 / 50K (Babel's compact forms of the locale).
+LOCALE = {"zh": "zh_CN", "en": "en"}
+QUARTER_ZH = "一二三四"
+
+
+def compact(v: float, lang: str) -> str:
+    """5万 / 1.2亿 in Chinese, 50K / 1.2M in English; below ten thousand the plain number with separators."""
+    from babel.numbers import format_compact_decimal, format_decimal
+
+    if abs(v) < 10_000:
+        return format_decimal(v, locale=LOCALE[lang], format="#,##0.##")
+    return format_compact_decimal(v, locale=LOCALE[lang], fraction_digits=1).replace("-", "−")
+
+
+def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
+    """Round tick values covering [lo, hi]: steps of 1, 2, 2.5 or 5 times a power of ten."""
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+        return [lo] if np.isfinite(lo) else []
+    raw = (hi - lo) / target
+    power = 10 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    start = np.floor(lo / step) * step
+    return [float(v) for v in np.arange(start, hi + step * 0.5, step)]
+
+
+def _axis_values(fig: go.Figure, letter: str) -> list:
+    values = []
+    for trace in fig.data:
+        if getattr(trace, "type", "") in ("heatmap",) or getattr(trace, "orientation", None) == "h" and letter == "y":
+            continue
+        v = getattr(trace, letter, None)
+        if v is not None:
+            values.extend(list(v))
+    return values
+
+
+def _is_quarter_starts(dates: pd.Series) -> bool:
+    return len(dates) >= 2 and bool(((dates.dt.month - 1) % 3 == 0).all() and (dates.dt.day == 1).all()) \
+        and bool((dates.dt.to_period("M").astype("int64").diff().dropna() % 3 == 0).all())
+
+
+def quarter_tick(when: pd.Timestamp, lang: str) -> str:
+    q = (when.month - 1) // 3 + 1
+    return f"{when.year}<br>{QUARTER_ZH[q - 1]}季度" if lang == "zh" else f"Q{q}<br>{when.year}"
+
+
+def localize(fig: go.Figure, lang: str) -> go.Figure:
+    """Date and large-number ticks of the figure's x and y axes in `lang` (in place; returned for chaining).
+    Axes whose ticks the builder set itself are left alone."""
+    for letter in ("x", "y"):
+        ax = fig.layout[f"{letter}axis"]
+        if ax.ticktext is not None or ax.tickvals is not None or ax.type in ("log", "category"):
+            continue
+        values = [v for v in _axis_values(fig, letter) if v is not None]
+        if not values:
+            continue
+        if ax.type == "date" or isinstance(values[0], (pd.Timestamp, dt.date, np.datetime64)):
+            dates = pd.Series(pd.to_datetime(pd.Series(values), errors="coerce").dropna().unique()).sort_values()
+            if _is_quarter_starts(dates):
+                shown = dates.iloc[::max(1, int(np.ceil(len(dates) / 12)))]
+                ax.update(tickvals=list(shown), ticktext=[quarter_tick(d, lang) for d in shown])
+            else:
+                ax.update(tickformat="%Y年%-m月" if lang == "zh" else "%b %Y")
+            ax.update(hoverformat="%Y-%m-%d")
+            continue
+        nums = pd.to_numeric(pd.Series(values), errors="coerce").dropna()
+        if nums.empty or nums.abs().max() < 10_000:
+            continue
+        ticks = nice_ticks(float(nums.min()), float(nums.max()))
+        ax.update(tickvals=ticks, ticktext=[compact(v, lang) for v in ticks])
     return fig
 
 

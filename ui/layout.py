@@ -17,11 +17,24 @@ PAGE_CSS = """<style>
 </style>"""
 
 
+# Plotly's chart toolbar (and the fullscreen button Streamlit adds to it) titles its buttons in English; the
+# titles are CSS ::after contents of `data-title`, so each is redrawn here in the user's language
+MODEBAR = {"Download plot as a PNG": "png", "Download plot as a png": "png", "Zoom": "zoom", "Pan": "pan",
+           "Zoom in": "zoom_in", "Zoom out": "zoom_out", "Autoscale": "autoscale", "Reset axes": "reset",
+           "Box Select": "box", "Lasso Select": "lasso", "Fullscreen": "fullscreen", "Close fullscreen": "close_fullscreen",
+           "Reset view": "reset", "Show closest data on hover": "hover_closest", "Compare data on hover": "hover_compare"}
+
+
+def modebar_css() -> str:
+    return "".join(f'.js-plotly-plot .plotly .modebar-btn[data-title="{title}"]::after {{content: "{css_text(tr("modebar." + key))}";}}\n'
+                   for title, key in MODEBAR.items())
+
+
 def header(title_key: str, caption_key: str | None = None, needs_rows: bool = True) -> bool:
     """Render the page title and banners; False when the warehouse has no data, or (`needs_rows`) when the
     sidebar's selection holds no row: a calm notice says what to widen, and the page should stop."""
     ctx = session.context()
-    st.html(PAGE_CSS)
+    st.html(PAGE_CSS.replace("</style>", modebar_css() + "</style>"))
     st.title(tr(title_key))
     if caption_key:
         st.caption(tr(caption_key))
@@ -35,6 +48,24 @@ def header(title_key: str, caption_key: str | None = None, needs_rows: bool = Tr
         st.info(tr("app.empty_slice", what=tr("app.empty_slice_what")), icon=":material/filter_alt_off:")
         return False
     return True
+
+
+def css_text(s: str) -> str:
+    """A string as the body of a CSS `content: "…"` value."""
+    return s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+def uploader_texts() -> None:
+    """Streamlit's file uploader has its own English texts ("Upload", "50MB per file • CSV, XLSX"): in the
+    user's language instead, drawn by CSS over the hidden originals (Streamlit offers no option for them)."""
+    button = css_text(tr("app.uploader_button"))
+    limit = css_text(tr("app.uploader_limit", mb=st.get_option("server.maxUploadSize")))
+    st.html(f"""<style>
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p {{font-size: 0;}}
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p::after {{content: "{button}"; font-size: 0.875rem;}}
+[data-testid="stFileUploaderDropzoneInstructions"] span {{font-size: 0;}}
+[data-testid="stFileUploaderDropzoneInstructions"] span::after {{content: "{limit}"; font-size: 0.8rem;}}
+</style>""")
 
 
 def run_done() -> None:
@@ -100,11 +131,13 @@ def md_escape(text: str) -> str:
 def plot(fig, key: str, container=None, select: bool = False):
     """Draw a Plotly figure, every data string escaped first (ui/charts.plain_figure): the one way pages
     draw charts. With `select`, clicking a point reruns the page and the selection event is returned."""
-    from ui.charts import plain_figure
+    from ui.charts import localize, plain_figure
+    from ui.i18n import lang
 
+    fig = localize(plain_figure(fig), lang())  # our own tick labels after the data strings are escaped
     if select:
-        return (container or st).plotly_chart(plain_figure(fig), key=key, on_select="rerun", selection_mode="points")
-    (container or st).plotly_chart(plain_figure(fig), key=key)
+        return (container or st).plotly_chart(fig, key=key, on_select="rerun", selection_mode="points")
+    (container or st).plotly_chart(fig, key=key)
     return None
 
 

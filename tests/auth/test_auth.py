@@ -337,3 +337,21 @@ def test_browser_sessions_resume_until_idle_signed_out_disabled_or_reset(store, 
             store.resume(t2, idle_seconds=600)
     with pytest.raises(AuthError):
         store.resume("made-up-token", idle_seconds=600)
+
+
+def test_admin_page_speaks_chinese(accounts):
+    """The administration page in a Chinese view: no event ids, English column names or grey "None" in the
+    targets editor (tests/ui/devtext)."""
+    from tests.ui.devtext import developer_text
+    from tests.ui.test_developer_text import visible_texts
+
+    at = signed_in("admin", "admin-demo-2026", "admin")
+    assert not at.exception, [e.value for e in at.exception]
+    # account names are the company's own ids; an audit entry's details are its record, shown as stored;
+    # the targets editor's metric column is hidden (it carries the id the save needs)
+    texts = visible_texts(at, skip_columns=("账号", "详情", "metric"))
+    accounts_ = {"admin", "analyst", "leader", "secretary", "steward", "jiangbei"}
+    found = sorted({f"{frag} ← {text[:100]}" for text in texts for frag in developer_text(text) if frag not in accounts_})
+    assert not found, "\n".join(found)
+    assert "登录" in texts  # the audit log's events are named (the admin's own sign-in is the first)
+    assert len(at.dataframe) >= 3  # accounts, targets editor, audit log: all were read

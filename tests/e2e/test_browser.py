@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ui.devtext import visible_developer_text
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -163,6 +165,9 @@ def test_every_page_renders(server, browser, lang, size):
             assert title.strip(), name
             if lang == "en":
                 assert not any("\u4e00" <= ch <= "\u9fff" for ch in title), f"{name}: title not in English: {title}"
+            else:  # what only the browser shows: Streamlit's own texts, the chart toolbar, ticks as drawn
+                found = visible_developer_text(page)
+                assert not found, f"{name}: developer text in a Chinese view: {found[:10]}"
             page.screenshot(path=str(ARTIFACTS / f"{name}_{lang}_{size[0]}_viewport.png"))
             full_screenshot(page, ARTIFACTS / f"{name}_{lang}_{size[0]}.png", size[0])
     finally:
@@ -632,6 +637,9 @@ def test_sign_in_form_and_admin_page_render(signin_server, browser, lang):
         wait_idle(page, lang)
         assert page.locator('[data-testid="stDataFrame"]').count() >= 2  # accounts and audit entries (canvas grids)
         assert not page.locator('[data-testid="stException"]').count()
+        if lang == "zh":  # account names are the company's own ids
+            found = [f for f in visible_developer_text(page) if f.split(" ← ")[0] not in ("admin",)]
+            assert not found, found
         full_screenshot(page, ARTIFACTS / f"admin_{lang}_1366.png", 1366)
     finally:
         ctx.close()
