@@ -79,3 +79,24 @@ def fmt_target(mid: str, value, lang: str = "zh") -> str:
     side = "≥" if m.direction == "higher" else "≤"
     word = "目标" if lang == "zh" else "target"
     return f"{word} {side} {fmt_metric(mid, value, lang)}"
+
+
+QUARTER_ZH = "一二三四"
+
+
+def fmt_period(code: str | None, lang: str = "zh") -> str:
+    """A period code as a reader names it: `2025Q4` → 2025年四季度 / Q4 2025, `2025-03` → 2025年3月 / Mar 2025.
+    Anything else is returned as it is."""
+    import re
+
+    text = "" if code is None else str(code)
+    if m := re.fullmatch(r"(\d{4})Q([1-4])", text):
+        year, q = m.group(1), int(m.group(2))
+        return f"{year}年{QUARTER_ZH[q - 1]}季度" if lang == "zh" else f"Q{q} {year}"
+    if m := re.fullmatch(r"(\d{4})-(\d{2})", text):
+        year, month = m.group(1), int(m.group(2))
+        if 1 <= month <= 12:
+            from babel.dates import get_month_names
+
+            return f"{year}年{month}月" if lang == "zh" else f"{get_month_names('abbreviated', locale='en')[month]} {year}"
+    return text

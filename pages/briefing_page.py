@@ -12,7 +12,7 @@ from briefing.figures import browser_path, build_figures
 from application import notes as notes_mod
 from catalogue import targets
 from ui import cards, layout, session, signin
-from ui.i18n import lang, tr, value_label
+from ui.i18n import fmt, lang, tr, value_label
 
 
 def quarter_notes(b) -> list[tuple]:
@@ -41,7 +41,7 @@ st.markdown("<style>.stMainBlockContainer p {font-size: 1.1rem;}</style>", unsaf
 if layout.header("brief.page.title", "brief.page.caption"):
     ctx, sel = session.context(), session.selection()
     st.session_state["br_quarter"] = briefing.resolve(ctx, briefing.Params(st.session_state.get("br_quarter"))).quarter
-    quarter = st.selectbox(tr("brief.page.quarter"), briefing.options(ctx)["quarter"], key="br_quarter")
+    quarter = st.selectbox(tr("brief.page.quarter"), briefing.options(ctx)["quarter"], key="br_quarter", format_func=fmt("period"))
     vm = briefing.view(ctx, sel, briefing.Params(quarter))
     if not layout.shown(vm.result):
         layout.rerun_when_ready([vm.result.job] if vm.result is not None and vm.result.pending else [])

@@ -6,7 +6,8 @@ from analytics.indices import QUADRANTS
 from application.views import overview
 from briefing.content import alert_text
 from ui import cards, charts, layout, session
-from ui.i18n import lang, mname, tr, value_label
+from catalogue.formats import fmt_period
+from ui.i18n import fmt, lang, mname, tr, value_label
 
 def card_text(card) -> cards.CardText:
     return cards.card_for(card.metric, card.value, card.delta, card.delta_yoy, card.status, card.target, card.amber,
@@ -30,7 +31,8 @@ if layout.header("page.overview.title", "page.overview.caption"):
     st.session_state["ov_quarter"] = overview.resolve(ctx, sel, overview.Params(st.session_state.get("ov_quarter"))).quarter
     head, pick = st.columns([3, 1], vertical_alignment="bottom")
     head.subheader(tr("page.overview.cards"))
-    quarter = pick.selectbox(tr("page.overview.quarter"), quarters, key="ov_quarter", label_visibility="collapsed")
+    quarter = pick.selectbox(tr("page.overview.quarter"), quarters, key="ov_quarter", label_visibility="collapsed",
+                             format_func=fmt("period"))
     vm = overview.view(ctx, sel, overview.Params(quarter))
     if vm.result is None:
         st.info(tr("app.no_data"))
@@ -51,7 +53,7 @@ if layout.header("page.overview.title", "page.overview.caption"):
     layout.plot(fig, "ov_trend")
     st.caption(tr("page.overview.index_note"))
 
-    st.subheader(tr("page.overview.alerts", quarter=vm.quarter))
+    st.subheader(tr("page.overview.alerts", quarter=fmt_period(vm.quarter, lang())))
     if vm.alerts is None:
         st.caption(tr("page.overview.alerts_pending"))
     elif vm.alerts.empty:
@@ -67,7 +69,7 @@ if layout.header("page.overview.title", "page.overview.caption"):
         layout.download_csv(table, f"alerts_{vm.quarter}", key="dl_ov_alerts")
         st.caption(tr("page.overview.alerts_note"))
 
-    st.subheader(tr("page.overview.quadrant", quarter=vm.quarter))
+    st.subheader(tr("page.overview.quadrant", quarter=fmt_period(vm.quarter, lang())))
     now = vm.now.assign(unit_type_label=vm.now["unit_type"].map(lambda x: value_label("unit_type", x)),
                         region_label=vm.now["region"].map(lambda x: value_label("region", x)))
     labels = {q: tr(f"quadrant.{q}") for q in QUADRANTS}

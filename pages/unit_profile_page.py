@@ -21,7 +21,7 @@ def notes_section(unit: str, unit_notes) -> None:
         return
     with st.expander(tr("page.profile.note_add")), st.form("pf_note", clear_on_submit=True):
         months = sorted({p for p in session.context().snapshot.periods("month")}, reverse=True)
-        month = st.selectbox(tr("page.profile.note_month"), months)
+        month = st.selectbox(tr("page.profile.note_month"), months, format_func=fmt("period"))
         text = st.text_input(tr("page.profile.note_text"), max_chars=notes_mod.MAX_CHARS)
         if st.form_submit_button(tr("page.profile.note_save"), type="primary"):
             try:
@@ -101,7 +101,7 @@ if layout.header("page.profile.title", "page.profile.caption"):
         layout.plot(fig, "pf_ass")
 
     st.subheader(tr("page.profile.peers"))
-    st.caption(tr("page.profile.peers_note", n=vm.n_peers, period=vm.peer_period or ""))
+    st.caption(tr("page.profile.peers_note", n=vm.n_peers, period=fmt("period")(vm.peer_period)))
     if vm.peers.empty:
         st.caption(tr("app.no_data"))
     else:

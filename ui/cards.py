@@ -1,6 +1,6 @@
 """The overview's KPI cards as one compact grid: value, target, status badge, 环比/同比 in the metric's own
-unit and a sparkline — nine cards in two short rows on a 1366-wide laptop, where st.metric needs a column
-each. Pure HTML (every text escaped, no script), drawn with st.html; colours follow one rule: a status or a
+unit and a sparkline — nine cards in one row on a 1366-wide laptop, where st.metric needs a column each.
+Pure HTML (every text escaped, no script), drawn with st.html; colours follow ui/palette: a status or a
 change is green when it is good and red when it is bad (by the metric's direction), grey when neutral."""
 from __future__ import annotations
 
@@ -8,22 +8,24 @@ import base64
 from dataclasses import dataclass
 from html import escape
 
-STATUS_STYLE = {"green": ("#1a7f37", "#dafbe1"), "amber": ("#9a6700", "#fff8c5"), "red": ("#cf222e", "#ffebe9")}
-GOOD, BAD, NEUTRAL = "#1a7f37", "#cf222e", "#57606a"
-LINE = "#6e7781"  # the sparkline: neutral; only its last point carries the status colour
+from ui import palette
+
+STATUS_STYLE = palette.STATUS
+GOOD, BAD, NEUTRAL = palette.GOOD, palette.BAD, palette.MUTED
+LINE = palette.GREY  # the sparkline: neutral; only its last point carries the status colour
 
 CSS = """<style>
-.pb-cards {display: grid; grid-template-columns: repeat(auto-fill, minmax(142px, 1fr)); gap: 8px; margin: 2px 0 6px;}
-.pb-card {border: 1px solid #d0d7de; border-radius: 8px; padding: 7px 9px 6px; background: #fff; min-width: 0;}
-.pb-card .pb-head {display: flex; justify-content: space-between; align-items: flex-start; gap: 4px;}
-.pb-card .pb-name {font-size: 0.78rem; color: #424a53; line-height: 1.2; overflow-wrap: anywhere;}
-.pb-card .pb-badge {font-size: 0.68rem; font-weight: 600; border-radius: 9px; padding: 1px 6px; white-space: nowrap;}
-.pb-card .pb-row {display: flex; justify-content: space-between; align-items: flex-end; gap: 4px; margin-top: 2px;}
-.pb-card .pb-value {font-size: 1.45rem; font-weight: 600; color: #1f2328; line-height: 1.15; white-space: nowrap;}
-.pb-card .pb-unit {font-size: 0.72rem; color: #57606a; font-weight: 400; margin-left: 2px;}
-.pb-card .pb-delta {font-size: 0.72rem; line-height: 1.35; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;}
-.pb-card .pb-target {font-size: 0.7rem; color: #57606a; line-height: 1.3; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;}
-.pb-card .pb-spark {flex: none;}
+.pb-cards {display: grid; grid-template-columns: repeat(auto-fit, minmax(102px, 1fr)); gap: 6px; margin: 2px 0 4px;}
+.pb-card {border: 1px solid #d0d7de; border-radius: 8px; padding: 6px 7px 5px; background: #fff; min-width: 0;}
+.pb-card .pb-head {display: flex; justify-content: space-between; align-items: flex-start; gap: 3px; min-height: 2.1em;}
+.pb-card .pb-name {font-size: 0.74rem; color: #424a53; line-height: 1.2; overflow-wrap: anywhere;}
+.pb-card .pb-badge {font-size: 0.64rem; font-weight: 600; border-radius: 9px; padding: 1px 5px; white-space: nowrap;}
+.pb-card .pb-row {display: flex; justify-content: space-between; align-items: flex-end; gap: 3px; margin-top: 1px;}
+.pb-card .pb-value {font-size: 1.3rem; font-weight: 600; color: #1f2328; line-height: 1.15; white-space: nowrap;}
+.pb-card .pb-unit {font-size: 0.68rem; color: #57606a; font-weight: 400; margin-left: 2px;}
+.pb-card .pb-delta {font-size: 0.66rem; line-height: 1.35; overflow-wrap: anywhere;}
+.pb-card .pb-target {font-size: 0.66rem; color: #57606a; line-height: 1.3; overflow-wrap: anywhere;}
+.pb-card .pb-spark {flex: 0 1 auto; min-width: 0; max-width: 48%;}
 </style>"""
 
 
@@ -47,7 +49,7 @@ class CardText:
     spark: tuple = ()
 
 
-def sparkline(values, status: str, width: int = 56, height: int = 24) -> str:
+def sparkline(values, status: str, width: int = 44, height: int = 22) -> str:
     """An inline SVG line of the values (oldest first), its last point in the status colour."""
     vals = [float(v) for v in values]
     if len(vals) < 2:
@@ -72,7 +74,8 @@ def _change(word: str, text: str | None, good: bool | None) -> str:
     if text is None:
         return ""
     colour = NEUTRAL if good is None else GOOD if good else BAD
-    return f'<span style="color:{NEUTRAL}">{escape(word)}</span> <span style="color:{colour}">{escape(text)}</span>'
+    # the number and its unit never part ("+0.027 个百分点" moves to the next line whole on a narrow card)
+    return f'<span style="color:{NEUTRAL}">{escape(word)}</span> <span style="color:{colour};white-space:nowrap">{escape(text)}</span>'
 
 
 def card_html(c: CardText) -> str:
@@ -87,7 +90,13 @@ def card_html(c: CardText) -> str:
             f'<div class="pb-row"><span class="pb-value">{escape(c.value)}</span>{sparkline(c.spark, c.status)}</div>'
             f'<div class="pb-delta">{_change(c.delta_word, c.delta, c.delta_good) or "&nbsp;"}</div>'
             f'<div class="pb-delta">{_change(c.yoy_word, c.yoy, c.yoy_good) or "&nbsp;"}</div>'
-            f'<div class="pb-target">{escape(c.target) if c.target else "&nbsp;"}</div>{note}</div>')
+            f'<div class="pb-target">{_nowrap_value(c.target) if c.target else "&nbsp;"}</div>{note}</div>')
+
+
+def _nowrap_value(target: str) -> str:
+    """`目标 ≥ 99.90%`: the word may stand alone on its line, the comparison and number never part."""
+    word, _, rest = target.partition(" ")
+    return f'{escape(word)} <span style="white-space:nowrap">{escape(rest)}</span>' if rest else escape(target)
 
 
 def cards_html(cards: list[CardText]) -> str:

@@ -42,7 +42,7 @@ def line(df: pd.DataFrame, x: str, ys: dict[str, str], title: str = "", y_title:
     fig = go.Figure()
     for col, name in ys.items():
         fig.add_trace(go.Scatter(x=df[x], y=df[col], name=name, mode="lines+markers", marker=dict(size=5)))
-    fig.update_layout(title=title, yaxis_title=y_title, height=height)
+    fig.update_layout(title=title, yaxis_title=y_title, height=height, **({} if title else {"margin": dict(t=40)}))
     if pd.api.types.is_datetime64_any_dtype(df[x]) or (len(df) and isinstance(df[x].iloc[0], (pd.Timestamp, dt.date))):
         # months, never clock times: with one or two points Plotly would otherwise zoom to milliseconds
         # (the tick labels themselves are the reader's language: `localize`)
@@ -59,24 +59,35 @@ def annotate_events(fig: go.Figure, events: list[tuple], color: str = GREY) -> g
     return fig
 
 
-def quadrant(df: pd.DataFrame, labels: dict[str, str], x_title: str, y_title: str, counts_fmt, height: int = 460) -> go.Figure:
+def quadrant(df: pd.DataFrame, labels: dict[str, str], x_title: str, y_title: str, counts_fmt, height: int = 460,
+             named: int = 3) -> go.Figure:
+    """Units by party-building index (x) and business index (y), coloured by quadrant. Each corner names its
+    quadrant and how many units are in it (no legend to collide with the axis title); the `named` best and
+    worst units (by the sum of both indices) carry their names on the chart, since a screenshot or a slide
+    loses the hover."""
+    total = df["pb_index"] + df["biz_index"]
+    ends = set(total.nsmallest(named).index) | set(total.nlargest(named).index) if named else set()
     fig = go.Figure()
     for q, color in QUAD_COLORS.items():
         d = df[df["quadrant"] == q]
         fig.add_trace(go.Scatter(
-            x=d["pb_index"], y=d["biz_index"], mode="markers", name=f"{labels[q]}（{len(d)}）" if counts_fmt == "zh" else f"{labels[q]} ({len(d)})",
+            x=d["pb_index"], y=d["biz_index"], mode="markers+text", name=labels[q], showlegend=False,
             marker=dict(size=11, color=color, line=dict(width=1, color="white")),
-            text=d["business_unit_name"], customdata=d[["unit_type_label", "region_label", "unit"]],
+            text=d["business_unit_name"], texttemplate=["%{text}" if i in ends else "" for i in d.index],
+            textposition=["bottom center" if y > 50 else "top center" for y in d["biz_index"]],
+            textfont=dict(size=11, color=palette.INK), customdata=d[["unit_type_label", "region_label", "unit"]],
             hovertemplate="<b>%{text}</b><br>%{customdata[0]} · %{customdata[1]}<br>" + x_title + " %{x:.0f}<br>" + y_title + " %{y:.0f}<extra></extra>"))
     fig.add_hline(y=50, line_dash="dash", line_color=GREY)
     fig.add_vline(x=50, line_dash="dash", line_color=GREY)
-    corners = {"both_strong": (97, 97, "right", "top"), "pb_strong_biz_weak": (97, 3, "right", "bottom"),
-               "biz_strong_pb_weak": (3, 97, "left", "top"), "both_weak": (3, 3, "left", "bottom")}
+    corners = {"both_strong": (99, 99, "right", "top"), "pb_strong_biz_weak": (99, 1, "right", "bottom"),
+               "biz_strong_pb_weak": (1, 99, "left", "top"), "both_weak": (1, 1, "left", "bottom")}
     for q, (x, y, xa, ya) in corners.items():
-        fig.add_annotation(x=x, y=y, text=labels[q], showarrow=False, xanchor=xa, yanchor=ya,
-                           font=dict(color=QUAD_COLORS[q], size=13))
+        n = int((df["quadrant"] == q).sum())
+        fig.add_annotation(x=x, y=y, text=f"{labels[q]}（{n}）" if counts_fmt == "zh" else f"{labels[q]} ({n})",
+                           showarrow=False, xanchor=xa, yanchor=ya, font=dict(color=QUAD_COLORS[q], size=13),
+                           bgcolor="rgba(255,255,255,0.75)")
     fig.update_layout(xaxis=dict(range=[0, 100], title=x_title), yaxis=dict(range=[0, 100], title=y_title), height=height,
-                      legend=dict(orientation="h", yanchor="top", y=-0.14, xanchor="left", x=0), margin=dict(b=110))
+                      margin=dict(t=30, b=50))
     return fig
 
 

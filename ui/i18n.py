@@ -45,7 +45,7 @@ def value_label(group: str, value: str | None, lang_: str | None = None) -> str:
 
 def fmt(kind: str, arg: str | None = None) -> Callable[[object], str]:
     """A format_func with the language fixed now: fmt("metric"), fmt("label"), fmt("value", "region"),
-    fmt("key", "filter.grain_") (translates prefix + option)."""
+    fmt("key", "filter.grain_") (translates prefix + option), fmt("period") (2025Q4 → 2025年四季度)."""
     L = lang()
     if kind == "metric":
         return lambda x: mname(x, L)
@@ -55,4 +55,8 @@ def fmt(kind: str, arg: str | None = None) -> Callable[[object], str]:
         return lambda x: value_label(arg, x, L)
     if kind == "key":
         return lambda x: t(f"{arg}{x}", L)
+    if kind == "period":
+        from catalogue.formats import fmt_period
+
+        return lambda x: fmt_period(x, L)
     raise ValueError(kind)

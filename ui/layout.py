@@ -13,6 +13,7 @@ from ui.i18n import tr
 # more of every page above the fold on a laptop: less empty space above the title, a smaller title
 PAGE_CSS = """<style>
 [data-testid="stMainBlockContainer"] {padding-top: 2.6rem;}
+@media (min-width: 1000px) {[data-testid="stMainBlockContainer"] {padding-left: 2rem; padding-right: 2rem;}}
 [data-testid="stMainBlockContainer"] h1 {font-size: 2.05rem; padding-bottom: 0.15rem;}
 </style>"""
 

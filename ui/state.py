@@ -203,9 +203,9 @@ def sidebar_selection(ctx: Context) -> Selection:
         for key, default in (("f_start", periods[0]), ("f_end", periods[-1])):
             if st.session_state.get(key) not in periods:  # a grain switch keeps the range: 2024-07 <-> 2024Q3
                 st.session_state[key] = coerce(st.session_state.get(key), periods, default)
-        c1, c2 = sb.columns(2)
-        start = c1.selectbox(tr("filter.from"), periods, key="f_start")
-        end = c2.selectbox(tr("filter.to"), periods, key="f_end")
+        # one above the other: a period's name (2021年一季度) needs the sidebar's width
+        start = sb.selectbox(tr("filter.from"), periods, key="f_start", format_func=fmt("period"))
+        end = sb.selectbox(tr("filter.to"), periods, key="f_end", format_func=fmt("period"))
         if start > end:
             sb.warning(tr("filter.range_swapped"))
             start, end = end, start

@@ -1,0 +1,90 @@
+"""The charts' colour language and reader's-language ticks (ui/palette, ui/charts), as properties."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from catalogue import datasets
+from ui import charts, palette
+
+
+def test_every_activity_type_has_its_own_fixed_colour():
+    kinds = next(c.values for d in datasets().values() for c in d.columns if c.id == "activity_type")
+    colours = [palette.activity_colour(k) for k in kinds]
+    assert len(set(colours)) == len(kinds)  # 组织生活会 and 党小组会 no longer share a gold
+    assert palette.GOOD not in colours and palette.BAD not in colours  # activity types are neither good nor bad
+    assert palette.activity_colour("不在代码表中") == palette.GREY
+
+
+def test_brand_colour_is_neither_good_nor_bad():
+    assert palette.BRAND not in (palette.GOOD, palette.BAD, palette.AMBER)
+    assert palette.NEUTRALS[0] == palette.BRAND and not {palette.GOOD, palette.BAD} & set(palette.NEUTRALS)
+
+
+@given(r=st.floats(-1, 1), q=st.floats(0, 1), better=st.sampled_from([1, -1]))
+@settings(max_examples=200, deadline=None)
+def test_heatmap_colour_means_favourable_and_fades_when_not_significant(r, q, better):
+    fig = charts.heatmap(pd.DataFrame([[r]], index=["a"], columns=["k"]), pd.DataFrame([[q]], index=["a"], columns=["k"]),
+                         {"k": better}, ["a"], ["k"], {"better": "有利", "worse": "不利"})
+    z = fig.data[0].z[0][0]
+    assert np.sign(z) == np.sign(r * better)  # green when the input goes with the KPI's better direction
+    assert abs(z) == pytest.approx(abs(r) * (1 if q < 0.05 else 0.3))  # not significant: faded
+    text = fig.data[0].text[0][0]
+    assert text.endswith("*") == (q < 0.05)
+    assert float(text.rstrip("*").replace("−", "-")) == pytest.approx(r, abs=0.005)  # the number stays signed r
+
+
+def test_funnel_colours_by_side_and_names_the_units_beyond():
+    df = pd.DataFrame({"rate": [1.0, 1.1, 0.9, 6.0, 0.0], "size": [50_000, 40_000, 60_000, 80_000, 200_000],
+                       "name": ["甲", "乙", "丙", "高投诉所", "零投诉所"], "id": ["A", "B", "C", "D", "E"]})
+    fig = charts.funnel(df, "rate", "size", 1.0, "x", "y", "name", ids="id")
+    points = fig.data[0]
+    colours = dict(zip(df["name"], points.marker.color))
+    named = {n for n, tpl in zip(df["name"], points.texttemplate) if tpl}
+    assert colours["高投诉所"] == palette.BAD and colours["零投诉所"] == palette.GOOD
+    assert named == {"高投诉所", "零投诉所"}
+    higher_better = charts.funnel(df, "rate", "size", 1.0, "x", "y", "name", ids="id", lower_is_better=False)
+    assert dict(zip(df["name"], higher_better.data[0].marker.color))["高投诉所"] == palette.GOOD
+
+
+def test_quadrant_names_the_best_and_worst_and_counts_each_corner():
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"pb_index": rng.uniform(0, 100, 40), "biz_index": rng.uniform(0, 100, 40)})
+    df["quadrant"] = np.select([(df.pb_index >= 50) & (df.biz_index >= 50), (df.pb_index >= 50), (df.biz_index >= 50)],
+                               ["both_strong", "pb_strong_biz_weak", "biz_strong_pb_weak"], "both_weak")
+    df["business_unit_name"] = [f"单位{i}" for i in range(40)]
+    df["unit_type_label"], df["region_label"], df["unit"] = "供电所", "城区", [f"BU{i:03d}" for i in range(40)]
+    labels = {"both_strong": "双强", "pb_strong_biz_weak": "党建强业务弱", "biz_strong_pb_weak": "业务强党建弱", "both_weak": "双弱"}
+    fig = charts.quadrant(df, labels, "党建指数", "业务指数", "zh")
+    named = {t for tr in fig.data for t, tpl in zip(tr.text, tr.texttemplate) if tpl}
+    total = df.pb_index + df.biz_index
+    assert named == set(df.loc[total.nsmallest(3).index, "business_unit_name"]) | set(df.loc[total.nlargest(3).index, "business_unit_name"])
+    corners = {a.text for a in fig.layout.annotations}
+    for q, word in labels.items():
+        assert f"{word}（{int((df.quadrant == q).sum())}）" in corners
+    assert not any(tr.showlegend for tr in fig.data)  # nothing to collide with the axis title
+
+
+@pytest.mark.parametrize("lang, want", [("zh", ["0", "5万", "10万", "15万", "20万"]), ("en", ["0", "50K", "100K", "150K", "200K"])])
+def test_large_number_ticks_in_the_readers_language(lang, want):
+    fig = charts.localize(go.Figure(go.Scatter(x=[3_000, 120_000, 210_000], y=[1, 2, 3])), lang)
+    assert list(fig.layout.xaxis.ticktext) == want
+    assert fig.layout.yaxis.ticktext is None  # small numbers keep Plotly's own ticks
+
+
+@given(st.lists(st.integers(2015, 2030), min_size=1, max_size=3), st.sampled_from(["zh", "en"]))
+@settings(max_examples=30, deadline=None)
+def test_quarter_and_month_axes_in_the_readers_language(years, lang):
+    quarters = pd.date_range(f"{min(years)}-01-01", f"{max(years)}-12-01", freq="QS")
+    fig = charts.localize(charts.line(pd.DataFrame({"p": quarters, "v": range(len(quarters))}), "p", {"v": "v"}), lang)
+    ticks = list(fig.layout.xaxis.ticktext)
+    pattern = r"\d{4}<br>[一二三四]季度" if lang == "zh" else r"Q[1-4]<br>\d{4}"
+    assert ticks and all(re.fullmatch(pattern, t) for t in ticks) and len(ticks) <= 12
+    months = pd.date_range(f"{min(years)}-01-01", periods=14, freq="MS")
+    fig = charts.localize(charts.line(pd.DataFrame({"p": months, "v": range(14)}), "p", {"v": "v"}), lang)
+    assert fig.layout.xaxis.tickformat == ("%Y年%-m月" if lang == "zh" else "%b %Y")
