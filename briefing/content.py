@@ -14,7 +14,7 @@ from analytics.periods import first_month, is_quarter, last_month, shift_quarter
 from analytics.rollup import rollup
 from analytics.summaries import summarize_event_study
 from catalogue import briefing_config, metric, t, target_status
-from catalogue.formats import fmt_effect, fmt_metric, fmt_number, fmt_p
+from catalogue.formats import fmt_delta, fmt_effect, fmt_metric, fmt_number, fmt_p
 
 
 class BriefingError(DomainError):
@@ -213,7 +213,7 @@ def narrative(b: Briefing, lang: str = "zh") -> str:
             better = x.delta_prev * m.sign > 0
             word = t("brief.nar.better" if better else "brief.nar.worse", lang) if x.delta_prev != 0 else t("brief.nar.flat", lang)
             lines.append(t("brief.nar.kpi", lang, name=m.name(lang), value=fmt_metric(mid, x.value, lang),
-                           delta=fmt_number(abs(x.delta_prev), m.decimals + 1), word=word))
+                           delta=fmt_delta(mid, abs(x.delta_prev), lang).lstrip("+"), word=word))
     sep = "，" if lang == "zh" else "; "
     parts.append(t("brief.nar.open", lang, quarter=label, n=b.n_units, kpis=sep.join(lines)))
     counts = b.quadrant["quadrant"].value_counts()

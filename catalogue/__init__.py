@@ -45,8 +45,11 @@ class Metric:
         return self.unit_zh if lang == "zh" else self.unit_en
 
     def label(self, lang: str = "zh") -> str:
-        """Name with unit, for axes and table headers."""
+        """Name with unit, for axes and table headers (the unit left out when the name already says it:
+        "Complaints per 10k customers", not "… (per 10k customers)")."""
         u = self.unit(lang)
+        if u and u in self.name(lang):
+            u = ""
         return f"{self.name(lang)}（{u}）" if (u and lang == "zh") else (f"{self.name(lang)} ({u})" if u else self.name(lang))
 
     @property

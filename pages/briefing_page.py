@@ -11,6 +11,7 @@ ALERTS_SHOWN = 12  # the worst ones; the overview lists them all
 from briefing.figures import browser_path, build_figures
 from application import notes as notes_mod
 from catalogue import targets
+from catalogue.formats import fmt_period
 from ui import cards, layout, session, signin
 from ui.i18n import fmt, lang, tr, value_label
 
@@ -25,16 +26,39 @@ def quarter_notes(b) -> list[tuple]:
             for n in notes_mod.visible(session.notes(), ctx.snapshot, None, first_month(b.quarter), last_month(b.quarter))]
 
 
-def export_bytes(b, fmt: str, lang_: str) -> bytes:
+FORMATS = (("pdf", "application/pdf", "pdf", True),
+           ("pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation", "pptx", True),
+           ("html", "text/html", "html", False),
+           ("png", "application/zip", "zip", True))
+
+
+def export_bytes(b, fmt_: str, lang_: str, mark: str | None, notes: list) -> bytes:
     """The export, with the viewer's watermark on every slide, chart and page."""
-    mark = signin.export_watermark()
-    if fmt == "pptx":
-        return export.to_pptx(b, lang_, mark)
-    if fmt == "html":
-        return export.to_html(b, lang_, mark, quarter_notes(b)).encode("utf-8")
-    if fmt == "pdf":
-        return export.to_pdf(b, lang_, mark, annotations=quarter_notes(b))
+    if fmt_ == "pptx":
+        return export.to_pptx(b, lang_, mark, annotations=notes)
+    if fmt_ == "html":
+        return export.to_html(b, lang_, mark, notes).encode("utf-8")
+    if fmt_ == "pdf":
+        return export.to_pdf(b, lang_, mark, annotations=notes)
     return export.to_png_zip(b, lang_, mark)
+
+
+def export_row(b, quarter: str, lang_: str) -> None:
+    """One click per format, at the top: the file is built when its button is pressed (the button turns into
+    a spinner meanwhile; a PPTX takes a quarter of a minute) and downloads by itself. What the build needs
+    from this session — the watermark, the quarter's notes in the viewer's scope — is taken now, since the
+    build runs outside the script."""
+    if not signin.may("export"):
+        return
+    mark, notes = signin.export_watermark(), quarter_notes(b)
+    if not browser_path():
+        st.warning(tr("brief.page.no_browser"))
+    for col, (fmt_, mime, ext, needs_browser) in zip(st.columns(len(FORMATS)), FORMATS):
+        col.download_button(tr("brief.page.export_as", fmt=fmt_.upper()),
+                            lambda fmt_=fmt_: export_bytes(b, fmt_, lang_, mark, notes),
+                            file_name=f"briefing_{quarter}_{lang_}.{ext}", mime=mime, key=f"br_dl_{fmt_}",
+                            disabled=needs_browser and not browser_path(), icon=":material/download:",
+                            on_click=signin.exported, args=(f"briefing {quarter}", fmt_), width="stretch")
 
 
 st.markdown("<style>.stMainBlockContainer p {font-size: 1.1rem;}</style>", unsafe_allow_html=True)
@@ -51,15 +75,20 @@ if layout.header("brief.page.title", "brief.page.caption"):
     st.header(tr("brief.title", quarter=quarter_label(quarter, L)))
     st.caption(tr("brief.subtitle", scope=layout.md_escape(export.scope_label(b, L)), n=b.n_units,
                   date=pd.Timestamp.today().date()))
+    export_row(b, quarter, L)
+    # the sections and their numbers are the exports' (一 … 七, the summary under 一), so the page, the PDF,
+    # the HTML and the slides are discussed with the same words in the meeting
+    st.subheader(tr("brief.sec.kpis"))
     in_force = targets()
     st.html(cards.cards_html([cards.card_for(k.id, k.value, k.delta_prev, k.delta_yoy, k.status,
                                              in_force.get(k.id, {}).get("value"), in_force.get(k.id, {}).get("amber"))
                               for k in b.kpis]))
-    st.subheader(tr("brief.sec.narrative"))
-    st.markdown(layout.md_escape(narrative(b, L)))
+    st.markdown(f"**{tr('brief.sec.narrative')}**　" + layout.md_escape(narrative(b, L)))
     figs = build_figures(b, L)
     a, c = st.columns(2)
+    a.subheader(tr("brief.sec.trend"))
     layout.plot(figs["trend"], "br_trend", a)
+    c.subheader(tr("brief.sec.quadrant"))
     layout.plot(figs["quadrant"], "br_quad", c)
     st.subheader(tr("brief.sec.ranks"))
     cols = st.columns(len(b.ranks))
@@ -83,6 +112,8 @@ if layout.header("brief.page.title", "brief.page.caption"):
             "end": tr("table.end"), "event": tr("table.status")}), hide_index=True, height=240)
     else:
         st.caption(tr("brief.no_initiatives"))
+    for k, vals in b.data_notes or [("brief.no_notes", {})]:  # 六 is initiatives and data quality
+        st.caption(tr(k, **{name: layout.md_escape(v) if isinstance(v, str) else v for name, v in vals.items()}))
     st.subheader(tr("brief.sec.alerts"))
     alerts = getattr(b, "alerts", None)
     if alerts is None or alerts.empty:
@@ -96,26 +127,9 @@ if layout.header("brief.page.title", "brief.page.caption"):
                         f"{layout.md_escape(alert_text(r, L))}")
         if len(alerts) > ALERTS_SHOWN:
             st.caption(tr("brief.alerts_more", n=len(alerts) - ALERTS_SHOWN))
-    for unit_name, month, text, author in quarter_notes(b):
-        st.caption(f"✎ {layout.md_escape(unit_name)} · {month}：{layout.md_escape(text)}（{layout.md_escape(author)}）")
-    for k, vals in b.data_notes or [("brief.no_notes", {})]:
-        st.caption(tr(k, **{name: layout.md_escape(v) if isinstance(v, str) else v for name, v in vals.items()}))
+    notes = quarter_notes(b)
+    if notes:
+        st.markdown(f"**{tr('brief.notes_title')}**")
+    for unit_name, month, text, author in notes:
+        st.caption(f"✎ {layout.md_escape(unit_name)} · {fmt_period(month, L)}：{layout.md_escape(text)}（{layout.md_escape(author)}）")
 
-    if not signin.may("export"):
-        layout.stop()
-    st.subheader(tr("brief.page.export"))
-    if not browser_path():
-        st.warning(tr("brief.page.no_browser"))
-    e1, e2, e3, e4 = st.columns(4)
-    for col, fmt, mime, ext, needs_browser in ((e1, "pdf", "application/pdf", "pdf", True),
-                                               (e2, "pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation", "pptx", True),
-                                               (e3, "html", "text/html", "html", False),
-                                               (e4, "png", "application/zip", "zip", True)):
-        disabled = needs_browser and not browser_path()
-        if col.button(tr("brief.page.make", fmt=fmt.upper()), key=f"br_make_{fmt}", disabled=disabled):
-            with st.spinner("…"):
-                st.session_state[f"br_bytes_{fmt}"] = (vm.result.job, L, export_bytes(b, fmt, L))
-        made = st.session_state.get(f"br_bytes_{fmt}")
-        if made and made[0] == vm.result.job and made[1] == L:
-            col.download_button(tr("brief.page.download", fmt=fmt.upper()), made[2], file_name=f"briefing_{quarter}_{L}.{ext}",
-                                mime=mime, key=f"br_dl_{fmt}", on_click=signin.exported, args=(f"briefing {quarter}", fmt))

@@ -5,7 +5,7 @@ import streamlit as st
 from analytics.indices import QUADRANTS
 from application.views import overview
 from briefing.content import alert_text
-from ui import cards, charts, layout, session
+from ui import cards, charts, layout, palette, session
 from catalogue.formats import fmt_period
 from ui.i18n import fmt, lang, mname, tr, value_label
 
@@ -14,7 +14,7 @@ def card_text(card) -> cards.CardText:
                           card.spark, card.not_reporting)
 
 
-LEVEL_BG = {"red": "#f8d7da", "amber": "#fff3cd"}
+LEVEL_BG = {level: palette.STATUS[level][1] for level in ("red", "amber")}
 
 
 def alert_table(alerts: pd.DataFrame) -> pd.DataFrame:

@@ -73,7 +73,7 @@ def test_pptx_deck(demo_db, tmp_path):
                     "--out", str(out)], check=True, capture_output=True)
     prs = Presentation(str(out))
     slides = list(prs.slides)
-    assert len(slides) == 7
+    assert len(slides) == 8  # title, then 一 … 七 as on the page and in the HTML
     pictures = [sh for s in slides for sh in s.shapes if sh.shape_type == 13]
     assert len(pictures) >= 6
     for s in slides:
