@@ -28,6 +28,7 @@ PAGES = [
     ("pages/tests_page.py", "page.tests.nav", ":material/science:", "tests"),
     ("pages/whatif_page.py", "page.whatif.nav", ":material/tune:", "whatif"),
     ("pages/briefing_page.py", "brief.page.nav", ":material/slideshow:", "briefing"),
+    ("pages/screen_page.py", "page.screen.nav", ":material/tv:", "screen"),
     ("pages/data_page.py", "page.data.nav", ":material/folder_open:", "data"),
     ("pages/admin_page.py", "page.admin.nav", ":material/admin_panel_settings:", "admin"),
 ]

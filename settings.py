@@ -58,6 +58,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PBKPI_BACKGROUND_ROWS", "count", "50000",
             "a statistic not yet kept for a filtered slice of at least this many panel rows is computed in a "
             "background thread while the page answers at once (application/context.py)", lo=0),
+    Setting("PBKPI_SCREEN_SECONDS", "number", "20",
+            "seconds each panel stays on the meeting-room screen (/screen) before the next; the screen also "
+            "checks this often for a newly published warehouse", lo=2, hi=3600, unit="s"),
     Setting("PBKPI_WARM", "bool", "1",
             "after an upload, warm the dashboard caches in a background process (application/warm.py)"),
     Setting("PBKPI_LOCK_TIMEOUT", "number", "900",
@@ -266,6 +269,10 @@ def duckdb_memory() -> str:
 
 def background_rows() -> int:
     return value("PBKPI_BACKGROUND_ROWS")
+
+
+def screen_seconds() -> float:
+    return float(value("PBKPI_SCREEN_SECONDS"))
 
 
 def warm_after_load() -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STAT_PAGES = ("overview", "profile", "relationships", "tests", "whatif", "briefing")
+STAT_PAGES = ("overview", "profile", "relationships", "tests", "whatif", "briefing", "screen")
 
 
 @dataclass(frozen=True)

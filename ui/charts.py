@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -192,6 +193,7 @@ def coverage_heatmap(df: pd.DataFrame, title: str = "", height: int = 600) -> go
 # is drawn or exported. Month axes read 2021年1月 / Jan 2021, quarter axes 2021 一季度 / Q1 2021, and axes of
 # large numbers 5万 / 50K (Babel's compact forms of the locale).
 LOCALE = {"zh": "zh_CN", "en": "en"}
+PERIOD_CODE = re.compile(r"\d{4}(?:-\d{2}|Q[1-4])")
 QUARTER_ZH = "一二三四"
 
 
@@ -239,9 +241,19 @@ def quarter_tick(when: pd.Timestamp, lang: str) -> str:
 def localize(fig: go.Figure, lang: str) -> go.Figure:
     """Date and large-number ticks of the figure's x and y axes in `lang` (in place; returned for chaining).
     Axes whose ticks the builder set itself are left alone."""
+    from catalogue.formats import fmt_period
+
     for letter in ("x", "y"):
         ax = fig.layout[f"{letter}axis"]
         if ax.ticktext is not None or ax.tickvals is not None or ax.type in ("log", "category"):
+            continue
+        codes = [v for tr in fig.data if getattr(tr, "type", "") == "heatmap" and getattr(tr, letter, None) is not None
+                 for v in getattr(tr, letter)]
+        if codes and all(isinstance(c, str) and PERIOD_CODE.fullmatch(c) for c in codes):
+            # period codes on a heatmap (2021-01, 2021Q1): categories named as readers name them, not dates
+            # Plotly would guess and label in English
+            shown = codes[::max(1, int(np.ceil(len(codes) / 24)))]
+            ax.update(type="category", tickvals=shown, ticktext=[fmt_period(c, lang) for c in shown])
             continue
         values = [v for v in _axis_values(fig, letter) if v is not None]
         if not values:

@@ -21,7 +21,8 @@ from tests.ui.devtext import visible_developer_text
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-PAGES = {"overview": "", "profile": "profile", "relationships": "relationships", "tests": "tests", "whatif": "whatif", "briefing": "briefing", "data": "data"}
+PAGES = {"overview": "", "profile": "profile", "relationships": "relationships", "tests": "tests", "whatif": "whatif",
+         "briefing": "briefing", "data": "data", "screen": "screen"}
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
@@ -63,6 +64,17 @@ def background_server(demo_db, tmp_path_factory):
     db = tmp_path_factory.mktemp("background") / "w.duckdb"
     shutil.copyfile(demo_db, db)
     yield from run_server(db, PBKPI_BACKGROUND_ROWS="1")
+
+
+@pytest.fixture(scope="module")
+def screen_server(demo_db, tmp_path_factory):
+    """A server on a copy of the demo warehouse whose meeting-room screen turns every two seconds."""
+    db = tmp_path_factory.mktemp("screen") / "w.duckdb"
+    shutil.copyfile(demo_db, db)
+    for url in run_server(db, PBKPI_SCREEN_SECONDS="2"):
+        srv = Server(url)
+        srv.db = db
+        yield srv
 
 
 def run_server(db, args=(), port=None, **env_extra):
@@ -757,3 +769,41 @@ def test_company_single_sign_on_through_openid_connect(oidc_server, browser):
     events = [json.loads(line) for line in oidc_server.audit.read_text(encoding="utf-8").splitlines()]
     assert any(e["event"] == "signin" and e["account"] == "zhang.wei@corp.example" and e.get("via") == "oidc" for e in events)
     assert any(e["event"] == "signin_failed" and e["account"] == "stranger@corp.example" for e in events)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_meeting_room_screen_rotates_and_follows_a_publish(screen_server, browser, lang):
+    """大屏 (/screen, 1920×1080): dark, no sidebar, the four panels in turn; after a new publish the screen
+    starts again from the new warehouse by itself (a new full run), without anyone touching it."""
+    ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = ctx.new_page()
+    panel = page.locator('[data-testid="pbkpi-screen-panel"]').last
+    try:
+        page.goto(f"{screen_server}/screen?lang={lang}&grain=quarter", wait_until="domcontentloaded")
+        wait_idle(page, lang)
+        assert not page.locator('[data-testid="stSidebar"]').is_visible()
+        background = page.evaluate("() => getComputedStyle(document.querySelector('.stApp')).backgroundColor")
+        assert background == "rgb(11, 18, 32)", background
+        seen = []
+        deadline = time.time() + 60
+        while len(set(seen)) < 4 and time.time() < deadline:
+            kind = panel.get_attribute("data-panel")
+            if not seen or seen[-1] != kind:
+                seen.append(kind)
+                page.screenshot(path=str(ARTIFACTS / f"screen_{kind}_{lang}_1920.png"))
+                assert not page.locator('[data-testid="stException"]').count(), kind
+            page.wait_for_timeout(300)
+        assert set(seen) == {"cards", "trend", "quadrant", "alerts"}, seen
+        assert seen[:4] in (["cards", "trend", "quadrant", "alerts"], ["trend", "quadrant", "alerts", "cards"],
+                            ["quadrant", "alerts", "cards", "trend"], ["alerts", "cards", "trend", "quadrant"])
+        if lang == "zh":
+            found = visible_developer_text(page)
+            assert not found, found
+        run = page.locator('[data-testid="pbkpi-run-done"]').get_attribute("data-run")
+        os.utime(screen_server.db)  # a publish: the warehouse file changes
+        page.wait_for_function("(r) => { const d = document.querySelector('[data-testid=\"pbkpi-run-done\"]');"
+                               " return d && d.getAttribute('data-run') !== r; }", arg=run, timeout=60_000)
+        page.wait_for_selector('[data-testid="pbkpi-screen-panel"]', timeout=60_000)
+        assert not page.locator('[data-testid="stException"]').count()
+    finally:
+        ctx.close()

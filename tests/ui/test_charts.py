@@ -88,3 +88,13 @@ def test_quarter_and_month_axes_in_the_readers_language(years, lang):
     months = pd.date_range(f"{min(years)}-01-01", periods=14, freq="MS")
     fig = charts.localize(charts.line(pd.DataFrame({"p": months, "v": range(14)}), "p", {"v": "v"}), lang)
     assert fig.layout.xaxis.tickformat == ("%Y年%-m月" if lang == "zh" else "%b %Y")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_period_codes_on_a_heatmap_are_named_not_guessed_as_dates(lang):
+    from catalogue.formats import fmt_period
+
+    codes = [f"{y}-{m:02d}" for y in (2024, 2025) for m in range(1, 13)]
+    fig = charts.localize(go.Figure(go.Heatmap(z=[list(range(24))], x=codes, y=["甲"])), lang)
+    assert fig.layout.xaxis.type == "category"
+    assert list(fig.layout.xaxis.ticktext) == [fmt_period(c, lang) for c in fig.layout.xaxis.tickvals]

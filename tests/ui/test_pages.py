@@ -18,6 +18,7 @@ PAGES = {
     "pages/whatif_page.py": "page.whatif.title",
     "pages/data_page.py": "page.data.title",
     "pages/briefing_page.py": "brief.page.title",
+    "pages/screen_page.py": "page.screen.title",
 }
 
 
