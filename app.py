@@ -55,6 +55,7 @@ if not ctx.snapshot.warehouse.readable():
 if ctx.snapshot.scope is not None and not ctx.snapshot.scope:
     st.sidebar.warning(tr("auth.scope_empty", nodes="、".join(sorted(user.nodes))))
 state.read_url_once(ctx)
+state.apply_requested_picks()  # picks a chart click asked for in the previous run, before any widget exists
 
 nav = st.navigation([st.Page(path, title=tr(key), icon=icon, url_path=url, default=(i == 0))
                      for i, (path, key, icon, url) in enumerate(pages)])

@@ -89,11 +89,12 @@ if layout.header("brief.page.title", "brief.page.caption"):
     a.subheader(tr("brief.sec.trend"))
     layout.plot(figs["trend"], "br_trend", a)
     c.subheader(tr("brief.sec.quadrant"))
-    layout.plot(figs["quadrant"], "br_quad", c)
+    layout.drill_to_profile(layout.plot(figs["quadrant"], "br_quad", c, select=True), "br_quad")
     st.subheader(tr("brief.sec.ranks"))
     cols = st.columns(len(b.ranks))
     for col, key in zip(cols, [k for k in figs if k.startswith("rank_")]):
-        layout.plot(figs[key], f"br_{key}", col)
+        layout.drill_to_profile(layout.plot(figs[key], f"br_{key}", col, select=True), f"br_{key}")
+    st.caption(tr("brief.page.click_note"))
     st.subheader(tr("brief.sec.findings"))
     for fnd in b.findings:
         (st.success if fnd.supported else st.caption)(finding_text(fnd, L))

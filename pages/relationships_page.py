@@ -61,8 +61,13 @@ if layout.header("page.rel.title", "page.rel.caption"):
     st.subheader(tr("page.rel.heatmap"))
     z, q = vm.heat_r, vm.heat_q
     better = {c: metric(c).sign for c in z.columns}  # a KPI without a better direction stays uncoloured
-    layout.plot(charts.heatmap(z, q, better, [mname(i) for i in z.index], [mname(c) for c in z.columns],
-                               {"better": tr("chart.heat_better"), "worse": tr("chart.heat_worse")}, height=620), "rel_heat")
-    st.caption(tr("page.rel.heat_note"))
+    picked = layout.plot(charts.heatmap(z, q, better, [mname(i) for i in z.index], [mname(c) for c in z.columns],
+                                        {"better": tr("chart.heat_better"), "worse": tr("chart.heat_worse")}, height=620),
+                         "rel_heat", select=True)
+    pair = layout.clicked(picked, "rel_heat")
+    if pair and pair[0] in O["x"] and pair[1] in O["y"] and (pair[0], pair[1]) != (x, y):
+        state.request_picks(rel_x=pair[0], rel_y=pair[1])  # a cell opens that pair's analysis at the top of the page
+        st.rerun()
+    st.caption(tr("page.rel.heat_note") + " " + tr("page.rel.heat_click"))
     st.markdown(summarize_correlations(vm.correlations.value, lang()))
     layout.download_csv(vm.correlations.value.table, "correlations", key="rel_dl")

@@ -116,6 +116,9 @@ def binned(g: pd.DataFrame, x_title: str, y_title: str, title: str = "", height:
 
 def heatmap(r: pd.DataFrame, q: pd.DataFrame, better: dict[str, int], names_rows: list[str], names_cols: list[str],
             hover: dict[str, str], title: str = "", height: int = 520, alpha: float = 0.05) -> go.Figure:
+    """(see below) A transparent point sits on every cell, carrying the pair's ids (row id, column id) as
+    custom data: Plotly reports clicks on points, not on heatmap cells, so this is what makes a cell
+    clickable (`layout.plot(select=True)`)."""
     """Correlations of inputs (rows) with KPIs (columns), coloured by what they mean, not by their sign: a
     correlation with a KPI's better direction (`better[kpi]` = +1 when higher is better, −1 when lower is)
     is green, with its worse direction red. Cells whose BH-adjusted q is at or above `alpha` are faded
@@ -126,11 +129,17 @@ def heatmap(r: pd.DataFrame, q: pd.DataFrame, better: dict[str, int], names_rows
     colour = np.where(significant, favour, favour * 0.3)
     text = [[("" if not np.isfinite(v) else f"{v:.2f}".replace("-", "−") + ("*" if s else ""))
              for v, s in zip(row, srow)] for row, srow in zip(r.to_numpy(dtype=float), significant)]
-    custom = np.dstack([r.to_numpy(dtype=float), q.to_numpy(dtype=float)])
-    fig = go.Figure(go.Heatmap(z=colour, x=names_cols, y=names_rows, text=text, texttemplate="%{text}",
-                               customdata=custom, colorscale=palette.FAVOUR_SCALE, zmid=0, zmin=-1, zmax=1,
-                               colorbar=dict(title="", tickvals=[-1, 0, 1], ticktext=[hover["worse"], "0", hover["better"]]),
-                               hovertemplate="%{y} × %{x}<br>r = %{customdata[0]:.2f}<br>q = %{customdata[1]:.3f}<extra></extra>"))
+    fig = go.Figure(go.Heatmap(z=colour, x=names_cols, y=names_rows, text=text, texttemplate="%{text}", hoverinfo="skip",
+                               colorscale=palette.FAVOUR_SCALE, zmid=0, zmin=-1, zmax=1,
+                               colorbar=dict(title="", tickvals=[-1, 0, 1], ticktext=[hover["worse"], "0", hover["better"]])))
+    cells = [(i, j) for i in range(len(r.index)) for j in range(len(r.columns))]
+    rv, qv = r.to_numpy(dtype=float), q.to_numpy(dtype=float)
+    invisible = dict(marker=dict(opacity=0))
+    fig.add_trace(go.Scatter(
+        x=[names_cols[j] for _, j in cells], y=[names_rows[i] for i, _ in cells], mode="markers", showlegend=False,
+        marker=dict(size=26, opacity=0, color=palette.BRAND), selected=invisible, unselected=invisible,
+        customdata=[[r.index[i], r.columns[j], rv[i, j], qv[i, j]] for i, j in cells],
+        hovertemplate="%{y} × %{x}<br>r = %{customdata[2]:.2f}<br>q = %{customdata[3]:.3f}<extra></extra>"))
     fig.update_layout(title=title, height=height, xaxis=dict(tickangle=-30, side="bottom"), yaxis=dict(autorange="reversed"))
     return fig
 

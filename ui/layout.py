@@ -142,22 +142,28 @@ def plot(fig, key: str, container=None, select: bool = False):
     return None
 
 
+def clicked(event, key: str) -> list | None:
+    """The custom data of a point just clicked on a chart drawn with `plot(select=True)`; None when nothing
+    new was clicked (the same selection seen again, e.g. coming back to the page, is not followed twice)."""
+    points = (event.selection.points if event is not None and event.selection else None) or []
+    data = next((p.get("customdata") for p in points if p.get("customdata") is not None), None)
+    if data is None:
+        return None
+    data = list(data) if isinstance(data, (list, tuple)) else [data]
+    if st.session_state.get(f"_drilled_{key}") == data:
+        return None
+    st.session_state[f"_drilled_{key}"] = data
+    return data
+
+
 def drill_to_profile(event, key: str, index: int = -1) -> None:
     """A point clicked on a chart whose custom data ends with (or holds at `index`) a business unit id: open
-    that unit's profile. The same selection seen again (coming back to the page) is not followed twice."""
-    points = (event.selection.points if event is not None and event.selection else None) or []
-    unit = None
-    for p in points:
-        data = p.get("customdata")
-        if data:
-            unit = data[index] if isinstance(data, (list, tuple)) else data
-            break
-    if unit is None or st.session_state.get(f"_drilled_{key}") == unit:
-        return
-    st.session_state[f"_drilled_{key}"] = unit
-    from ui import state
+    that unit's profile."""
+    data = clicked(event, key)
+    if data:
+        from ui import state
 
-    state.switch_page("pages/unit_profile_page.py", pf_unit=unit)
+        state.switch_page("pages/unit_profile_page.py", pf_unit=data[index])
 
 
 def rates_note() -> None:

@@ -139,6 +139,18 @@ def write_url(f: Selection) -> None:
         st.query_params.from_dict(want)
 
 
+def request_picks(**picks) -> None:
+    """Set page picks whose widgets this run already drew (a chart click choosing another pair): Streamlit
+    allows that only before the widgets exist, so they are kept and applied at the start of the next run
+    (`apply_requested_picks`, from app.py); the caller reruns."""
+    st.session_state["_requested_picks"] = picks
+
+
+def apply_requested_picks() -> None:
+    for key, value in (st.session_state.pop("_requested_picks", None) or {}).items():
+        st.session_state[key] = value
+
+
 def switch_page(page: str, **picks) -> None:
     """Open another page with the whole view — the sidebar's selection and every page pick — as a deep link
     would: st.switch_page alone drops the query string and, with it, the sidebar's widget state (the grain

@@ -807,3 +807,33 @@ def test_meeting_room_screen_rotates_and_follows_a_publish(screen_server, browse
         assert not page.locator('[data-testid="stException"]').count()
     finally:
         ctx.close()
+
+
+def test_click_a_heatmap_cell_or_a_ranking_bar_opens_it(server, browser):
+    """Drill-down from the other charts a leader points at: a cell of the relationships heatmap makes that pair
+    the page's analysis; a bar of the briefing's rankings opens that unit's profile."""
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{server}/relationships?lang=zh&rel_x=theme_days&rel_y=complaints_per_10k", wait_until="domcontentloaded")
+        wait_idle(page)
+        cells = page.locator(".stPlotlyChart").last.locator(".scatterlayer .trace .points path")
+        assert cells.count() > 20
+        cells.nth(5).scroll_into_view_if_needed()
+        cells.nth(5).click(force=True)
+        page.wait_for_function("() => !location.search.includes('rel_x=theme_days&rel_y=complaints_per_10k')", timeout=60_000)
+        wait_idle(page)
+        params = dict(p.split("=", 1) for p in page.url.split("?", 1)[1].split("&"))
+        assert (params["rel_x"], params["rel_y"]) != ("theme_days", "complaints_per_10k")
+        assert not page.locator('[data-testid="stException"]').count()
+
+        page.goto(f"{server}/briefing?lang=zh&grain=quarter", wait_until="domcontentloaded")
+        wait_idle(page)
+        bars = page.locator(".stPlotlyChart").nth(2).locator(".barlayer .trace .points path")
+        bars.last.scroll_into_view_if_needed()  # a worst unit: a long bar (the best may be a bar of width zero)
+        bars.last.click(force=True)
+        page.wait_for_url("**/profile**", timeout=60_000)
+        wait_idle(page)
+        assert "pf_unit=BU" in page.url and "grain=quarter" in page.url
+    finally:
+        ctx.close()
