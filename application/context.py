@@ -59,6 +59,14 @@ class Context:
     def version(self) -> str:
         return self.snapshot.version
 
+    def narrowed(self, org: str | None) -> Context:
+        """This context over the business units beneath an organisation of the org tree (within the scope it
+        already has): how a Selection's `org` is applied — like a user's data permission, so every read and
+        every kept result of the narrower view is its own."""
+        if not org:
+            return self
+        return Context(self.snapshot.beneath(org), self.store, self.runner, self.inline_rows)
+
     def rows(self, job: Job) -> int:
         """Panel rows a statistic works on: its selection's when it has one, else the monthly panel's."""
         sel = next((a for a in job.args if isinstance(a, Selection)), Selection())

@@ -22,6 +22,9 @@ class Selection:
     unit_types: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
     unit: str | None = None
+    # an organisation of the org tree (a 党委 node): every page rolls up beneath it. Applied where the run's
+    # context is made (Context.narrowed, as a user's data permission is), not by each statistic
+    org: str | None = None
 
     def __post_init__(self):
         if self.grain not in GRAINS:
@@ -44,12 +47,13 @@ class Selection:
         return PanelFilter(unit_types=self.unit_types, regions=self.regions, units=self.units())
 
     def is_narrowed(self) -> bool:
-        return bool(self.unit_types or self.regions or self.unit)
+        return bool(self.unit_types or self.regions or self.unit or self.org)
 
     def quarterly(self) -> Selection:
         """The same units over the quarters that hold the period range, every unit of the scope."""
-        return Selection("quarter", quarter_of(self.start), quarter_of(self.end), self.unit_types, self.regions, None)
+        return Selection("quarter", quarter_of(self.start), quarter_of(self.end), self.unit_types, self.regions, None,
+                         self.org)
 
     def whole_company(self) -> Selection:
-        """Every unit over the same period and grain (a model fitted on all units)."""
-        return Selection(self.grain, self.start, self.end)
+        """Every unit (of the organisation chosen) over the same period and grain (a model fitted on all units)."""
+        return Selection(self.grain, self.start, self.end, org=self.org)

@@ -213,24 +213,26 @@ class Snapshot:
     snapshots (same file, version and scope) are interchangeable, so a snapshot is part of a result's key
     and no kept result crosses scopes."""
 
-    def __init__(self, warehouse: Warehouse, version: str, scope: frozenset[str] | None = None):
+    def __init__(self, warehouse: Warehouse, version: str, scope: frozenset[str] | None = None, org: str | None = None):
         self.warehouse, self.version, self.scope = warehouse, version, scope
+        self.org = org  # the organisation this snapshot was narrowed to (`beneath`), for naming it
 
     def __repr__(self) -> str:
         return f"Snapshot({self.version!r}, scope={self.scope_tag or 'company'})"
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, Snapshot) and (other.version, other.scope) == (self.version, self.scope)
+        return isinstance(other, Snapshot) and (other.version, other.scope, other.org) == (self.version, self.scope, self.org)
 
     def __hash__(self) -> int:
-        return hash((self.version, self.scope))
+        return hash((self.version, self.scope, self.org))
 
     @property
     def scope_tag(self) -> str:
-        """'' for the whole company, else a short hash of the scope's business units (part of result keys)."""
+        """'' for the whole company, else a short hash of the scope's business units — and of the organisation
+        it was narrowed to, whose name results (a briefing) carry (part of result keys)."""
         if self.scope is None:
             return ""
-        return hashlib.sha256("\n".join(sorted(self.scope)).encode()).hexdigest()[:16]
+        return hashlib.sha256("\n".join([*sorted(self.scope), f"org={self.org or ''}"]).encode()).hexdigest()[:16]
 
     @property
     def company(self) -> bool:
@@ -266,6 +268,79 @@ class Snapshot:
         except (duckdb.CatalogException, WarehouseUnreadable):  # no org tree (or no database): no units
             return frozenset()
         return frozenset(df["business_unit_id"]) if not df.empty else frozenset()
+
+    @_kept(8)
+    def org_nodes(self) -> pd.DataFrame:
+        """The organisations above the branches (party committees, general branches …) holding business units
+        this snapshot may see, in tree order (each after its parent): unit_id, unit_name, parent_id, depth,
+        units (business units beneath it)."""
+        try:
+            pairs = self._query("""
+                WITH RECURSIVE down(node, unit_id) AS (
+                    SELECT unit_id, unit_id FROM dim_units WHERE business_unit_id IS NULL
+                    UNION
+                    SELECT down.node, u.unit_id FROM dim_units u JOIN down ON u.parent_id = down.unit_id)
+                SELECT DISTINCT down.node, u.business_unit_id FROM down JOIN dim_units u USING (unit_id)
+                WHERE u.business_unit_id IS NOT NULL""")
+            nodes = self._query("SELECT unit_id, unit_name, parent_id FROM dim_units WHERE business_unit_id IS NULL")
+        except (duckdb.CatalogException, WarehouseUnreadable):
+            return pd.DataFrame(columns=["unit_id", "unit_name", "parent_id", "depth", "units"])
+        if self.scope is not None:
+            pairs = pairs[pairs["business_unit_id"].isin(self.scope)]
+        counts = pairs.groupby("node")["business_unit_id"].nunique()
+        nodes = nodes[nodes["unit_id"].isin(counts.index)].assign(units=lambda d: d["unit_id"].map(counts).astype(int))
+        children: dict = {}
+        for row in nodes.itertuples():
+            parent = row.parent_id if row.parent_id in set(nodes["unit_id"]) else None
+            children.setdefault(parent, []).append(row)
+        ordered = []
+
+        def walk(parent, depth):
+            for row in sorted(children.get(parent, []), key=lambda r: r.unit_id):
+                ordered.append({"unit_id": row.unit_id, "unit_name": row.unit_name, "parent_id": row.parent_id,
+                                "depth": depth, "units": row.units})
+                walk(row.unit_id, depth + 1)
+
+        walk(None, 0)
+        return pd.DataFrame(ordered, columns=["unit_id", "unit_name", "parent_id", "depth", "units"])
+
+    @_kept(8)
+    def _org_parents(self) -> tuple[dict, dict, dict]:
+        """(parent of each org unit, its name, the first branch's parent of each business unit)."""
+        try:
+            df = self._query("SELECT unit_id, unit_name, parent_id, business_unit_id FROM dim_units ORDER BY unit_id")
+        except (duckdb.CatalogException, WarehouseUnreadable):
+            return {}, {}, {}
+        parent = dict(zip(df["unit_id"], df["parent_id"]))
+        name = dict(zip(df["unit_id"], df["unit_name"]))
+        branches = df[df["business_unit_id"].notna()].drop_duplicates("business_unit_id")
+        return parent, name, dict(zip(branches["business_unit_id"], branches["parent_id"]))
+
+    def org_path(self, node: str) -> list[tuple[str, str]]:
+        """(id, name) from the top of the org tree down to `node` — an organisation, or a business unit (then
+        the organisations above its branches, and the unit itself): the breadcrumbs of a view."""
+        parent, name, unit_parent = self._org_parents()
+        path, seen = [], set()
+        if node in unit_parent:
+            path.append((node, self.unit_names().get(node, node)))
+            node = unit_parent[node]
+        while isinstance(node, str) and node in name and node not in seen:
+            seen.add(node)
+            path.append((node, name[node]))
+            node = parent.get(node)
+        return path[::-1]
+
+    def beneath(self, org: str | None) -> Snapshot:
+        """This snapshot narrowed to the business units beneath an organisation (within the scope it has)."""
+        if not org:
+            return self
+        units = self.whole().units_beneath(frozenset({org}))
+        return Snapshot(self.warehouse, self.version, units if self.scope is None else units & self.scope, org)
+
+    def org_name(self) -> str:
+        """The name of the organisation this snapshot was narrowed to; "" when it was not."""
+        path = self.org_path(self.org) if self.org else []
+        return path[-1][1] if path else ""
 
     @property
     def path(self) -> Path:

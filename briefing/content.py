@@ -73,6 +73,7 @@ class Briefing:
     data_notes: list[tuple[str, dict]] = field(default_factory=list)  # (string key, values)
     n_units: int = 0
     alerts: pd.DataFrame = field(default_factory=pd.DataFrame)  # 预警 rows (analytics.alerts), worst first
+    org: str = ""  # the organisation of the org tree the briefing rolls up to (its name); "" the whole scope
 
 
 def _val(s: pd.Series, key):
@@ -145,7 +146,8 @@ def build(snapshot, quarter: str, scope: PanelFilter | None = None) -> Briefing:
 
     initiatives, notes = _initiatives_and_notes(snapshot, quarter, now, months_upto)
     synthetic = snapshot.is_demo()
-    return Briefing(quarter=quarter, previous=prev, scope=scope, synthetic=synthetic, kpis=kpis, trend=trend,
+    return Briefing(org=snapshot.org_name() if hasattr(snapshot, "org_name") else "",
+                    quarter=quarter, previous=prev, scope=scope, synthetic=synthetic, kpis=kpis, trend=trend,
                     quadrant=now, movers=movers, ranks=ranks, findings=findings, events=events,
                     initiatives=initiatives, data_notes=notes, n_units=int(now["unit"].nunique()),
                     alerts=_alerts(snapshot, quarter, qp.df))

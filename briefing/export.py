@@ -41,6 +41,9 @@ STATUS_TEXT_AMBER = STATUS["amber"]
 def scope_label(b: Briefing, lang: str) -> str:
     s = b.scope
     parts = [*(t(f"unit_type.{x}", lang) for x in s.unit_types), *(t(f"region.{x}", lang) for x in s.regions), *s.units]
+    org = getattr(b, "org", "")  # (a briefing kept before the org tree was a filter has none)
+    if org:
+        return " · ".join([org, *parts])
     return " · ".join(parts) if parts else t("brief.scope_all", lang)
 
 

@@ -26,6 +26,8 @@ def alert_table(alerts: pd.DataFrame) -> pd.DataFrame:
 
 if layout.header("page.overview.title", "page.overview.caption"):
     ctx, sel = session.context(), session.selection()
+    if sel.org:  # where in the org tree this overview rolls up; each level above is one click away
+        layout.breadcrumbs(ctx.snapshot.org_path(sel.org), "ov", last_is_current=True)
     quarters = overview.options(ctx, sel)["quarter"]
     # the first quarter shown (and one outside the sidebar's period): the one holding the sidebar's end
     st.session_state["ov_quarter"] = overview.resolve(ctx, sel, overview.Params(st.session_state.get("ov_quarter"))).quarter

@@ -39,6 +39,7 @@ if layout.header("page.profile.title", "page.profile.caption"):
     st.session_state["pf_unit"], st.session_state["pf_kpi"] = picked.unit, picked.kpi
     O, names = profile.options(ctx), ctx.snapshot.unit_names()
     unit = st.selectbox(tr("page.profile.pick"), O["unit"], key="pf_unit", format_func=lambda u: f"{names[u]}（{u}）")
+    layout.breadcrumbs(ctx.snapshot.org_path(unit), "pf", last_is_current=True)
     vm = profile.view(ctx, sel, profile.Params(unit, st.session_state["pf_kpi"]))
     unit_notes = notes_mod.visible(session.notes(), ctx.snapshot, unit)
     st.markdown(tr("page.profile.facts", type=value_label("unit_type", vm.unit_type),

@@ -166,6 +166,26 @@ def drill_to_profile(event, key: str, index: int = -1) -> None:
         state.switch_page("pages/unit_profile_page.py", pf_unit=data[index])
 
 
+def breadcrumbs(path: list[tuple[str, str]], key: str, last_is_current: bool = False) -> None:
+    """The org tree as a path (公司 › 县公司 › 所): each organisation opens the overview rolled up beneath it,
+    the first crumb the whole of what the user may see. `last_is_current`: the path ends with what the page
+    shows (a unit, the organisation rolled up to), in bold, not a link."""
+    from ui import state
+
+    if not path:
+        return
+    orgs = path[:-1] if last_is_current else path
+    row = st.container(horizontal=True, gap="small", vertical_alignment="center", key=f"{key}_crumbs")
+    if row.button(tr("filter.org_all"), key=f"{key}_crumb_all", type="tertiary", icon=":material/account_tree:"):
+        state.switch_page("pages/overview_page.py", view={"org": None})
+    for node, name in path:
+        if (node, name) in orgs:
+            if row.button(f"› {name}", key=f"{key}_crumb_{node}", type="tertiary"):
+                state.switch_page("pages/overview_page.py", view={"org": node})
+        else:
+            row.markdown(f"› **{md_escape(name)}**", width="content")
+
+
 def rates_note() -> None:
     """Say which size-scaled totals the KPI lists leave out, and which rates stand in for them."""
     from catalogue import metrics

@@ -44,6 +44,16 @@ def new_context(user=None) -> Context:
     return ctx
 
 
+def narrowed(ctx: Context, org: str | None) -> Context:
+    """The run's context narrowed to the business units beneath an organisation of the org tree (and within
+    the user's scope): it becomes this run's context, so every page rolls up at that level."""
+    if not org:
+        return ctx
+    narrow = ctx.narrowed(org)
+    st.session_state["_ctx"] = narrow
+    return narrow
+
+
 def context() -> Context:
     """This run's context (made by app.py; otherwise a new one, for the signed-in user's scope — never a
     wider one)."""

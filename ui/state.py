@@ -15,10 +15,11 @@ from application.context import Context
 from application.selection import Selection
 from application.views import whatif as whatif_view
 from catalogue import LANGS
+from ui import session
 from ui.i18n import fmt, lang, tr
 
 # URL parameter -> session-state key
-URL_KEYS = {"lang": "lang", "grain": "f_grain", "from": "f_start", "to": "f_end", "type": "f_types",
+URL_KEYS = {"lang": "lang", "grain": "f_grain", "from": "f_start", "to": "f_end", "org": "f_org", "type": "f_types",
             "region": "f_regions", "unit": "f_unit"}
 LIST_KEYS = {"f_types", "f_regions"}
 
@@ -29,6 +30,7 @@ def _valid_values(ctx: Context, grain: str) -> dict[str, set]:
     return {
         "lang": set(LANGS), "f_grain": set(GRAINS), "f_types": set(types), "f_regions": set(regions),
         "f_unit": set(ctx.snapshot.unit_names()), "f_start": periods, "f_end": periods,
+        "f_org": set(ctx.snapshot.org_nodes()["unit_id"]),
     }
 
 
@@ -97,6 +99,8 @@ def read_url_once(ctx: Context) -> None:
     rejected = []
     for param, key in URL_KEYS.items():
         if param not in qp:
+            if key != "lang":  # the URL is the whole view: what it does not say is the default
+                st.session_state.pop(key, None)
             continue
         raw = qp.get_all(param) if key in LIST_KEYS else [qp.get(param)]
         vals = [x for part in raw for x in str(part).split(",") if x]
@@ -151,14 +155,20 @@ def apply_requested_picks() -> None:
         st.session_state[key] = value
 
 
-def switch_page(page: str, **picks) -> None:
+def switch_page(page: str, view: dict | None = None, **picks) -> None:
     """Open another page with the whole view — the sidebar's selection and every page pick — as a deep link
     would: st.switch_page alone drops the query string and, with it, the sidebar's widget state (the grain
-    fell back to months). `picks` set the target page's own picks (pf_unit=… for a unit's profile)."""
+    fell back to months). `picks` set the target page's own picks (pf_unit=… for a unit's profile); `view`
+    changes the sidebar's part by URL parameter ({"org": "P江北"}; None drops it)."""
     for key, value in picks.items():
         st.session_state[key] = value
     params = url_params(st.session_state.get("selection") or Selection())
     params.update({k: _url_text(v) for k, v in picks.items()})
+    for k, v in (view or {}).items():
+        if v is None:
+            params.pop(k, None)
+        else:
+            params[k] = _url_text(v)
     st.session_state["_url_read"] = False  # the next run reads the view back from the URL, every value checked
     st.switch_page(page, query_params=params)
 
@@ -170,6 +180,8 @@ def url_params(f: Selection) -> dict:
         want["from"] = f.start
     if f.end:
         want["to"] = f.end
+    if f.org:
+        want["org"] = f.org
     if f.unit_types:
         want["type"] = ",".join(f.unit_types)
     if f.regions:
@@ -223,6 +235,8 @@ def sidebar_selection(ctx: Context) -> Selection:
             start, end = end, start
     else:
         start = end = None
+    org = org_picker(ctx)
+    ctx = session.narrowed(ctx, org)  # every page of this run rolls up beneath the organisation
     type_opts, region_opts = ctx.snapshot.offered()
     for key, opts in (("f_types", type_opts), ("f_regions", region_opts)):  # drop what is no longer offered
         st.session_state[key] = [x for x in st.session_state.get(key, []) if x in opts]
@@ -243,4 +257,22 @@ def sidebar_selection(ctx: Context) -> Selection:
 
         sb.caption(tr("filter.url_rejected", values=md_escape("、".join(st.session_state.pop("_url_rejected")))))
     # the URL is written after the page ran (app.py), so it holds the page's own picks of this run too
-    return Selection(grain=grain, start=start, end=end, unit_types=tuple(types), regions=tuple(regions), unit=unit)
+    return Selection(grain=grain, start=start, end=end, unit_types=tuple(types), regions=tuple(regions), unit=unit,
+                     org=org)
+
+
+def org_picker(ctx: Context) -> str | None:
+    """The org tree as one indented list (公司 → 县/地市 → …); offered once the tree has more than one level
+    the user may see. None: the user's whole scope."""
+    nodes = ctx.snapshot.org_nodes()
+    if len(nodes) < 2:
+        st.session_state.pop("f_org", None)
+        return None
+    opts = [""] + list(nodes["unit_id"])
+    if st.session_state.get("f_org") not in opts:
+        st.session_state["f_org"] = ""
+    names = dict(zip(nodes["unit_id"], nodes["unit_name"]))
+    depth = dict(zip(nodes["unit_id"], nodes["depth"]))
+    org = st.sidebar.selectbox(tr("filter.org"), opts, key="f_org",
+                               format_func=lambda o, whole=tr("filter.org_all"): whole if not o else "　" * int(depth[o]) + names[o])
+    return org or None

@@ -837,3 +837,29 @@ def test_click_a_heatmap_cell_or_a_ranking_bar_opens_it(server, browser):
         assert "pf_unit=BU" in page.url and "grain=quarter" in page.url
     finally:
         ctx.close()
+
+
+def test_breadcrumbs_roll_the_view_up_the_org_tree(server, browser):
+    """A unit's profile shows its path 公司 › 县公司 › 所; clicking the county opens the overview rolled up
+    beneath it (the sidebar shows it and the URL holds it), and the first crumb goes back to everything."""
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{server}/profile?lang=zh&grain=quarter&pf_unit=BU001", wait_until="domcontentloaded")
+        wait_idle(page)
+        crumbs = page.locator('[class*="st-key-pf_crumbs"]')
+        assert "江北城关供电所" in crumbs.inner_text()
+        crumbs.get_by_role("button", name="江北县供电公司党委").click()
+        page.wait_for_function("() => location.pathname === '/' || location.pathname.endsWith('/')", timeout=60_000)
+        wait_idle(page)
+        assert "org=P%E6%B1%9F%E5%8C%97" in page.url or "org=P江北" in page.url
+        boxes = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').evaluate_all(
+            "els => els.map(e => e.innerText + ' ' + Array.from(e.querySelectorAll('input')).map(i => i.value).join(' '))")
+        assert any("江北县供电公司党委" in b for b in boxes), boxes
+        page.screenshot(path=str(ARTIFACTS / "org_overview_zh_1366.png"))
+        page.locator('[class*="st-key-ov_crumbs"]').get_by_role("button").first.click()
+        page.wait_for_function("() => !location.search.includes('org=')", timeout=60_000)
+        wait_idle(page)
+        assert not page.locator('[data-testid="stException"]').count()
+    finally:
+        ctx.close()

@@ -17,7 +17,7 @@ from catalogue import metrics, t
 from application.selection import REGIONS, UNIT_TYPES
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-PAGES = ["overview", "unit_profile", "relationships", "tests", "whatif", "briefing", "data"]
+PAGES = ["overview", "unit_profile", "relationships", "tests", "whatif", "briefing", "data", "screen"]
 MONTHS = [f"{y}-{m:02d}" for y in (2021, 2023, 2024, 2025) for m in (1, 4, 7, 10, 12)]
 QUARTERS = [f"{y}Q{q}" for y in (2021, 2023, 2024, 2025) for q in (1, 2, 4)]
 
@@ -29,6 +29,7 @@ selection = st.fixed_dictionaries({
     "types": st.lists(st.sampled_from(UNIT_TYPES), max_size=2, unique=True),
     "regions": st.lists(st.sampled_from(REGIONS), max_size=2, unique=True),
     "unit": st.sampled_from([None, "BU001", "BU002", "BU1", "BU3"]),
+    "org": st.sampled_from([None, None, "P000", "P江北", "P石桥", "P1", "nowhere"]),  # demo's and first week's tree
     "range": st.tuples(st.integers(0, len(MONTHS) - 1), st.integers(0, len(MONTHS) - 1)),
 })
 
@@ -47,6 +48,8 @@ def run(db: Path, sel: dict) -> AppTest:
         at.query_params["region"] = ",".join(sel["regions"])
     if sel["unit"]:
         at.query_params["unit"] = sel["unit"]
+    if sel.get("org"):
+        at.query_params["org"] = sel["org"]
     at.run()
     at.switch_page(f"pages/{sel['page']}_page.py")
     at.run()
@@ -101,8 +104,8 @@ def view_numbers(db: Path, at: AppTest, page: str, lang: str) -> list[str]:
     from application.views import overview, relationships, tests, whatif
     from catalogue.formats import fmt_effect, fmt_metric
 
-    ctx = Context.open(db, disk=False)
     sel, ss = at.session_state["selection"], at.session_state
+    ctx = Context.open(db, disk=False).narrowed(sel.org)
     if ctx.snapshot.count(sel, with_unit=True) == 0:  # the page says what to widen (ui.layout.header)
         return []
     if page == "overview":
