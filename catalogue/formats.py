@@ -100,3 +100,17 @@ def fmt_period(code: str | None, lang: str = "zh") -> str:
 
             return f"{year}年{month}月" if lang == "zh" else f"{get_month_names('abbreviated', locale='en')[month]} {year}"
     return text
+
+
+def for_reader(message: str, lang: str = "zh") -> str:
+    """A domain error's message as the reader's language shows it. Messages are written in Chinese with a
+    short English gloss in a trailing parenthesis ("按单位聚类的标准误至少需要 3 个单位。(clustered SEs need at
+    least 3 units)"): a Chinese view drops the gloss; an English view keeps both (the gloss alone would lose the
+    specifics)."""
+    import re
+
+    text = str(message)
+    m = re.fullmatch(r"(.*\S)\s*\(([^()\u4e00-\u9fff]+)\)\s*", text, re.S)
+    if lang == "zh" and m and re.search(r"[\u4e00-\u9fff]", m.group(1)):
+        return m.group(1)
+    return text

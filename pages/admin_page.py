@@ -11,7 +11,7 @@ from auth.roles import ROLES
 from auth.store import AuthError
 from catalogue import default_targets, metrics, save_targets, targets
 from ui import layout, signin
-from ui.i18n import lang, tr
+from ui.i18n import lang, said, tr
 
 layout.header("page.admin.title", "page.admin.caption", needs_rows=False)
 if settings.auth_mode() == "none":
@@ -45,7 +45,7 @@ with st.expander(tr("page.admin.add")), st.form("admin_add", clear_on_submit=Tru
             signin.audit("account_changed", target=u.account, change="added", role=u.role, scope=sorted(u.nodes))
             st.success(tr("page.admin.done"))
         except AuthError as exc:
-            st.error(str(exc))
+            st.error(said(exc))
 
 with st.expander(tr("page.admin.change")), st.form("admin_change"):
     target = st.selectbox(tr("auth.account"), list(users["account"]) if len(users) else [])
@@ -70,7 +70,7 @@ with st.expander(tr("page.admin.change")), st.form("admin_change"):
                          **({"role": new_role} if action == "role" else {"scope": nodes_of(new_scope)} if action == "scope" else {}))
             st.success(tr("page.admin.done"))
         except AuthError as exc:
-            st.error(str(exc))
+            st.error(said(exc))
 
 st.subheader(tr("page.admin.targets"))
 st.caption(tr("page.admin.targets_help"))
@@ -113,7 +113,7 @@ if st.button(tr("page.admin.t_save"), key="admin_targets_save", type="primary"):
             raise ValueError(tr("page.admin.t_not_number", metrics="、".join(bad)))
         save_targets(new, signin.current().account)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(said(exc))
     else:
         changed = {k: v for k, v in new.items() if v != in_force.get(k) and not (v is None and k not in in_force)}
         signin.audit("targets_changed", changes=changed)
@@ -130,7 +130,10 @@ def event_label(e) -> str:
 
 what = c2.selectbox(tr("page.admin.event"), ["", *EVENTS], key="admin_audit_event",
                     format_func=lambda e: event_label(e) if e else tr("filter.all"))
-since = c3.date_input(tr("page.admin.since"), value=None, key="admin_audit_since")
+SINCE_DAYS = (0, 1, 7, 30, 90, 365)  # 0: every entry
+days = c3.selectbox(tr("page.admin.since"), SINCE_DAYS, key="admin_audit_since",
+                    format_func=lambda d: tr("filter.all") if not d else tr("page.admin.since_days", n=d))
+since = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=days)).date() if days else None
 entries = log.entries(who.strip() or None, what or None, since.isoformat() if since else None, limit=2000)
 st.dataframe(pd.DataFrame([{tr("table.time"): str(e.get("time", "")).replace("T", " ")[:19],
                             tr("page.admin.event"): event_label(e.get("event")),

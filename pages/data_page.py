@@ -19,7 +19,7 @@ from etl.templates import write_templates
 from application import warm
 from application.views import data as data_view
 from ui import charts, layout, session, signin
-from ui.i18n import lang, tr
+from ui.i18n import lang, said, tr
 
 
 @st.cache_data(show_spinner=False, max_entries=2)
@@ -115,7 +115,7 @@ def mapping_editor(i: int, label: str, path: Path, sheet) -> None:
             mappings.validate(kind, chosen)
             dry = load_mod.dry_run(path, label, settings.db_path(), profile=draft, scope=scope)
         except EtlError as exc:
-            st.error(layout.md_escape(str(exc)))
+            st.error(layout.md_escape(said(exc)))
         else:
             r = dry.result
             st.info(tr("page.data.map.preview_result", loaded=f"{r.rows_loaded:,}", rejected=f"{r.rows_rejected:,}",
@@ -128,7 +128,7 @@ def mapping_editor(i: int, label: str, path: Path, sheet) -> None:
         try:
             saved = store.save(name, kind, chosen, by=signin.current().account)
         except EtlError as exc:
-            st.error(layout.md_escape(str(exc)))
+            st.error(layout.md_escape(said(exc)))
         else:
             signin.audit("mapping_saved", mapping=saved.tag, kind=kind, file=label)
             st.session_state["dt_saved"] = saved.tag
@@ -206,7 +206,7 @@ if files:
             results = load_files([p for _, p, _ in ready], settings.db_path(), labels=[lb for lb, _, _ in ready],
                                  progress=progress_boxes(ready), scope=scope)
         except EtlError as exc:  # the warehouse as a whole refused (busy, newer schema): nothing changed
-            st.error(layout.md_escape(str(exc)))
+            st.error(layout.md_escape(said(exc)))
             layout.stop()
         if any(r.rows_loaded for r in results):
             warm.start_background(settings.db_path())

@@ -6,7 +6,7 @@ import streamlit as st
 from analytics.summaries import summarize_correlations, summarize_quartiles
 from application.views import relationships as rel
 from catalogue import metric
-from catalogue.formats import fmt_p
+from catalogue.formats import fmt_p, for_reader
 from ui import charts, layout, session, state
 from ui.i18n import fmt, lang, mname, tr
 
@@ -54,7 +54,7 @@ if layout.header("page.rel.title", "page.rel.caption"):
     if vm.quartiles.ok:
         st.info(summarize_quartiles(vm.quartiles.value, lang()))
     elif vm.quartiles.error is not None:
-        st.caption(vm.quartiles.message)
+        st.caption(for_reader(vm.quartiles.message, lang()))
     else:
         layout.shown(vm.quartiles)
 

@@ -67,7 +67,8 @@ def alerts_html(alerts: pd.DataFrame, L: str) -> str:
     rows = []
     for _, r in alerts.head(ALERTS_SHOWN).iterrows():
         fg, bg = palette.STATUS[r["level"]]
-        rows.append(f'<div><span class="lv" style="color:{fg};background:{bg}">{escape(tr("alert." + r["level"]))}</span>'
+        word = tr(f"alert.{r['level']}")
+        rows.append(f'<div><span class="lv" style="color:{fg};background:{bg}">{escape(word)}</span>'
                     f'{escape(alert_text(r, L))}</div>')
     return '<div class="pb-screen-alerts">' + "".join(rows) + "</div>"
 

@@ -8,7 +8,7 @@ from application.views import profile
 from catalogue.formats import fmt_metric
 from application import notes as notes_mod
 from ui import charts, layout, palette, session, signin
-from ui.i18n import fmt, lang, mlabel, mname, tr, value_label
+from ui.i18n import fmt, lang, mlabel, mname, said, tr, value_label
 
 def notes_section(unit: str, unit_notes) -> None:
     """批注 on this unit: the list, and a form for those who may annotate (their scope holds the unit)."""
@@ -27,7 +27,7 @@ def notes_section(unit: str, unit_notes) -> None:
             try:
                 note = session.notes().add(unit, month, text, signin.current().account)
             except notes_mod.NoteError as exc:
-                st.error(str(exc))
+                st.error(said(exc))
             else:
                 signin.audit("note_added", unit=unit, month=month, note=note.id)
                 st.rerun()

@@ -7,7 +7,7 @@ from analytics.summaries import summarize_whatif, whatif_warning
 from application.views import whatif
 from catalogue.formats import fmt_effect
 from ui import charts, layout, palette, session, state
-from ui.i18n import fmt, lang, mlabel, mname, tr
+from ui.i18n import fmt, lang, mlabel, mname, said, tr
 
 D, O = whatif.DEFAULTS, whatif.options()
 NAMES = {"sa": "page.whatif.scenario_a", "sb": "page.whatif.scenario_b"}
@@ -49,7 +49,7 @@ if layout.header("page.whatif.title", "page.whatif.caption"):
         if r is None:
             col.info(tr("page.whatif.no_change"))
         elif isinstance(r, Exception):
-            col.error(str(r))
+            col.error(said(r))
         else:
             results[key] = r
             col.metric(tr("page.whatif.mean_delta", y=mname(y)), fmt_effect(r.mean_delta),

@@ -60,3 +60,10 @@ def fmt(kind: str, arg: str | None = None) -> Callable[[object], str]:
 
         return lambda x: fmt_period(x, L)
     raise ValueError(kind)
+
+
+def said(error) -> str:
+    """An error's message as the reader's language shows it (catalogue.formats.for_reader)."""
+    from catalogue.formats import for_reader
+
+    return for_reader(str(error), lang())

@@ -27,8 +27,13 @@ MODEBAR = {"Download plot as a PNG": "png", "Download plot as a png": "png", "Zo
 
 
 def modebar_css() -> str:
-    return "".join(f'.js-plotly-plot .plotly .modebar-btn[data-title="{title}"]::after {{content: "{css_text(tr("modebar." + key))}";}}\n'
-                   for title, key in MODEBAR.items())
+    """The chart toolbar's tooltips and the multiselect's bulk actions ("Select all") in the user's language."""
+    css = "".join(f'.js-plotly-plot .plotly .modebar-btn[data-title="{title}"]::after {{content: "{css_text(tr(f"modebar.{key}"))}";}}\n'
+                  for title, key in MODEBAR.items())
+    for data_key, text_key in (("__select_all__", "filter.select_all"), ("__select_matches__", "filter.select_matches")):
+        item = f'[data-testid="stMultiSelectDropdown"] [data-key="{data_key}"] [data-item-hl]'
+        css += f'{item} {{font-size: 0;}} {item}::after {{content: "{css_text(tr(text_key))}"; font-size: 0.875rem;}}\n'
+    return css
 
 
 def header(title_key: str, caption_key: str | None = None, needs_rows: bool = True) -> bool:
@@ -95,7 +100,10 @@ def shown(outcome: Outcome | None, container=None) -> bool:
         where.info(tr("app.computing", rows=f"{outcome.pending_rows:,}"), icon=":material/hourglass_top:")
         return False
     if outcome.error is not None:
-        where.error(outcome.message)
+        from catalogue.formats import for_reader
+        from ui.i18n import lang
+
+        where.error(for_reader(outcome.message, lang()))
         return False
     return True
 

@@ -12,7 +12,7 @@ import streamlit as st
 import settings
 from auth.audit import AuditLog
 from auth.store import COMPANY, AuthError, AuthStore, User
-from ui.i18n import tr
+from ui.i18n import said, tr
 
 log = logging.getLogger(__name__)
 # PBKPI_AUTH=none: no sign-in (development and tests); everything is shown as to an administrator
@@ -123,7 +123,7 @@ def _from_gateway() -> None:
         user = store(str(settings.auth_db())).active(account)
     except AuthError as exc:
         log_.write("signin_failed", account[:64], reason=str(exc).split("。")[0], address=ip)
-        st.error(str(exc))
+        st.error(said(exc))
         return
     st.session_state["_user"], st.session_state["_seen"] = user, time.time()
     audit("signin", role=user.role, scope=sorted(user.nodes), via="header")
@@ -160,7 +160,7 @@ def _from_oidc() -> None:
         user = store(str(settings.auth_db())).active(account)
     except AuthError as exc:
         log_.write("signin_failed", account[:64], reason=str(exc).split("。")[0], via="oidc")
-        st.error(str(exc))
+        st.error(said(exc))
         st.button(tr("auth.signout"), key="_oidc_out", on_click=st.logout)
         return
     st.session_state["_user"], st.session_state["_seen"] = user, time.time()
@@ -219,7 +219,7 @@ def _form() -> None:
         user = store(str(settings.auth_db())).verify(account.strip(), password)
     except AuthError as exc:
         audit_log(str(settings.audit_path())).write("signin_failed", account.strip()[:64] or None, reason=str(exc).split("。")[0])
-        st.error(str(exc))
+        st.error(said(exc))
         return
     st.session_state["_user"], st.session_state["_seen"] = user, time.time()
     st.session_state.pop("_signin_password", None)

@@ -818,7 +818,10 @@ def test_click_a_heatmap_cell_or_a_ranking_bar_opens_it(server, browser):
         page.goto(f"{server}/relationships?lang=zh&rel_x=theme_days&rel_y=complaints_per_10k", wait_until="domcontentloaded")
         wait_idle(page)
         cells = page.locator(".stPlotlyChart").last.locator(".scatterlayer .trace .points path")
-        assert cells.count() > 20
+        page.locator(".stPlotlyChart").last.scroll_into_view_if_needed()
+        page.wait_for_function("() => { const c = document.querySelectorAll('.stPlotlyChart');"
+                               " return c.length && c[c.length - 1].querySelectorAll('.scatterlayer .trace .points path').length > 20; }",
+                               timeout=60_000)
         cells.nth(5).scroll_into_view_if_needed()
         cells.nth(5).click(force=True)
         page.wait_for_function("() => !location.search.includes('rel_x=theme_days&rel_y=complaints_per_10k')", timeout=60_000)
@@ -861,5 +864,30 @@ def test_breadcrumbs_roll_the_view_up_the_org_tree(server, browser):
         page.wait_for_function("() => !location.search.includes('org=')", timeout=60_000)
         wait_idle(page)
         assert not page.locator('[data-testid="stException"]').count()
+    finally:
+        ctx.close()
+
+
+def test_streamlits_own_widget_texts_speak_chinese(server, browser):
+    """Texts Streamlit draws itself, where it offers no option for them: the multiselect's "Select all" and the
+    chart toolbar's tooltips read in Chinese in a Chinese view (ui/layout redraws them with CSS)."""
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{server}/?lang=zh&grain=quarter", wait_until="domcontentloaded")
+        wait_idle(page)
+        item = page.locator('[data-key="__select_all__"] [data-item-hl]')
+        box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
+        for _ in range(5):  # the dropdown opens once the widget has settled
+            box.click()
+            try:
+                item.wait_for(state="attached", timeout=5_000)
+                break
+            except Exception:
+                page.keyboard.press("Escape")
+        assert item.evaluate("e => [getComputedStyle(e).fontSize, getComputedStyle(e, '::after').content]") == ["0px", '"全选"']
+        page.keyboard.press("Escape")
+        titles = page.locator(".modebar-btn").evaluate_all("els => els.map(e => getComputedStyle(e, '::after').content)")
+        assert titles and all(re.search(r"[\u4e00-\u9fff]", t) for t in titles if t not in ("none", "normal", '""')), titles
     finally:
         ctx.close()

@@ -100,3 +100,18 @@ def test_the_check_finds_what_it_should(text, bad):
                                   "城东供电所（BU001）", "2024 年第 3 季度", "−0.05 个百分点", "下载 CSV", "PB-KPI Lens"])
 def test_legitimate_latin_passes(text):
     assert developer_text(text) == []
+
+
+@pytest.mark.parametrize("message, zh", [
+    ("按单位聚类的标准误至少需要 3 个单位。(clustered SEs need at least 3 units)", "按单位聚类的标准误至少需要 3 个单位。"),
+    ("CSV 中没有列 'x'；现有列：a, b。(column not found)", "CSV 中没有列 'x'；现有列：a, b。"),
+    ("第 5 行日期无效（2025-13-01）", "第 5 行日期无效（2025-13-01）"),  # a Chinese parenthesis is content, kept
+    ("only English (no Chinese)", "only English (no Chinese)"),  # nothing to fall back to: kept whole
+])
+def test_error_messages_drop_their_english_gloss_in_a_chinese_view(message, zh):
+    from catalogue.formats import for_reader
+
+    assert for_reader(message, "zh") == zh
+    assert for_reader(message, "en") == message  # the English view keeps the specifics and the gloss
+    if message != zh:
+        assert developer_text(for_reader(message, "zh")) in ([], ["x", "a", "b"])  # (column names quoted from a file)
