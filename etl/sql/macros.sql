@@ -5,9 +5,9 @@ CREATE OR REPLACE TEMP MACRO pb_text(s) AS NULLIF(trim(s), '');
 
 -- numbers: plain ones are cast directly (finite, no '_' digit separator: DuckDB would read inf, nan,
 -- 1e400 and 1_000); otherwise only correct thousands separators and a trailing % sign are accepted
--- (1,234 and 12%, never 1,2,3)
+-- (1,234 and 12%, never 1,2,3). DuckDB's cast also reads a doubled sign "+-1" as -1: refused here.
 CREATE OR REPLACE TEMP MACRO pb_num(s) AS CASE
-    WHEN isfinite(TRY_CAST(s AS DOUBLE)) AND NOT contains(s, '_') THEN TRY_CAST(s AS DOUBLE)
+    WHEN isfinite(TRY_CAST(s AS DOUBLE)) AND NOT contains(s, '_') AND NOT contains(s, '+-') THEN TRY_CAST(s AS DOUBLE)
     WHEN regexp_full_match(trim(s), '[+-]?[0-9]{1,3}(,[0-9]{3})*(\.[0-9]+)?\s*%?')
         THEN TRY_CAST(regexp_replace(trim(s), '[,\s%]', '', 'g') AS DOUBLE)
 END;

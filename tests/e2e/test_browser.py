@@ -456,7 +456,12 @@ def test_deep_link_reproduces_the_senders_view(server, browser):
     try:
         page.goto(link, wait_until="domcontentloaded")
         wait_idle(page, "en")
-        assert page.locator('[data-testid="stNumberInput"] input').first.input_value() == "2"
+        try:  # (on a loaded machine the widget may take a moment after the run's marker)
+            page.wait_for_function("() => { const i = document.querySelector('[data-testid=\"stNumberInput\"] input');"
+                                   " return i && i.value === '2'; }", timeout=20_000)
+        except Exception:
+            values = page.locator('[data-testid="stNumberInput"] input').evaluate_all("els => els.map(e => e.value)")
+            raise AssertionError(f"the link's lag is not shown: {values} at {page.url} (link {link})") from None
         assert page.locator('[data-testid="stMain"] [data-testid="stAlert"]').all_inner_texts() == sender
         assert "rel_lag=2" in page.url
     finally:

@@ -127,7 +127,7 @@ def ref_number(text: str) -> float | None:
 
 @pytest.mark.parametrize("text,expected", [("12", 12.0), ("1,234.5", 1234.5), ("12%", 12.0), ("1,2,3", None),
                                            ("inf", None), ("Infinity", None), ("nan", None), ("1e400", None),
-                                           ("1_000", None), ("1e5", 1e5)])
+                                           ("1_000", None), ("1e5", 1e5), ("+-0", None), ("+-1.5e3", None)])
 def test_malformed_number_forms_refused(text, expected):
     con = duckdb.connect()
     con.execute(sql_file("macros.sql"))
