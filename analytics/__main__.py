@@ -2,7 +2,10 @@
 
 python -m analytics correlate|fit|event-study|reverse|whatif|quartiles
     (--db PATH | --csv PATH --entity COL --time COL) [--grain month|quarter] [--y ID] [--x ID,ID]
-    [--controls ID,ID] [--lag K] [--fe unit|unit,period] [--json] ..."""
+    [--controls ID,ID] [--lag K] [--fe unit|unit,period] [--json] [--from-url LINK] ...
+
+`--from-url` takes a dashboard link (the address bar of any page) and runs the statistic that page shows with
+the link's sidebar selection and page picks; options given explicitly on the command line still win."""
 from __future__ import annotations
 
 import argparse
@@ -33,9 +36,51 @@ def load(args, filtered: bool = True):
         panel = read_panel(args.db or settings.db_path(), args.grain)
     if not filtered:
         return panel
+    units = tuple(_list(args.units))
+    if getattr(args, "org", None):  # the sidebar's 组织: the business units beneath it (as the dashboard narrows)
+        from application.warehouse import Warehouse
+        import settings
+
+        beneath = Warehouse(args.db or settings.db_path()).snapshot().units_beneath(frozenset({args.org}))
+        if not beneath:
+            raise AnalysisError(f"组织 {args.org!r} 下没有业务单元。(no business units beneath {args.org!r})")
+        units = tuple(u for u in units if u in beneath) if units else tuple(sorted(beneath))
     flt = PanelFilter(unit_types=tuple(_list(args.unit_type)), regions=tuple(_list(args.region)),
-                      units=tuple(_list(args.units)), start=args.start, end=args.end)
+                      units=units, start=args.start, end=args.end)
     return apply_filter(panel, flt)
+
+
+# a dashboard link's parameters -> this CLI's options: the sidebar's, and each command's page picks
+URL_SIDEBAR = {"grain": "grain", "from": "start", "to": "end", "type": "unit_type", "region": "region", "org": "org"}
+URL_PICKS = {
+    "fit": {"ts_y": "y", "ts_x": "x", "ts_lag": "lag", "ts_ctrl": "controls"},
+    "event-study": {"ts_ey": "y", "ts_treat": "treatment"},
+    "reverse": {"ts_y": "y", "ts_x": "x"},
+    "correlate": {"rel_x": "x", "rel_y": "y", "rel_lag": "lag"},
+    "quartiles": {"rel_x": "x", "rel_y": "y", "rel_lag": "lag"},
+    "whatif": {"wi_y": "y", "wi_x": "x", "wi_lag": "lag"},
+}
+
+
+def apply_url(args, argv: list[str]) -> None:
+    """Fill the options a dashboard link sets (`--from-url`), leaving those given on the command line. The
+    what-if's scenario A becomes --change. The dashboard's own defaults are this CLI's, so a link without a
+    pick gives the page's default view too."""
+    from urllib.parse import parse_qs, urlparse
+
+    given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+    qs = {k: v[-1] for k, v in parse_qs(urlparse(args.from_url).query).items()}
+    for param, attr in {**URL_SIDEBAR, **URL_PICKS.get(args.cmd, {})}.items():
+        if param in qs and f"--{attr.replace('_', '-')}" not in given:
+            value = qs[param]
+            setattr(args, attr, int(value) if attr == "lag" else value)
+    if args.cmd == "whatif" and "--change" not in given and args.x:
+        mode = qs.get("sa_mode", "abs")
+        if mode in ("abs", "pct"):
+            amounts = [(x, qs.get(f"sa_{x}_{mode}")) for x in _list(args.x)]
+            args.change = ",".join(f"{x}={float(a):+g}{'%' if mode == 'pct' else ''}" for x, a in amounts if a)
+        else:
+            args.change = ",".join(f"{x}={mode}" for x in _list(args.x))
 
 
 def _report(args, result, summarize, table: str = "") -> None:
@@ -85,11 +130,22 @@ def cmd_whatif(args):
     for item in _req_list(args.change, "--change"):
         try:
             x, amount = item.split("=")
+            if amount in ("median", "required"):  # the dashboard's rules: bottom quarter to the median, required frequency
+                changes[x] = (amount, 0.0)
+                continue
             mode = "pct" if amount.endswith("%") else "abs"
             changes[x] = (mode, float(amount.rstrip("%")))
         except ValueError:
-            raise AnalysisError(f"--change 格式应为 指标=变化量，如 theme_days=+1 或 theme_days=10%；收到 {item!r}。") from None
-    r = whatif.what_if(r_fit, full, changes, args.period)
+            raise AnalysisError(f"--change 格式应为 指标=变化量，如 theme_days=+1、theme_days=10%、theme_days=median 或 "
+                                f"theme_days=required；收到 {item!r}。") from None
+    months = 3 if args.grain == "quarter" else 1
+    if any(mode == "required" for mode, _ in changes.values()):
+        from application.context import Context
+        from application.views.whatif import analysis_changes
+        import settings
+
+        changes = analysis_changes(Context.open(args.db or settings.db_path(), disk=False), changes, months)
+    r = whatif.what_if(r_fit, full, changes, args.period, months=months)
     _report(args, r, summaries.summarize_whatif, r.per_unit.to_string(index=False))
 
 
@@ -129,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     flt.add_argument("--units", help="business unit ids, comma-separated")
     flt.add_argument("--start", help="first period label (2023-01 or 2023Q1)")
     flt.add_argument("--end", help="last period label")
+    flt.add_argument("--org", help="an organisation of the org tree: only the business units beneath it")
+    common.add_argument("--from-url", help="a dashboard link: its selection and the page's picks (explicit options win)")
     common.add_argument("--lang", choices=["zh", "en"], default="zh", help="summary language in text output")
     common.add_argument("--json", action="store_true", help="print one JSON document")
 
@@ -142,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     es.set_defaults(fn=cmd_event)
     sub.add_parser("reverse", parents=[common], help="does the KPI predict the input? (panel Granger-style)").set_defaults(fn=cmd_reverse)
     wi = sub.add_parser("whatif", parents=[common], help="predicted KPI change for input changes")
-    wi.add_argument("--change", help="input=+1 or input=10%%, comma-separated")
+    wi.add_argument("--change", help="input=+1, input=10%%, input=median or input=required, comma-separated")
     wi.add_argument("--period", help="baseline period (default: latest)")
     wi.set_defaults(fn=cmd_whatif)
     sub.add_parser("quartiles", parents=[common], help="top vs bottom quarter of units, bootstrap CI").set_defaults(fn=cmd_quartiles)
@@ -150,7 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    if args.from_url:
+        apply_url(args, argv)
     import logsetup
 
     if not logsetup.start_command("analytics"):

@@ -11,6 +11,10 @@ class AnalysisError(DomainError):
     """The requested analysis cannot be run on this data; the message says why and what to try."""
 
 
+class NoChange(AnalysisError):
+    """A scenario that changes no unit (every unit already at the level it asks for): said, not an error."""
+
+
 class InsufficientData(AnalysisError):
     """Too little data in the selection for this analysis: its verdict is `insufficient_data`."""
 

@@ -200,6 +200,17 @@ class WhatIfResult:
     # (string key, values) — data, not prose: summaries.whatif_warning writes it in either language
     warnings: list[tuple[str, dict]] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    total_baseline: float | None = None  # the group figure before the change (same rule as total_delta)
+    # the change in the KPI's countable units for the whole group over a quarter (complaints, customer-hours):
+    # {"delta", "ci": (lo, hi), "baseline", "months"}; None when the KPI has no count behind it
+    counts: dict | None = None
+
+    @property
+    def total_pct(self) -> float | None:
+        """The group figure's change as a share of its baseline, in %."""
+        if self.total_baseline is None or not self.total_baseline:
+            return None
+        return 100.0 * self.total_delta / self.total_baseline
 
     def to_frame(self) -> pd.DataFrame:
         return self.per_unit

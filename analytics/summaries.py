@@ -100,6 +100,30 @@ def summarize_whatif(res: WhatIfResult, lang: str = "zh") -> str:
              tlo=fmt_effect(res.total_ci[0]), thi=fmt_effect(res.total_ci[1]))
 
 
+def whatif_counts_verdict(res: WhatIfResult) -> str | None:
+    """fewer | more | unclear (the interval spans zero) for the quarterly count; None without a count."""
+    if not res.counts:
+        return None
+    lo, hi = res.counts["ci"]
+    return "unclear" if lo <= 0 <= hi else ("fewer" if hi < 0 else "more")
+
+
+def summarize_whatif_counts(res: WhatIfResult, lang: str = "zh") -> str | None:
+    """The scenario in the KPI's countable units for the whole group over a quarter, from its verdict: about
+    how many fewer (or more) complaints, with the interval and against today's count; "" without a count."""
+    verdict = whatif_counts_verdict(res)
+    if verdict is None:
+        return None
+    from catalogue import metric
+
+    c = res.counts
+    what = metric(res.y).count_name(lang)
+    n = lambda v: f"{abs(v):,.0f}"  # noqa: E731
+    pct = 100.0 * c["delta"] / c["baseline"] if c["baseline"] else float("nan")
+    return t(f"sum.whatif_counts.{verdict}", lang, what=what, n=n(c["delta"]), lo=fmt_effect(c["ci"][0]),
+             hi=fmt_effect(c["ci"][1]), base=n(c["baseline"]), pct=f"{abs(pct):.1f}")
+
+
 def whatif_warning(warning: tuple[str, dict], lang: str = "zh") -> str:
     """A what-if warning (WhatIfResult.warnings: a string key and its values) in words, metrics by name."""
     key, values = warning

@@ -30,6 +30,14 @@ class Metric:
     valid_min: float | None = None  # default: 0
     valid_max: float | None = None  # default: 100 for percentages and points, none otherwise
     reported_by: tuple[str, ...] = ()  # the sources a unit-month needs for a value (catalogue [source.*])
+    # a rate with a count behind it: value × weight (the rollup's) / count_per = how many (what-if's
+    # decision terms: complaints, customer-hours); count_zh/en name what is counted
+    count_per: float | None = None
+    count_zh: str = ""
+    count_en: str = ""
+
+    def count_name(self, lang: str = "zh") -> str:
+        return self.count_zh if lang == "zh" else self.count_en
 
     def name(self, lang: str = "zh") -> str:
         return self.zh if lang == "zh" else self.en

@@ -3,9 +3,11 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics.summaries import summarize_whatif, whatif_warning
+from analytics.errors import NoChange
+from analytics.summaries import summarize_whatif, summarize_whatif_counts, whatif_warning
 from application.views import whatif
-from catalogue.formats import fmt_effect
+from catalogue import metric
+from catalogue.formats import fmt_effect, fmt_pct
 from ui import charts, layout, palette, session, state
 from ui.i18n import fmt, lang, mlabel, mname, said, tr
 
@@ -17,6 +19,9 @@ def scenario_picks(col, key: str, xs: list[str]) -> whatif.Scenario:
     col.markdown(f"**{tr(NAMES[key])}**")
     mode = col.radio(tr("page.whatif.mode"), O["mode"], key=state.pick(f"{key}_mode", "abs"), horizontal=True,
                      format_func=fmt("key", "page.whatif.mode_"))
+    if mode in whatif.SET_MODES:  # a rule, not an amount
+        col.caption(tr(f"page.whatif.set_mode_note.{mode}"))
+        return whatif.Scenario(mode, tuple((x, 0.0) for x in xs))
     lo, hi = whatif.AMOUNT_RANGE[mode]
     amounts = []
     for x in xs:
@@ -48,6 +53,8 @@ if layout.header("page.whatif.title", "page.whatif.caption"):
         col = cols[key]
         if r is None:
             col.info(tr("page.whatif.no_change"))
+        elif isinstance(r, NoChange):
+            col.info(said(r))
         elif isinstance(r, Exception):
             col.error(said(r))
         else:
@@ -56,6 +63,13 @@ if layout.header("page.whatif.title", "page.whatif.caption"):
                        help=f"95% CI {fmt_effect(r.mean_ci[0])} – {fmt_effect(r.mean_ci[1])}")
             col.caption(f"95% CI {fmt_effect(r.mean_ci[0])} – {fmt_effect(r.mean_ci[1])} · "
                         + tr("page.whatif.total", total=fmt_effect(r.total_delta)))
+            if r.counts:  # the leader's question: how many fewer complaints a quarter, and how sure
+                what = metric(y).count_name(lang())
+                col.metric(tr("page.whatif.count_delta", what=what), f"{r.counts['delta']:+,.0f}".replace("-", "−"),
+                           help=f"95% CI {fmt_effect(r.counts['ci'][0])} – {fmt_effect(r.counts['ci'][1])}")
+                col.markdown(summarize_whatif_counts(r, lang()))
+            if r.total_pct is not None:
+                col.caption(tr("page.whatif.pct_of_baseline", pct=fmt_pct(r.total_pct)))
             col.markdown(summarize_whatif(r, lang()))
             for w in r.warnings:
                 col.warning(whatif_warning(w, lang()))

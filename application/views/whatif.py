@@ -12,8 +12,11 @@ from application.context import Context, Outcome
 from application.selection import Selection
 
 SCENARIOS = ("sa", "sb")
-MODES = ("abs", "pct")
-AMOUNT_RANGE = {"abs": (-5.0, 5.0), "pct": (-50, 100)}
+# abs: every unit +n; pct: every unit +n%; median: the bottom quarter up to the median; required: every
+# branch up to the frequency the branch work rules require (inputs that have one: REQUIRED)
+MODES = ("abs", "pct", "median", "required")
+SET_MODES = ("median", "required")  # modes without an amount
+AMOUNT_RANGE = {"abs": (-5.0, 5.0), "pct": (-50, 100), "median": (0, 0), "required": (0, 0)}
 AMOUNT_STEP = {"abs": 0.5, "pct": 5}
 # first-visit change per input: scenario A a little, scenario B more
 DEFAULT_AMOUNT = {("sa", "abs"): 1.0, ("sb", "abs"): 2.0, ("sa", "pct"): 10, ("sb", "pct"): 25}
@@ -25,6 +28,8 @@ class Scenario:
     amounts: tuple[tuple[str, float], ...] = ()  # (input, change); a zero change is no change
 
     def changes(self) -> dict[str, tuple[str, float]]:
+        if self.mode in SET_MODES:  # every chosen input moves by the rule of the mode
+            return {x: (self.mode, 0.0) for x, _ in self.amounts}
         return {x: (self.mode, float(a)) for x, a in self.amounts if a}
 
 
@@ -76,6 +81,35 @@ def jobs(ctx: Context, sel: Selection, p: Params) -> dict:
     return {"model": stats.job(stats.whatif_model, sel.whole_company(), p.y, p.xs, p.lag)} if p.xs else {}
 
 
+# inputs with a frequency the 2018 branch work rules require, and that requirement for a business unit over
+# one period: 主题党日 monthly in every branch; the meeting compliance rate at 100%
+REQUIRED = {"theme_days": "per_branch_month", "meeting_compliance": 100.0}
+
+
+def required_levels(ctx: Context, x: str, months: int) -> dict[str, float] | float:
+    rule = REQUIRED[x]
+    if rule == "per_branch_month":
+        bus = ctx.snapshot.business_units()
+        return {u: float(n) * months for u, n in zip(bus["business_unit_id"], bus["n_branches"]) if n == n}
+    return float(rule)
+
+
+def analysis_changes(ctx: Context, changes: dict, months: int) -> dict:
+    """A scenario's changes as the analysis takes them: `required` becomes a level per unit (inputs without
+    a requirement are left unchanged; none with one is an error the page shows)."""
+    out = {}
+    for x, (mode, amount) in changes.items():
+        if mode == "required":
+            if x in REQUIRED:
+                out[x] = ("level", required_levels(ctx, x, months))
+        else:
+            out[x] = (mode, amount)
+    if changes and not out:
+        raise AnalysisError("所选投入指标没有规定频次；“达到规定频次”只适用于主题党日次数和三会一课达标率。"
+                            "(no chosen input has a required frequency)")
+    return out
+
+
 def view(ctx: Context, sel: Selection, p: Params = DEFAULTS) -> WhatIfView:
     from analytics.whatif import what_if
 
@@ -94,8 +128,9 @@ def view(ctx: Context, sel: Selection, p: Params = DEFAULTS) -> WhatIfView:
         if not changes:
             vm.scenarios[key] = None
             continue
+        months = 3 if sel.grain == "quarter" else 1
         try:
-            vm.scenarios[key] = what_if(vm.model.value, target, changes)
+            vm.scenarios[key] = what_if(vm.model.value, target, analysis_changes(ctx, changes, months), months=months)
         except AnalysisError as exc:
             vm.scenarios[key] = exc
     return vm

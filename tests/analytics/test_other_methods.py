@@ -278,3 +278,48 @@ def test_event_study_sentence_follows_verdict():
     for r in (ok, bad):
         assert "moved alike" not in summarize_event_study(r, "en") and "没有显著差异" not in summarize_event_study(r, "zh")
 
+
+
+def test_whatif_in_decision_terms_counts_and_modes_by_hand():
+    """The leader's question — about how many fewer complaints a quarter, and how sure — answered in the
+    KPI's countable units: Σ_i Δrate_i × customers_i / 10,000 × 3 months, its interval from the clustered
+    covariance with t(G−1); the group's % change against its own baseline. The modes 'bottom quarter to the
+    median' and 'up to a level' change exactly the units they name."""
+    p = make_panel()
+    p = Panel(p.df.assign(complaints_per_10k=p.df["complaints_per_10k"] + 40), "month")
+    fit = fit_twfe(p, "complaints_per_10k", ["theme_days"])
+    b, V = fit.coefficients[0].estimate, fit.cov.loc["theme_days", "theme_days"]
+    crit = stats.t.ppf(0.975, 20 - 1)
+    base = p.df[p.df.period == p.df.period.max()].sort_values("unit")
+    cust = base["customers"].to_numpy(dtype=float)
+
+    r = what_if(fit, p, {"theme_days": ("abs", 1.0)})
+    c = (cust * 3 / 10_000).sum()  # one more theme day in every unit, counted over a quarter
+    assert r.counts["delta"] == pytest.approx(b * c, rel=1e-10)
+    assert r.counts["ci"] == pytest.approx((b * c - crit * c * np.sqrt(V), b * c + crit * c * np.sqrt(V)), rel=1e-10)
+    assert r.counts["baseline"] == pytest.approx((base["complaints_per_10k"].to_numpy() * cust * 3 / 10_000).sum(), rel=1e-10)
+    w_mean = np.average(base["complaints_per_10k"], weights=cust)
+    assert r.total_baseline == pytest.approx(w_mean) and r.total_pct == pytest.approx(100 * r.total_delta / w_mean)
+
+    x = base["theme_days"].to_numpy(dtype=float)
+    med = what_if(fit, p, {"theme_days": ("median", 0)})
+    q1, m = np.percentile(x, 25), np.median(x)
+    want = np.where(x <= q1, np.maximum(m - x, 0), 0)
+    got = med.per_unit.set_index("unit").loc[base["unit"], "delta"].to_numpy()
+    assert got == pytest.approx(b * want)  # only the bottom quarter moves, to the median
+    levels = {u: 3.0 for u in base["unit"]}
+    lv = what_if(fit, p, {"theme_days": ("level", levels)})
+    got = lv.per_unit.set_index("unit").loc[base["unit"], "delta"].to_numpy()
+    assert got == pytest.approx(b * np.maximum(3.0 - x, 0))  # up to the level; units above it unchanged
+    scored = Panel(p.df.assign(satisfaction=80 + p.df["complaints_per_10k"] / 10), "month")
+    no_count = what_if(fit_twfe(scored, "satisfaction", ["theme_days"]), scored, {"theme_days": ("abs", 1.0)})
+    assert no_count.counts is None and no_count.total_baseline is not None  # points are not a count of anything
+
+
+def test_whatif_that_changes_no_unit_says_so():
+    from analytics.errors import NoChange
+
+    p = make_panel()
+    fit = fit_twfe(p, "complaints_per_10k", ["theme_days"])
+    with pytest.raises(NoChange, match="都已达到"):
+        what_if(fit, p, {"theme_days": ("level", 0.0)})  # everyone holds at least none

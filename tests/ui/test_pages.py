@@ -133,7 +133,44 @@ def test_whatif_page_predicts_with_ci(demo_db, monkeypatch):
                   params={"grain": "month", "region": "农村", "type": "供电所"})
     assert not at.exception
     vals = [m.value for m in at.metric]
-    assert len(vals) == 2 and all(v.startswith("−") for v in vals)  # fewer complaints predicted in both scenarios
+    # per scenario: the mean change of the rate and the quarter's count of complaints, both fewer
+    assert len(vals) == 4 and all(v.startswith("−") for v in vals)
+    assert sum("件投诉" in m.label for m in at.metric) == 2
     assert "95% CI" in texts(at)
     at.slider(key="sa_theme_days_abs").set_value(5.0).run()
     assert at.metric[0].value != vals[0]
+
+
+def test_whatif_answers_in_decision_terms(demo_db, monkeypatch):
+    """"If every branch held its theme party days as the rules require, about how many fewer complaints a
+    quarter?" — scenario A brings every branch up to the required frequency, B the bottom quarter to the median;
+    each answers in complaints a quarter, from the same numbers the view computes. Where every unit already
+    complies (the demo's rural 供电所), the page says so calmly instead of predicting a change of 0."""
+    from application.context import Context
+    from application.views import whatif
+    from analytics.summaries import summarize_whatif_counts
+
+    rural = run_page(demo_db, "pages/whatif_page.py", monkeypatch=monkeypatch,
+                     params={"grain": "month", "region": "农村", "type": "供电所", "sa_mode": "required", "sb_mode": "median"})
+    assert not rural.exception and not rural.error and sum("都已达到" in i.value for i in rural.info) == 2
+    at = run_page(demo_db, "pages/whatif_page.py", monkeypatch=monkeypatch,
+                  params={"grain": "month", "sa_mode": "required", "sb_mode": "median"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    sel = at.session_state["selection"]
+    vm = whatif.view(Context.open(demo_db, disk=False), sel,
+                     whatif.Params("complaints_per_10k", ("theme_days",), 1, whatif.Scenario("required", (("theme_days", 0.0),)),
+                                   whatif.Scenario("median", (("theme_days", 0.0),))))
+    for key in ("sa", "sb"):
+        r = vm.scenarios[key]
+        assert r.counts is not None and r.counts["baseline"] > 0
+        assert summarize_whatif_counts(r, "zh") in texts(at)  # the sentence on the page is the result's
+    # up to the required frequency: each unit's change is its branches × 1 a month above what it held
+    ctx = Context.open(demo_db, disk=False)
+    levels = whatif.required_levels(ctx, "theme_days", 1)
+    base = ctx.snapshot.latest(sel)
+    held = dict(zip(base["business_unit_id"], base["theme_days"]))
+    b = vm.model.value.coefficients[0].estimate
+    for row in vm.scenarios["sa"].per_unit.itertuples():
+        change = max(levels[row.unit] - held[row.unit], 0)
+        assert row.delta == pytest.approx(max(b * change, -row.baseline), abs=1e-9)  # (a rate is never cut below 0)
