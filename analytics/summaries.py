@@ -61,8 +61,11 @@ def summarize_event_study(res: EventStudyResult, lang: str = "zh") -> str:
 
 def summarize_reverse(res: ReverseResult, lang: str = "zh") -> str:
     sep = "" if lang == "zh" else " "
-    return t(f"sum.rev.{res.verdict}", lang, x_name=_name(res.x, lang), y_name=_name(res.y, lang),
+    text = t(f"sum.rev.{res.verdict}", lang, x_name=_name(res.x, lang), y_name=_name(res.y, lang),
              p_f=fmt_p(res.forward.p_value), p_b=fmt_p(res.backward.p_value)) + sep + t("sum.rev.caveat", lang)
+    if res.grain == "quarter":  # a month-to-month order is blurred by quarterly sums (README: on the demo the
+        text += sep + t("sum.rev.quarter_caveat", lang)  # planted monthly reverse link reads forward by quarter)
+    return text
 
 
 def summarize_insufficient_direction(lang: str = "zh") -> str:

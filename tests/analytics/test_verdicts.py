@@ -112,3 +112,17 @@ def test_no_causal_words_in_verdict_sentences(key, entry):
     en = entry["en"].replace("not proof of cause", "")
     assert not CAUSAL_ZH.search(zh), key
     assert not CAUSAL_EN.search(en), key
+
+
+def test_direction_check_by_quarter_carries_its_caveat():
+    """Audit: on the demo the planted monthly reverse link reads `backward` by month and `forward` by quarter;
+    a quarterly direction check says so in its sentence, a monthly one does not."""
+    from analytics.results import Estimate, ReverseResult
+    from analytics.summaries import summarize_reverse
+    from catalogue import t
+
+    est = Estimate("x", 0.1, 0.05, 0.0, 0.2, 0.04)
+    for grain in ("month", "quarter"):
+        r = ReverseResult("complaints_per_10k", "theme_days", grain, est, est, 100, 100, 20, "forward")
+        for lang in ("zh", "en"):
+            assert (t("sum.rev.quarter_caveat", lang) in summarize_reverse(r, lang)) == (grain == "quarter")
