@@ -40,6 +40,7 @@ from analytics.reverse import reverse_check
 HERE = Path(__file__).parent
 BETA = -0.8  # planted: one more theme day goes with 0.8 fewer complaints per 10k customers, within units
 ATT = (1.5, 0.15)  # planted designation effect on satisfaction: 1.5 at designation, +0.15 a month after
+DRIFT = 0.03  # planted violation: units ever designated drift by this much a month more than the rest, no effect
 
 
 def company(seed: int, n_units: int = 80, n_t: int = 48) -> tuple[Panel, dict]:
@@ -49,6 +50,9 @@ def company(seed: int, n_units: int = 80, n_t: int = 48) -> tuple[Panel, dict]:
     trend = 0.02 * np.arange(n_t)
     g = rng.choice(np.r_[np.arange(12, 40), [-1] * 14], size=n_units)  # staggered, about a third never
     a_c, a_s, a_l = rng.normal(0, 1, n_units), rng.normal(0, 2, n_units), rng.normal(0, 1, n_units)
+    # the differential-trend outcome draws from its own stream: adding it leaves every other outcome's draws as they were
+    rng_d = np.random.default_rng([seed, 1])
+    a_d = rng_d.normal(0, 1, n_units)
     rows, truth = [], []
     prev_loss = np.zeros(n_units)
     prev_x3 = np.zeros(n_units)
@@ -64,12 +68,14 @@ def company(seed: int, n_units: int = 80, n_t: int = 48) -> tuple[Panel, dict]:
         truth += [(int(k), float(v)) for k, v in zip(e[on], tau[on])]
         satisfaction = 80 + a_s + tau + season[t] + 5 * trend[t] + rng.normal(0, 1, n_units)
         sales = 100 * size * (1 + 0.2 * season[t]) + rng.normal(0, 5, n_units)  # no planted link
+        # no effect, but parallel trends fail gradually: the units that will be designated drift apart all along
+        drift = 95 + a_d + DRIFT * t * (g >= 0) + 0.3 * season[t] + rng_d.normal(0, 1, n_units)
         for i in range(n_units):
             rows.append((f"u{i:03d}", t, theme[i], study[i], x3[i], complaints[i], loss[i], satisfaction[i],
-                         sales[i], int(on[i])))
+                         sales[i], drift[i], int(on[i])))
         prev_loss, prev_x3 = loss, x3
     df = pd.DataFrame(rows, columns=["unit", "t", "theme_days", "study_sessions", "proposals", "complaints_per_10k",
-                                     "line_loss", "satisfaction", "sales_mwh", "demo_site"])
+                                     "line_loss", "satisfaction", "sales_mwh", "bill_recovery", "demo_site"])
     df["period"] = df["t"].astype(str)
     att = float(np.mean([v for _, v in truth])) if truth else 0.0
     return Panel(df, "month"), {"att": att}
@@ -105,6 +111,12 @@ def one_company(seed: int) -> dict:
         out["es_null_pretrend_rejects"] = null_es.pretrend_p is not None and null_es.pretrend_p < 0.10
     except AnalysisError as exc:
         out["es_null_verdict"] = f"error: {exc}"
+    try:  # the pre-trend test's power, and what a gradual violation of parallel trends makes of the verdict
+        drift_es = event_study(panel, "bill_recovery", "demo_site", window=(6, 12), with_naive=False)
+        out["es_drift_verdict"] = drift_es.verdict
+        out["es_drift_pretrend_rejects"] = drift_es.pretrend_p is not None and drift_es.pretrend_p < 0.10
+    except AnalysisError as exc:
+        out["es_drift_verdict"] = f"error: {exc}"
     return out
 
 
@@ -125,6 +137,11 @@ def summarise(runs: list[dict]) -> dict:
                                          for k in ("forward", "backward", "both", "neither", "insufficient_data")},
         "event_study_planted": {"coverage_att": share(df.es_att_covered), "power_effect": share(df.es_verdict == "effect"),
                                 "pretrend_rejects_at_10pct": share(df.es_pretrend_rejects)},
+        "event_study_differential_trend": {
+            "pretrend_rejects_at_10pct": share(df.es_drift_pretrend_rejects.fillna(False)),
+            "called_effect": share(df.es_drift_verdict == "effect"),
+            "called_pretrend_problem": share(df.es_drift_verdict == "pretrend_problem"),
+            "verdicts": df.es_drift_verdict.value_counts().to_dict()},
         "event_study_null": {"called_effect": share(df.es_null_verdict == "effect"),
                              "coverage_zero": share(df.es_null_covered.fillna(False)),
                              "pretrend_rejects_at_10pct": share(df.es_null_pretrend_rejects.fillna(False)),
@@ -161,6 +178,9 @@ def write_markdown(path: Path, result: dict) -> None:
         f"| event study, planted null | verdict `effect` | {s['event_study_null']['called_effect']:.1%} | ≤ 5% |",
         f"| event study, planted null | 95% CI covers 0 | {s['event_study_null']['coverage_zero']:.1%} | 93–97% |",
         f"| pre-trend test (parallel trends true) | rejects at nominal 10% | {s['event_study_null']['pretrend_rejects_at_10pct']:.1%} / {s['event_study_planted']['pretrend_rejects_at_10pct']:.1%} | ≈ 10% |",
+        f"| pre-trend test, gradual differential trend ({DRIFT} a month, no effect) | rejects at 10% (power) | {s['event_study_differential_trend']['pretrend_rejects_at_10pct']:.1%} | high |",
+        f"| event study, gradual differential trend, no effect | verdict `effect` | {s['event_study_differential_trend']['called_effect']:.1%} | ≤ 5% |",
+        f"| event study, gradual differential trend, no effect | verdict `pretrend_problem` | {s['event_study_differential_trend']['called_pretrend_problem']:.1%} | high |",
         "",
         "The first pre-trend figure is on the null outcome, the second on the planted one. Raw per-company results "
         "are in `bench/validation.json`.",
