@@ -311,6 +311,19 @@ def simulate(seed: int = 2024, n_units: int = 120, years: int = 5, end_year: int
              "effect_formula": f"a_g * (1 - exp(-(e+1)/{DID_RAMP})), a_g = {DID_EARLY} (early cohorts) or {DID_LATE} (late)",
              "att_by_event_month": att_e, "att_overall": float(np.mean(post)), "designations": demo_sites},
         ],
+        # relations that follow from the planted ones through how the metrics are built, not planted themselves:
+        # a within-unit association here is expected, and is no false positive
+        "implied": [
+            {"x": "activities_total", "y": "complaints_per_10k", "via": "theme_days_lowers_complaints",
+             "why": "activities_total counts theme party days"},
+            {"x": "activity_hours_per_member", "y": "complaints_per_10k", "via": "theme_days_lowers_complaints",
+             "why": "activity hours include theme party days"},
+            {"x": "pioneer_posts", "y": "rs1", "via": "pioneer_posts_lower_saidi",
+             "why": "RS-1 = 1 - SAIDI / hours in the period"},
+            {"x": "pioneer_posts", "y": "saifi", "via": "pioneer_posts_lower_saidi",
+             "why": "SAIFI counts the same outages whose durations make SAIDI"},
+            {"x": "pioneer_posts", "y": "caidi", "via": "pioneer_posts_lower_saidi", "why": "CAIDI = SAIDI / SAIFI"},
+        ],
         "nulls": [
             {"name": "study_hours_no_effect_on_sales", "x": "study_hours", "y": "sales_mwh", "true_effect": 0.0},
             {"name": "study_sessions_no_effect_on_saidi", "x": "study_sessions", "y": "saidi", "true_effect": 0.0},

@@ -82,3 +82,19 @@ def test_coverage_across_seeds(tmp_path_factory, demo_db, demo_manifest):
         att = event_study(p, "satisfaction", "demo_site", with_naive=False).att
         covered += att.ci_low <= planted(man, "demo_site_raises_satisfaction")["att_overall"] <= att.ci_high
     assert covered >= 7
+
+
+def test_default_view_flags_only_what_the_demo_plants(panel, demo_manifest):
+    """#14's done-when: the relationships page's default view (within unit and period, lag 1, one BH family over
+    every test) calls `association` only for relations the manifest plants, or that follow from a planted one
+    through how the metrics are built (`implied`: activities_total counts theme days; RS-1, SAIFI and CAIDI share
+    SAIDI's outages). The heatmap and the page's sentence use these Pearson verdicts."""
+    from application import statistics as stats
+
+    res = correlate(panel, stats.INPUTS, stats.KPIS, 1)  # the page's lists: rates, never size-scaled totals
+    t = res.table
+    flagged = {(r.input, r.kpi) for r in t[(t.scope == "within") & (t.method == "pearson") & (t.verdict == "association")].itertuples()}
+    allowed = {(e["x"], e["y"]) for e in demo_manifest["effects"]} | {(e["x"], e["y"]) for e in demo_manifest["implied"]}
+    assert flagged, "the planted effects are found"
+    assert flagged <= allowed, sorted(flagged - allowed)
+    assert not flagged & {(n["x"], n["y"]) for n in demo_manifest["nulls"]}
