@@ -24,6 +24,7 @@ VERDICTS = {
     "event_study": ("effect", "no_clear_effect", "pretrend_problem", "insufficient_data"),
     "direction": ("forward", "backward", "both", "neither", "insufficient_data"),
     "association": ("association", "no_clear_association", "insufficient_data"),
+    "whatif_counts": ("fewer", "more", "unclear"),
 }
 
 
@@ -206,6 +207,14 @@ class WhatIfResult:
     counts: dict | None = None
 
     @property
+    def counts_verdict(self) -> str | None:
+        """fewer | more | unclear (the interval holds 0) for the quarterly count; None without a count."""
+        if not self.counts:
+            return None
+        lo, hi = self.counts["ci"]
+        return "unclear" if lo <= 0 <= hi else ("fewer" if hi < 0 else "more")
+
+    @property
     def total_pct(self) -> float | None:
         """The group figure's change as a share of its baseline, in %."""
         if self.total_baseline is None or not self.total_baseline:
@@ -218,6 +227,9 @@ class WhatIfResult:
     def to_dict(self) -> dict:
         d = {k: v for k, v in asdict(self).items() if k != "per_unit"}
         d["per_unit"] = self.per_unit.to_dict(orient="records")
+        if d.get("counts"):
+            d["counts"]["verdict"] = self.counts_verdict  # the sentence's verdict, as data
+        d["total_pct"] = self.total_pct
         return _clean(d)
 
 

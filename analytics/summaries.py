@@ -103,18 +103,10 @@ def summarize_whatif(res: WhatIfResult, lang: str = "zh") -> str:
              tlo=fmt_effect(res.total_ci[0]), thi=fmt_effect(res.total_ci[1]))
 
 
-def whatif_counts_verdict(res: WhatIfResult) -> str | None:
-    """fewer | more | unclear (the interval spans zero) for the quarterly count; None without a count."""
-    if not res.counts:
-        return None
-    lo, hi = res.counts["ci"]
-    return "unclear" if lo <= 0 <= hi else ("fewer" if hi < 0 else "more")
-
-
 def summarize_whatif_counts(res: WhatIfResult, lang: str = "zh") -> str | None:
     """The scenario in the KPI's countable units for the whole group over a quarter, from its verdict: about
     how many fewer (or more) complaints, with the interval and against today's count; "" without a count."""
-    verdict = whatif_counts_verdict(res)
+    verdict = res.counts_verdict
     if verdict is None:
         return None
     from catalogue import metric

@@ -96,6 +96,9 @@ def test_cli_whatif_from_a_link_in_decision_terms(demo_db, monkeypatch):
 
     assert fmt_effect(d["mean_delta"]) == shown[0]  # scenario A's mean change, as the page shows it
     assert d["counts"]["months"] == 1 and f"{d['counts']['delta']:+,.0f}".replace("-", "−") == shown[1]
+    from analytics.results import VERDICTS
+
+    assert d["counts"]["verdict"] in VERDICTS["whatif_counts"]  # the sentence's verdict is in the JSON
     median = json.loads(run("whatif", "--db", str(demo_db), "--x", "theme_days", "--y", "complaints_per_10k",
                             "--change", "theme_days=median", "--json").stdout)
     assert median["counts"]["delta"] < 0
