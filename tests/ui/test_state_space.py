@@ -124,8 +124,13 @@ def view_numbers(db: Path, at: AppTest, page: str, lang: str) -> list[str]:
         vm = whatif.view(ctx, sel, whatif.Params(ss["wi_y"], xs, int(ss["wi_lag"]),
                                                  whatif.Scenario(ss["sa_mode"], amounts("sa", xs, ss["sa_mode"])),
                                                  whatif.Scenario(ss["sb_mode"], amounts("sb", xs, ss["sb_mode"]))))
-        return [fmt_effect(r.mean_delta) for r in vm.scenarios.values() if r is not None and not isinstance(r, Exception)] \
-            if vm.model is not None and vm.model.ok else []
+        shown = []  # per scenario, as the page draws them: the mean change, then the quarter's count (when it has one)
+        for r in vm.scenarios.values():
+            if r is not None and not isinstance(r, Exception):
+                shown.append(fmt_effect(r.mean_delta))
+                if r.counts:
+                    shown.append(f"{r.counts['delta']:+,.0f}".replace("-", "−"))
+        return shown if vm.model is not None and vm.model.ok else []
     if page == "briefing":
         from application.views import briefing
 
