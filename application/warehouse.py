@@ -335,6 +335,8 @@ class Snapshot:
         if not org:
             return self
         units = self.whole().units_beneath(frozenset({org}))
+        if self.scope is None and units >= frozenset(self.unit_names()):
+            return self  # the top of the tree is the whole company: its kept results (and warm-up) serve
         return Snapshot(self.warehouse, self.version, units if self.scope is None else units & self.scope, org)
 
     def org_name(self) -> str:
