@@ -6,7 +6,9 @@ all units counts as evidence — the same variation the TWFE fit uses. Inference
 fits: r is the slope of one standardised series on the other, its standard error the cluster-robust one
 (CR1, G/(G-1)) with t(G-1) p-values. The q-values are Benjamini–Hochberg over every test in the result
 (all pairs, both methods, both scopes: one family per view). A pair's verdict (`association`,
-`no_clear_association`, `insufficient_data`) follows its own q-value."""
+`no_clear_association`, `insufficient_data`) is Pearson's, from its q-value; Spearman is the robustness check:
+its row reads `association` only when its own q-value and Pearson's (same pair and scope) both do — a rank
+correlation alone never makes a discovery (on the demo it once did: one BH false discovery among 680 tests)."""
 from __future__ import annotations
 
 import numpy as np
@@ -127,6 +129,10 @@ def correlate(panel: Panel, inputs: list[str], kpis: list[str], lag: int = 0,
     if ok.any():  # one family: every test in this result
         table.loc[ok, "q_value"] = multipletests(table.loc[ok, "p_value"], method="fdr_bh")[1]
     table["verdict"] = [verdict_of(q) for q in table["q_value"]]
+    primary = dict(zip(zip(table["input"], table["kpi"], table["scope"], table["method"]), table["verdict"]))
+    table["verdict"] = [v if m != "spearman" or v != "association" or primary.get((x, y, s, "pearson")) == "association"
+                        else "no_clear_association"
+                        for x, y, s, m, v in zip(table["input"], table["kpi"], table["scope"], table["method"], table["verdict"])]
     # every pair has both scopes (NaN where undefined): unstack keeps them, where pivot_table would drop them
     wide = table[table.method == "pearson"].set_index(["input", "kpi", "scope"])[["r", "q_value"]].unstack("scope")
     simpson = []

@@ -323,3 +323,24 @@ def test_whatif_that_changes_no_unit_says_so():
     fit = fit_twfe(p, "complaints_per_10k", ["theme_days"])
     with pytest.raises(NoChange, match="都已达到"):
         what_if(fit, p, {"theme_days": ("level", 0.0)})  # everyone holds at least none
+
+
+def test_spearman_confirms_and_never_discovers_alone():
+    """A pair whose rank correlation passes BH but whose Pearson correlation does not reads
+    `no_clear_association` on both rows: the pair's verdict is the primary method's."""
+    rng = np.random.default_rng(11)
+    rows = []
+    for i in range(40):
+        for t in range(30):
+            x = rng.normal()
+            y = 0.25 * np.sign(x) * (abs(x) < 1) + rng.normal()  # a monotone-in-rank, weak-in-level link plus noise
+            if rng.random() < 0.01:
+                y += 60 * -np.sign(x)  # rare huge opposite outliers drag Pearson, not ranks
+            rows.append((f"u{i}", t, x, y))
+    df = pd.DataFrame(rows, columns=["unit", "t", "theme_days", "complaints_per_10k"])
+    df["period"] = df["t"].astype(str)
+    t = correlate(Panel(df, "month"), ["theme_days"], ["complaints_per_10k"]).table.set_index(["scope", "method"])
+    for scope in ("pooled", "within"):
+        # the case this rule is for: ranks pass BH, levels do not
+        assert t.loc[(scope, "spearman"), "q_value"] < 0.05 <= t.loc[(scope, "pearson"), "q_value"]
+        assert t.loc[(scope, "spearman"), "verdict"] == t.loc[(scope, "pearson"), "verdict"] == "no_clear_association"
