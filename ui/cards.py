@@ -18,7 +18,7 @@ CSS = """<style>
 .pb-cards {display: grid; grid-template-columns: repeat(auto-fit, minmax(102px, 1fr)); gap: 6px; margin: 2px 0 4px;}
 .pb-card {border: 1px solid #d0d7de; border-radius: 8px; padding: 6px 7px 5px; background: #fff; min-width: 0;}
 .pb-card .pb-head {display: flex; justify-content: space-between; align-items: flex-start; gap: 3px; min-height: 2.1em;}
-.pb-card .pb-name {font-size: 0.74rem; color: #424a53; line-height: 1.2; overflow-wrap: anywhere;}
+.pb-card .pb-name {font-size: 0.74rem; color: #424a53; line-height: 1.2; overflow-wrap: break-word; hyphens: auto;}
 .pb-card .pb-badge {font-size: 0.64rem; font-weight: 600; border-radius: 9px; padding: 1px 5px; white-space: nowrap;}
 .pb-card .pb-row {display: flex; justify-content: space-between; align-items: flex-end; gap: 3px; margin-top: 1px;}
 .pb-card .pb-value {font-size: 1.3rem; font-weight: 600; color: #1f2328; line-height: 1.15; white-space: nowrap;}
@@ -26,6 +26,7 @@ CSS = """<style>
 .pb-card .pb-delta {font-size: 0.66rem; line-height: 1.35; overflow-wrap: anywhere;}
 .pb-card .pb-target {font-size: 0.66rem; color: #57606a; line-height: 1.3; overflow-wrap: anywhere;}
 .pb-card .pb-spark {flex: 0 1 auto; min-width: 0; max-width: 48%;}
+@media (max-width: 640px) {.pb-cards {grid-template-columns: repeat(2, minmax(0, 1fr));}}
 </style>"""
 
 
