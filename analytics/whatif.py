@@ -49,7 +49,7 @@ def change_of(mode: str, amount, cur: np.ndarray, units: np.ndarray) -> np.ndarr
                  else np.full(len(cur), float(amount)))
         return np.where(np.isnan(cur) | np.isnan(level), np.nan, np.maximum(level - cur, 0.0))
     raise AnalysisError("变化方式只能是 abs（绝对量）、pct（百分比）、median（后四分之一提到中位数）或 level（达到规定水平）。"
-                        "(mode must be abs, pct, median or level)")
+                        f"(mode must be one of {', '.join(MODES)})")
 
 
 def what_if(fit: FitResult, panel: Panel, changes: dict[str, tuple[str, float]], period: str | None = None,

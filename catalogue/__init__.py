@@ -52,12 +52,15 @@ class Metric:
     def unit(self, lang: str = "zh") -> str:
         return self.unit_zh if lang == "zh" else self.unit_en
 
-    def label(self, lang: str = "zh") -> str:
-        """Name with unit, for axes and table headers (the unit left out when the name already says it:
-        "Complaints per 10k customers", not "… (per 10k customers)")."""
+    def shown_unit(self, lang: str = "zh") -> str:
+        """The unit to print beside the name: none when the name already says it ("Complaints per 10k
+        customers", not "… (per 10k customers)")."""
         u = self.unit(lang)
-        if u and u in self.name(lang):
-            u = ""
+        return "" if u and u in self.name(lang) else u
+
+    def label(self, lang: str = "zh") -> str:
+        """Name with unit, for axes and table headers."""
+        u = self.shown_unit(lang)
         return f"{self.name(lang)}（{u}）" if (u and lang == "zh") else (f"{self.name(lang)} ({u})" if u else self.name(lang))
 
     @property

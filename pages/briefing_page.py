@@ -67,9 +67,7 @@ if layout.header("brief.page.title", "brief.page.caption"):
     st.session_state["br_quarter"] = briefing.resolve(ctx, briefing.Params(st.session_state.get("br_quarter"))).quarter
     quarter = st.selectbox(tr("brief.page.quarter"), briefing.options(ctx)["quarter"], key="br_quarter", format_func=fmt("period"))
     vm = briefing.view(ctx, sel, briefing.Params(quarter))
-    if not layout.shown(vm.result):
-        layout.rerun_when_ready([vm.result.job] if vm.result is not None and vm.result.pending else [])
-        layout.stop()
+    layout.shown_or_stop(vm.result)
     b = vm.result.value
     L = lang()
     st.header(tr("brief.title", quarter=quarter_label(quarter, L)))

@@ -36,12 +36,7 @@ if layout.header("page.overview.title", "page.overview.caption"):
     quarter = pick.selectbox(tr("page.overview.quarter"), quarters, key="ov_quarter", label_visibility="collapsed",
                              format_func=fmt("period"))
     vm = overview.view(ctx, sel, overview.Params(quarter))
-    if vm.result is None:
-        st.info(tr("app.no_data"))
-        layout.stop()
-    if not layout.shown(vm.result):
-        layout.rerun_when_ready([vm.result.job] if vm.result and vm.result.pending else [])
-        layout.stop()
+    layout.shown_or_stop(vm.result)
     if vm.unit_scope:
         st.caption(tr("page.overview.unit_scope"))
 

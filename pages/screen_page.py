@@ -126,10 +126,5 @@ st.html(SCREEN_CSS)
 if layout.header("page.screen.title"):
     ctx, sel = session.context(), session.selection()
     vm = overview.view(ctx, sel, overview.Params(None))
-    if vm.result is None:
-        st.info(tr("app.no_data"))
-        layout.stop()
-    if not layout.shown(vm.result):
-        layout.rerun_when_ready([vm.result.job] if vm.result and vm.result.pending else [])
-        layout.stop()
+    layout.shown_or_stop(vm.result)
     rotating(vm, lang())

@@ -126,7 +126,7 @@ def card_for(mid: str, value, delta, delta_yoy, status: str, target: float | Non
                   amber=fmt_delta(mid, amber, L).lstrip("+"))
                if target is not None else tr("page.overview.card_help_none"))
     return CardText(
-        name=m.name(L), unit="" if m.unit(L) and m.unit(L) in m.name(L) else m.unit(L),
+        name=m.name(L), unit=m.shown_unit(L),
         value=fmt_metric(mid, value, L, with_unit=False),
         status=status, status_word=tr(f"page.overview.status_{status}") if status else "",
         delta=None if delta is None else fmt_delta(mid, delta, L), delta_word=tr("page.overview.vs_prev"),

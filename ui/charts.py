@@ -116,13 +116,12 @@ def binned(g: pd.DataFrame, x_title: str, y_title: str, title: str = "", height:
 
 def heatmap(r: pd.DataFrame, q: pd.DataFrame, better: dict[str, int], names_rows: list[str], names_cols: list[str],
             hover: dict[str, str], title: str = "", height: int = 520, alpha: float = 0.05) -> go.Figure:
-    """(see below) A transparent point sits on every cell, carrying the pair's ids (row id, column id) as
-    custom data: Plotly reports clicks on points, not on heatmap cells, so this is what makes a cell
-    clickable (`layout.plot(select=True)`)."""
     """Correlations of inputs (rows) with KPIs (columns), coloured by what they mean, not by their sign: a
     correlation with a KPI's better direction (`better[kpi]` = +1 when higher is better, −1 when lower is)
     is green, with its worse direction red. Cells whose BH-adjusted q is at or above `alpha` are faded
-    (and unstarred): not significant is never as loud as significant. The number in a cell stays the signed r."""
+    (and unstarred): not significant is never as loud as significant. The number in a cell stays the signed r.
+    A transparent point sits on every cell, carrying the pair's ids (row id, column id) as custom data: Plotly
+    reports clicks on points, not on heatmap cells, so this is what makes a cell clickable."""
     sign = np.array([better.get(c, 0) for c in r.columns], dtype=float)
     favour = r.to_numpy(dtype=float) * sign
     significant = (q.to_numpy(dtype=float) < alpha)

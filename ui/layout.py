@@ -108,6 +108,17 @@ def shown(outcome: Outcome | None, container=None) -> bool:
     return True
 
 
+def shown_or_stop(outcome: Outcome | None) -> None:
+    """A page's main statistic, or a calm stop: no period to show (None), still computing (the page reruns
+    itself when it is kept), or a domain error (its message)."""
+    if outcome is None:
+        st.info(tr("app.no_data"))
+        stop()
+    if not shown(outcome):
+        rerun_when_ready([outcome.job] if outcome.pending else [])
+        stop()
+
+
 def rerun_when_ready(jobs: list) -> None:
     """After a page drew what it has: while any of `jobs` is computing, check every second and rerun the
     page once they are all kept."""
