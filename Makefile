@@ -2,7 +2,16 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-DB     ?= $(or $(PBKPI_DB),data/warehouse.duckdb)
+# the industry profile of the demo: power (default), oilfield or plant; each has its own warehouse, demo
+# files and accounts, so `make run PROFILE=oilfield` never touches the power demo
+PROFILE ?= $(or $(PBKPI_PROFILE),power)
+SUFFIX := $(if $(filter power,$(PROFILE)),,-$(PROFILE))
+DB     ?= $(or $(PBKPI_DB),data/warehouse$(SUFFIX).duckdb)
+DEMO_DIR := data/demo$(SUFFIX)
+AUTH_DB := $(or $(PBKPI_AUTH_DB),data/auth$(SUFFIX).sqlite)
+# what people add beside a warehouse (accounts, notes, targets) belongs to that warehouse's company
+BESIDE = PBKPI_AUTH_DB=$(abspath $(AUTH_DB)) PBKPI_NOTES=$(abspath $(or $(PBKPI_NOTES),data/notes$(SUFFIX).sqlite)) \
+         PBKPI_TARGETS=$(abspath $(or $(PBKPI_TARGETS),data/targets$(SUFFIX).json))
 PORT   ?= 8501
 
 .PHONY: setup system-deps run warm demo test test-fast stress bench validate lock clean
@@ -25,18 +34,18 @@ system-deps:
 	else echo "WARNING: not root: install chromium and fonts-noto-cjk to run the browser test"; fi
 
 $(DB): | setup
-	$(PY) -m etl demo --db $(DB)
-	@echo "Built the SYNTHETIC demo warehouse $(DB) (合成演示数据). Load your own files with: $(PY) -m etl load FILE..."
+	$(PY) -m etl demo --profile $(PROFILE) --db $(DB) --out $(DEMO_DIR)
+	@echo "Built the SYNTHETIC $(PROFILE) demo warehouse $(DB) (合成演示数据). Load your own files with: $(PY) -m etl load FILE..."
 
 demo: setup
-	$(PY) -m etl demo --db $(DB)
+	$(PY) -m etl demo --profile $(PROFILE) --db $(DB) --out $(DEMO_DIR)
 
 # the statistics pages' caches are warmed in the background while the server starts (application/warm.py)
 # sign-in: on the synthetic demo warehouse, demo accounts are created (once) and printed (auth/__main__.py)
 run: setup $(DB)
 	@PBKPI_DB=$(abspath $(DB)) nohup $(PY) -m application.warm >/dev/null 2>&1 &
-	@PBKPI_DB=$(abspath $(DB)) $(PY) -m auth demo
-	PBKPI_DB=$(abspath $(DB)) $(PY) -m ui.serve --server.port $(PORT)
+	@PBKPI_DB=$(abspath $(DB)) $(BESIDE) $(PY) -m auth demo
+	PBKPI_DB=$(abspath $(DB)) $(BESIDE) $(PY) -m ui.serve --server.port $(PORT)
 
 warm: setup
 	PBKPI_DB=$(abspath $(DB)) $(PY) -m application.warm

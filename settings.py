@@ -41,11 +41,13 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("PBKPI_DB", "path", "data/warehouse.duckdb", "path of the DuckDB warehouse"),
     Setting("PBKPI_DEMO_DIR", "path", "data/demo", "where `etl demo` writes its synthetic source files"),
+    Setting("PBKPI_PROFILE", "choice", "power", "the industry profile a new warehouse is created with (an existing "
+            "warehouse keeps the one it records)", choices=("power", "oilfield", "plant")),
     Setting("PBKPI_MAPPINGS", "path", "data/mappings",
             "column-mapping profiles for files with their own headers (outside the warehouse; etl/mappings.py)"),
     Setting("PBKPI_TARGETS", "path", "data/targets.json",
             "the company's own KPI targets, set by an administrator in the app (outside the warehouse; over "
-            "catalogue/targets.toml)"),
+            "the active industry profile's targets)"),
     Setting("PBKPI_NOTES", "path", "data/notes.sqlite",
             "批注: notes people write against a unit and month, outside the warehouse (application/notes.py)"),
     Setting("PBKPI_PUSH", "path", "data/push.toml",

@@ -9,8 +9,13 @@ from dataclasses import dataclass
 from analytics.panel import PanelFilter
 from analytics.periods import GRAINS, quarter_of
 
-UNIT_TYPES = ("供电所", "变电运维", "输电运检", "营销服务", "调度", "机关", "其他")  # the contract's order
-REGIONS = ("城区", "县城", "农村")
+
+
+def vocabulary(kind: str) -> tuple[str, ...]:
+    """The values of `unit_type` or `region` in the active industry profile's order (its vocabulary)."""
+    from catalogue import profile
+
+    return tuple(v["zh"] for v in profile().values(kind))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from analytics.panel import PanelFilter, add_lag, lag_name
 from analytics.periods import shift_quarter
 from application.selection import Selection
 from application.store import Job
-from catalogue import metrics
+from catalogue import metrics, profile, size_metric
 
 SCATTER_POINTS = 20_000  # more points than this only slow the browser; the fit line and bins use all
 TREATMENTS = ("demo_site", "secretary_projects_active")
@@ -23,15 +23,32 @@ def metric_options(role: str) -> list[str]:
     return [m.id for m in metrics().values() if m.role == role and not m.scales_with]
 
 
-INPUTS = metric_options("input")
-KPIS = metric_options("kpi")
-CONTROLS = INPUTS + ["customers", "members"]
+def inputs() -> list[str]:
+    return metric_options("input")
+
+
+def kpis() -> list[str]:
+    return metric_options("kpi")
+
+
+def controls() -> list[str]:
+    """What a fit may control for: the inputs, the unit's size in its industry and its members."""
+    return inputs() + [size_metric(), "members"]
+
+
+def default_kpi() -> str:
+    """The KPI the statistics pages open on (the active industry profile's)."""
+    return profile().defaults["kpi"]
+
+
+def default_event_kpi() -> str:
+    return profile().defaults["event_kpi"]
 
 
 def corr_matrix(snap, sel: Selection, lag: int):
     from analytics.correlate import correlate
 
-    return correlate(snap.analysis_panel(sel), INPUTS, KPIS, lag)
+    return correlate(snap.analysis_panel(sel), inputs(), kpis(), lag)
 
 
 def quartiles(snap, sel: Selection, x: str, y: str, lag: int):
@@ -99,14 +116,15 @@ def overview(snap, qsel: Selection, quarter: str) -> dict:
     pooled = compute_indices(qdf, scope="pooled")
     cur = compute_indices(qdf[qdf["period"].isin([quarter, prev])], scope="period")
     now = cur[cur["period"] == quarter].rename(columns={"business_unit_id": "unit"})
-    fq = qdf[qdf["period"] == quarter].dropna(subset=["complaints_per_10k", "customers"])
+    fn = profile().defaults["funnel"]
+    fq = qdf[qdf["period"] == quarter].dropna(subset=[fn["rate"], fn["exposure"]])
     return {
         "totals": rollup(qdf, ["period"]).set_index("period"),
         "not_reporting": not_reporting(qdf, ["period"], list(metrics())),
         "trend": pooled.groupby("period_start")[["pb_index", "biz_index"]].mean().reset_index(),
         "now": now,
         "movers": quadrant_movers(cur.rename(columns={"business_unit_id": "unit"}), quarter, prev),
-        "funnel": fq[["business_unit_id", "business_unit_name", "complaints_per_10k", "customers", "complaints"]],
+        "funnel": fq[["business_unit_id", "business_unit_name", fn["rate"], fn["exposure"], fn["count"]]],
     }
 
 

@@ -24,9 +24,11 @@ import pandas as pd
 from analytics.errors import AnalysisError
 from analytics.panel import Panel, PanelFilter, filter_mask, from_warehouse_frame
 from analytics.periods import GRAINS
-from application.selection import REGIONS, UNIT_TYPES, Selection
+from application.selection import Selection, vocabulary
+import catalogue
 from etl import personal
 from etl.errors import unreadable_message
+from etl.warehouse import catalogue_of
 
 log = logging.getLogger(__name__)
 RETRIES = 5
@@ -68,6 +70,7 @@ def read_panel(db_path, grain: str = "month", columns: list[str] | None = None) 
         raise AnalysisError(f"仓库文件不存在：{db_path}。请先运行 `python -m etl demo` 或导入数据。(no warehouse)")
     con = open_read_only(db_path)
     try:
+        catalogue.activate(*catalogue_of(con))
         cols = "*" if not columns else ", ".join(
             dict.fromkeys(["business_unit_id", "business_unit_name", "unit_type", "region", "period_start", "period", *columns]))
         df = fetch_frame(con.execute(f"SELECT {cols} FROM panel_{grain} ORDER BY business_unit_id, period_start"))
@@ -149,6 +152,7 @@ class Warehouse:
         self.path = Path(path).resolve()  # one file, one version string, however it was named
         self.memory = _Memory()
         self._seen: str | None = None
+        self._catalogue: tuple[str | None, list[dict]] = (None, [])
 
     def version(self) -> str:
         """Changes whenever the warehouse file changes."""
@@ -169,7 +173,9 @@ class Warehouse:
         if v != self._seen:
             if self._seen is not None:
                 self.memory.clear()
+            self._catalogue = self._read_catalogue()
             self._seen = v
+        catalogue.activate(*self._catalogue)  # every read of this warehouse speaks its industry's catalogue
         whole = Snapshot(self, v)
         return whole if nodes is None else Snapshot(self, v, whole.units_beneath(frozenset(nodes)))
 
@@ -192,6 +198,24 @@ class Warehouse:
                 last = exc  # lock held by a loader
                 time.sleep(0.2 * (attempt + 1))
         raise last
+
+    def _read_catalogue(self) -> tuple[str | None, list[dict]]:
+        """The warehouse's industry profile and defined metrics (etl.warehouse.catalogue_of)."""
+        if not self.path.exists():
+            return None, []
+        for attempt in range(RETRIES):
+            try:
+                con = duckdb.connect(str(self.path), read_only=True)
+            except duckdb.IOException as exc:
+                if "not a valid DuckDB database" in str(exc):
+                    return None, []  # readable() says so on the page
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            try:
+                return catalogue_of(con)
+            finally:
+                con.close()
+        return None, []
 
     def readable(self) -> bool:
         """False when the warehouse file exists but cannot be opened as a database."""
@@ -421,7 +445,7 @@ class Snapshot:
         choice with no unit behind it is not offered."""
         bus = self.business_units()
         types, regions = set(bus["unit_type"].dropna()), set(bus["region"].dropna())
-        return [x for x in UNIT_TYPES if x in types], [x for x in REGIONS if x in regions]
+        return [x for x in vocabulary("unit_type") if x in types], [x for x in vocabulary("region") if x in regions]
 
     def unit_names(self) -> dict[str, str]:
         bus = self.business_units()
@@ -574,6 +598,17 @@ class Snapshot:
 
     # ------------------------------------------------------------------ loads
 
+    @_kept(4)
+    def kpi_headers(self) -> pd.DataFrame:
+        """The KPI file's columns kept by header (fct_kpi_custom), for the whole company: header, rows, units,
+        first and last month, min and max (the metric catalogue is the company's, whatever the scope)."""
+        from etl.definitions import HEADERS_SQL
+
+        try:
+            return self.whole()._query(HEADERS_SQL)
+        except duckdb.CatalogException:
+            return pd.DataFrame(columns=["header", "rows", "units", "first", "last", "min", "max"])
+
     @_kept(8)
     def load_history(self) -> pd.DataFrame:
         """The loads (file names of every unit): the whole company's to see, else nothing."""
@@ -597,10 +632,12 @@ class Snapshot:
 
     @_kept(8)
     def coverage(self) -> pd.DataFrame:
-        """Per business unit and month: which sources reported (KPI file, membership report, activities)."""
-        return self._in_scope(self._query("""
+        """Per business unit and month: which sources reported (KPI file: its unit-size figure, membership
+        report, activities)."""
+        size = catalogue.size_metric()  # a catalogue id (an identifier), never user text
+        return self._in_scope(self._query(f"""
             SELECT business_unit_id, business_unit_name, period, period_start,
-                   (customers IS NOT NULL)::INT + (members IS NOT NULL)::INT + (activities_total IS NOT NULL)::INT AS sources
+                   ({size} IS NOT NULL)::INT + (members IS NOT NULL)::INT + (activities_total IS NOT NULL)::INT AS sources
             FROM panel_month ORDER BY business_unit_id, period_start"""))
 
     @_kept(8)

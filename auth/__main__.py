@@ -22,15 +22,25 @@ from auth.audit import AuditLog
 from auth.roles import ROLES
 from auth.store import COMPANY, AuthError, AuthStore
 
-# The synthetic demo company's accounts (README "Sign-in"): documented passwords, to be changed.
+# The synthetic demo company's accounts (README "Sign-in"): documented passwords, to be changed. The
+# "jiangbei" leader sees one organisation of the middle level: a county company, a management area or a
+# branch works, by the demo's industry profile.
 DEMO_ACCOUNTS = [
     ("admin", "系统管理员（演示）", "admin", [COMPANY], "admin-demo-2026"),
     ("leader", "公司领导（演示）", "leader", [COMPANY], "leader-demo-2026"),
-    ("jiangbei", "江北县公司领导（演示）", "leader", ["P江北"], "jiangbei-demo-2026"),
-    ("secretary", "城关供电所支部书记（演示）", "secretary", ["BU001-01"], "secretary-demo-2026"),
+    ("jiangbei", "{middle}领导（演示）", "leader", ["P{middle_id}"], "jiangbei-demo-2026"),
+    ("secretary", "{unit}第一党支部书记（演示）", "secretary", ["BU001-01"], "secretary-demo-2026"),
     ("analyst", "分析员（演示）", "analyst", [COMPANY], "analyst-demo-2026"),
     ("steward", "数据管理员（演示）", "steward", [COMPANY], "steward-demo-2026"),
 ]
+MIDDLE = {"power": ("江北", "江北县公司"), "oilfield": ("东部", "东部采油管理区"), "plant": ("一分厂", "一分厂")}
+
+
+def demo_accounts(profile: str, unit: str) -> list[tuple]:
+    """DEMO_ACCOUNTS for a demo of this industry profile, whose first business unit is called `unit`."""
+    middle_id, middle = MIDDLE[profile]
+    return [(a, n.format(middle=middle, unit=unit), r, [x.format(middle_id=middle_id) for x in nodes], pw)
+            for a, n, r, nodes, pw in DEMO_ACCOUNTS]
 
 
 def _password(args, confirm: bool = True) -> str:
@@ -143,18 +153,23 @@ def demo(store: AuthStore, audit: AuditLog) -> int:
     them (the passwords are in the README). A real warehouse gets no demo accounts."""
     from application.warehouse import Warehouse
 
-    if not Warehouse(settings.db_path()).snapshot().is_demo():
+    snap = Warehouse(settings.db_path()).snapshot()
+    if not snap.is_demo():
         if store.is_empty():
             print("仓库不是演示数据，不创建演示账号；请用 `python -m auth init-admin 账号` 创建第一个管理员。"
                   "(not the demo warehouse: create the first admin with init-admin)")
         return 0
+    import catalogue
+
+    names = snap.unit_names()
+    accounts = demo_accounts(catalogue.profile().id, names.get("BU001", "基层单位"))
     if store.is_empty():
-        for account, name, role, nodes, password in DEMO_ACCOUNTS:
+        for account, name, role, nodes, password in accounts:
             store.add_user(account, name, role, password, nodes)
             audit.write("account_changed", "demo", target=account, change="demo account", role=role, scope=nodes)
     print("演示账号 demo accounts (synthetic company; change or disable them before real use):")
     known = {u["account"] for u in store.users()}
-    for account, name, role, nodes, password in DEMO_ACCOUNTS:
+    for account, name, role, nodes, password in accounts:
         if account in known:
             print(f"  {account:<10} / {password:<20} {ROLES[role].zh} · {','.join(nodes)}")
     return 0

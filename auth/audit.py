@@ -13,7 +13,7 @@ from pathlib import Path
 
 EVENTS = ("signin", "signin_failed", "signout", "session_expired", "page_view", "url_rejected", "export",
           "upload", "account_changed", "mapping_saved", "mapping_deleted",
-          "targets_changed", "note_added", "note_deleted",
+          "targets_changed", "note_added", "note_deleted", "metric_defined", "metric_removed",
           "session_resumed")
 FORBIDDEN = ("password", "secret", "token")  # detail keys refused outright
 _lock = threading.Lock()

@@ -13,7 +13,7 @@ from analytics.panel import Panel, PanelFilter
 from analytics.periods import first_month, is_quarter, last_month, shift_quarter
 from analytics.rollup import rollup
 from analytics.summaries import summarize_event_study
-from catalogue import briefing_config, metric, t, target_status
+from catalogue import briefing_config, metric, size_metric, t, target_status
 from catalogue.formats import fmt_delta, fmt_effect, fmt_metric, fmt_number, fmt_p
 
 
@@ -100,7 +100,7 @@ def build(snapshot, quarter: str, scope: PanelFilter | None = None) -> Briefing:
     except AnalysisError as exc:
         raise BriefingError(str(exc)) from exc
     available = sorted(qp.df["period"].unique())
-    if quarter not in available or qp.df.loc[qp.df["period"] == quarter, "customers"].notna().sum() == 0:
+    if quarter not in available or qp.df.loc[qp.df["period"] == quarter, size_metric()].notna().sum() == 0:
         rng = f"{available[0]}–{available[-1]}" if available else "—"
         raise BriefingError(f"{quarter} 没有数据（仓库中的季度范围：{rng}）。请选择有数据的季度或先导入该季度的文件。"
                             f"(no data for {quarter}; available {rng})")
@@ -125,7 +125,7 @@ def build(snapshot, quarter: str, scope: PanelFilter | None = None) -> Briefing:
     months_upto = mp.df[mp.df["period"] <= last_month(quarter)]
     mpanel = Panel(months_upto, "month")
     findings = []
-    for f in cfg.get("finding", []):
+    for f in cfg.get("findings", []):
         try:
             r = fit_twfe(mpanel, f["y"], [f["x"]], f.get("lag", 0))
         except AnalysisError:
@@ -138,7 +138,7 @@ def build(snapshot, quarter: str, scope: PanelFilter | None = None) -> Briefing:
         for f, q in zip(findings, qs):
             f.q_value = float(q)
     events = []
-    for e in cfg.get("event_study", []):
+    for e in cfg.get("event_studies", []):
         try:
             events.append(event_study(mpanel, e["y"], e["treatment"], with_naive=False))
         except AnalysisError:
@@ -187,7 +187,7 @@ def _initiatives_and_notes(snapshot, quarter, now, months):
     ini = ini[ini["business_unit_id"].isin(set(now["unit"]))]
     notes = []
     q_months = months[months["period"] >= start]
-    for col, key in (("customers", "brief.note.kpi_missing"), ("members", "brief.note.members_missing"),
+    for col, key in ((size_metric(), "brief.note.kpi_missing"), ("members", "brief.note.members_missing"),
                      ("activities_total", "brief.note.activities_missing")):
         miss = q_months[q_months[col].isna()]
         if len(miss):
@@ -204,7 +204,7 @@ def narrative(b: Briefing, lang: str = "zh") -> str:
     k = {x.id: x for x in b.kpis}
     label = quarter_label(b.quarter, lang)
     lines = []
-    for mid in ("rs1", "complaints_per_10k", "satisfaction"):
+    for mid in briefing_config()["narrative"]:
         x = k.get(mid)
         if x is None or x.value is None:
             continue

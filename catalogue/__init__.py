@@ -1,14 +1,24 @@
 """The metric catalogue, the input data contract and the UI strings, read from the TOML files beside
-this module. Everything user-visible (metric names, units, column names, page text) comes from here."""
+this module. Everything user-visible (metric names, units, column names, page text) comes from here.
+
+What a process sees depends on the *active* catalogue: an industry profile (catalogue/profiles/*.toml: the
+business KPIs, the organisation's words, page defaults, briefing, targets) plus the metrics an administrator
+defined in the warehouse (catalogue/defined.py). Whoever opens a warehouse activates its catalogue
+(`activate`); one warehouse has one profile, so a dashboard server or a command line has one at a time."""
 from __future__ import annotations
 
+import json
+import os
+import threading
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 HERE = Path(__file__).parent
 LANGS = ("zh", "en")
+DEFAULT_PROFILE = "power"
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,7 @@ class Metric:
     rollup: str = "mean"
     index: str | None = None
     scales_with: str | None = None  # a total that grows with unit size: analysed through its rate
+    rate: str | None = None  # that rate (a metric id), offered instead of the total
     valid_min: float | None = None  # default: 0
     valid_max: float | None = None  # default: 100 for percentages and points, none otherwise
     reported_by: tuple[str, ...] = ()  # the sources a unit-month needs for a value (catalogue [source.*])
@@ -105,6 +116,7 @@ class Dataset:
     columns: tuple[Column, ...]
     rules: tuple[Rule, ...] = field(default_factory=tuple)
     custom_metrics: bool = False
+    profiles: tuple[str, ...] = ()  # the profiles offering this dataset (empty: every profile)
 
     def column(self, cid: str) -> Column:
         for c in self.columns:
@@ -121,22 +133,174 @@ def _load(name: str) -> dict:
         return tomllib.load(fh)
 
 
+# ---------------------------------------------------------------- profiles and the active catalogue
+
+@dataclass(frozen=True)
+class Profile:
+    """One industry's catalogue (catalogue/profiles/<id>.toml)."""
+    id: str
+    zh: str
+    en: str
+    doc: dict = field(repr=False, compare=False, hash=False)
+
+    def name(self, lang: str = "zh") -> str:
+        return self.zh if lang == "zh" else self.en
+
+    @property
+    def vocabulary(self) -> dict:
+        return self.doc["vocabulary"]
+
+    @property
+    def defaults(self) -> dict:
+        return self.doc["defaults"]
+
+    def unit_word(self, lang: str = "zh") -> str:
+        """What a business unit is called in this industry (供电单位, 作业区, 车间)."""
+        return self.vocabulary["unit_zh" if lang == "zh" else "unit_en"]
+
+    def company(self, lang: str = "zh") -> str:
+        return self.doc["profile"]["company_zh" if lang == "zh" else "company_en"]
+
+    def values(self, kind: str) -> list[dict]:
+        """The organisation file's allowed values of `unit_type` or `region`, each {zh, en}."""
+        return self.vocabulary[{"unit_type": "unit_types", "region": "regions"}[kind]]
+
+
 @lru_cache(maxsize=1)
-def metrics() -> dict[str, Metric]:
+def profiles() -> dict[str, Profile]:
+    """Every shipped profile, power first."""
     out = {}
-    known = set(sources())
-    for m in _load("metrics.toml")["metric"]:
+    for path in sorted((HERE / "profiles").glob("*.toml"), key=lambda p: (p.stem != DEFAULT_PROFILE, p.stem)):
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+        head = doc["profile"]
+        if head["id"] != path.stem:
+            raise ValueError(f"{path}: profile id {head['id']!r} must match the file name")
+        out[head["id"]] = Profile(head["id"], head["zh"], head["en"], doc)
+    return out
+
+
+def env_profile() -> str:
+    """The profile a new warehouse is created with (PBKPI_PROFILE, default power)."""
+    pid = os.environ.get("PBKPI_PROFILE", "").strip() or DEFAULT_PROFILE
+    check_profile(pid)
+    return pid
+
+
+def check_profile(pid: str) -> None:
+    if pid not in profiles():
+        raise ValueError(f"未知的行业配置「{pid}」；可选：{'、'.join(profiles())}。(unknown profile)")
+
+
+_lock = threading.Lock()
+_active: tuple[str, str] | None = None  # (profile id, the defined metrics as canonical JSON)
+
+
+def activate(profile_id: str | None = None, defined: list[dict] | tuple = ()) -> bool:
+    """Make a warehouse's catalogue the one this process reads: its profile (None: PBKPI_PROFILE) and the
+    metrics defined in it. Returns True when that changed what metrics() etc. return."""
+    global _active
+    pid = profile_id or env_profile()
+    check_profile(pid)
+    key = (pid, json.dumps(list(defined), sort_keys=True, ensure_ascii=False))
+    if key != _active:
+        _columns_for(key), _metrics_for(key)  # a catalogue that does not hold together raises here, before it is used
+    with _lock:
+        if key == _active:
+            return False
+        _active = key
+    return True
+
+
+@contextmanager
+def using(profile_id: str, defined: list[dict] | tuple = ()):
+    """The catalogue of `profile_id` for the duration of a block (docs, tests), then the one before."""
+    global _active
+    before = _active
+    activate(profile_id, defined)
+    try:
+        yield profiles()[profile_id]
+    finally:
+        with _lock:
+            _active = before
+
+
+def active_key() -> tuple[str, str]:
+    """Identifies the active catalogue (for caches that depend on it)."""
+    return _active or (env_profile(), "[]")
+
+
+def profile() -> Profile:
+    return profiles()[active_key()[0]]
+
+
+def size_metric() -> str:
+    """The metric that measures how big a unit is in this industry (customers, wells, headcount)."""
+    return profile().defaults["size"]
+
+
+def defined_metrics() -> list[dict]:
+    """The metric definitions an administrator saved in the warehouse (catalogue/defined.py bodies)."""
+    return json.loads(active_key()[1])
+
+
+def metrics() -> dict[str, Metric]:
+    return _metrics_for(active_key())
+
+
+def kpi_columns() -> tuple[Column, ...]:
+    """The KPI file's columns that are kept in fct_kpi_custom (by header) rather than in a column of
+    fct_kpi_monthly: the profile's and the administrator's. Their base column in the panels is their id."""
+    return _columns_for(active_key())
+
+
+def profile_columns() -> tuple[Column, ...]:
+    """The industry profile's own KPI file columns kept by header (their values are checked on load by type)."""
+    return _columns_for((active_key()[0], "[]"))
+
+
+@lru_cache(maxsize=16)
+def _columns_for(key) -> tuple[Column, ...]:
+    from catalogue import defined as dm
+
+    prof = profiles()[key[0]]
+    cols = [_column(c) for c in prof.doc.get("column", ())]
+    for body in json.loads(key[1]):
+        cols += [_column({**c, "type": c.get("type", "number")}) for c in body["columns"]]
+    dm.check_columns(cols)
+    return tuple(cols)
+
+
+@lru_cache(maxsize=16)
+def _metrics_for(key) -> dict[str, Metric]:
+    from catalogue import defined as dm
+
+    prof = profiles()[key[0]]
+    known = set(_sources_for(key[0]))
+    raw = list(_load("metrics.toml")["metric"]) + list(prof.doc.get("metric", ()))
+    raw += [b["metric"] for b in json.loads(key[1])]
+    out = {}
+    for m in raw:
+        m = dm.expand(m)
         m = {**m, "reported_by": tuple(m.get("reported_by", ()))}
         unknown = set(m["reported_by"]) - known
         if not m["reported_by"] or unknown:
-            raise ValueError(f"catalogue/metrics.toml: metric {m['id']} needs reported_by from {sorted(known)}, got {m['reported_by']}")
+            raise ValueError(f"catalogue: metric {m['id']} needs reported_by from {sorted(known)}, got {m['reported_by']}")
+        if m["id"] in out:
+            raise ValueError(f"catalogue: metric {m['id']} is defined twice")
         out[m["id"]] = Metric(**m)
+    dm.check_references(out)
     return out
 
 
 def sources() -> dict[str, dict]:
-    """The data sources and what counts as reported for each (catalogue/metrics.toml [source.*])."""
-    return _load("metrics.toml")["source"]
+    """The data sources and what counts as reported for each (catalogue/metrics.toml and the profile's [source.*])."""
+    return _sources_for(active_key()[0])
+
+
+@lru_cache(maxsize=8)
+def _sources_for(pid: str) -> dict[str, dict]:
+    return {**_load("metrics.toml")["source"], **profiles()[pid].doc.get("source", {})}
 
 
 def metric(mid: str) -> Metric:
@@ -151,23 +315,43 @@ def metric_ids(role: str | None = None) -> list[str]:
     return [m.id for m in metrics().values() if role is None or m.role == role]
 
 
-@lru_cache(maxsize=1)
+def _column(c: dict) -> Column:
+    return Column(
+        id=c["id"], zh=c["zh"], en=c["en"], type=c["type"],
+        aliases=tuple(c.get("aliases", ())), required=c.get("required", False),
+        either=c.get("either"), values=tuple(c.get("values", ())),
+        values_en=tuple(c.get("values_en", ())), unit=c.get("unit", ""), when=c.get("when", "event"),
+    )
+
+
 def datasets() -> dict[str, Dataset]:
+    """The datasets the active profile accepts: the organisation file's unit types and regions in its words,
+    the KPI file's fixed columns of its industry (its other KPI columns: kpi_columns())."""
+    return _datasets_for(active_key()[0])
+
+
+@lru_cache(maxsize=8)
+def _datasets_for(pid: str) -> dict[str, Dataset]:
+    prof = profiles()[pid]
+    offered = prof.doc["profile"].get("datasets")
     out = {}
     for d in _load("contract.toml")["dataset"]:
-        cols = tuple(
-            Column(
-                id=c["id"], zh=c["zh"], en=c["en"], type=c["type"],
-                aliases=tuple(c.get("aliases", ())), required=c.get("required", False),
-                either=c.get("either"), values=tuple(c.get("values", ())),
-                values_en=tuple(c.get("values_en", ())), unit=c.get("unit", ""), when=c.get("when", "event"),
-            )
-            for c in d["column"]
-        )
+        if offered is not None and d["id"] not in offered:
+            continue
+        cols = []
+        for c in d["column"]:
+            if c.get("profile", pid) != pid:
+                continue
+            if d["id"] == "org_units" and c["id"] in ("unit_type", "region"):
+                vals = prof.values(c["id"])
+                c = {**c, "values": [v["zh"] for v in vals], "values_en": [v["en"] for v in vals]}
+                if c["id"] == "region":
+                    c = {**c, "zh": prof.vocabulary["region_zh"], "en": prof.vocabulary["region_en"]}
+            cols.append(_column(c))
         rules = tuple(Rule(**r) for r in d.get("rule", ()))
         out[d["id"]] = Dataset(
             id=d["id"], zh=d["zh"], en=d["en"], grain=d["grain"], key=tuple(d["key"]),
-            table=d["table"], columns=cols, rules=rules, custom_metrics=d.get("custom_metrics", False),
+            table=d["table"], columns=tuple(cols), rules=rules, custom_metrics=d.get("custom_metrics", False),
         )
     return out
 
@@ -178,22 +362,34 @@ def strings() -> dict[str, dict[str, str]]:
 
 
 def t(key: str, lang: str = "zh", **kw) -> str:
-    """Translate a UI string key; `kw` fills {placeholders}."""
-    entry = strings()
-    for part in key.split("."):
-        entry = entry.get(part) if isinstance(entry, dict) else None
-        if entry is None:
-            raise KeyError(f"missing UI string '{key}' in catalogue/strings.toml")
-    if "zh" not in entry:
-        raise KeyError(f"'{key}' in catalogue/strings.toml is a group, not a string")
+    """Translate a UI string key (the active profile's words first); `kw` fills {placeholders}."""
+    entry = _profile_strings(active_key()[0]).get(key)
+    if entry is None:
+        entry = strings()
+        for part in key.split("."):
+            entry = entry.get(part) if isinstance(entry, dict) else None
+            if entry is None:
+                raise KeyError(f"missing UI string '{key}' in catalogue/strings.toml")
+        if "zh" not in entry:
+            raise KeyError(f"'{key}' in catalogue/strings.toml is a group, not a string")
     text = entry.get(lang) or entry["zh"]
     return text.format(**kw) if kw else text
 
 
-@lru_cache(maxsize=1)
+def _profile_strings(pid: str) -> dict[str, dict]:
+    """The profile's words over strings.toml: its [strings] ("page.overview.funnel" = {zh, en}) and the
+    names of its unit types and regions (unit_type.<value>, region.<value>)."""
+    prof = profiles()[pid]
+    out = dict(prof.doc.get("strings", {}))
+    for kind in ("unit_type", "region"):
+        for v in prof.values(kind):
+            out[f"{kind}.{v['zh']}"] = v
+    return out
+
+
 def default_targets() -> dict[str, dict]:
-    """The targets shipped with the product (catalogue/targets.toml): examples for the synthetic company."""
-    return _load("targets.toml").get("target", {})
+    """The targets shipped with the active profile: examples for its synthetic company."""
+    return profile().doc.get("target", {})
 
 
 _override_cache: dict = {}
@@ -220,6 +416,8 @@ def targets() -> dict[str, dict]:
     """The targets in force: the company's own (set in the app) over the shipped defaults."""
     merged = {k: dict(v) for k, v in default_targets().items()}
     for mid, tg in _override().get("targets", {}).items():
+        if mid not in metrics():  # a target for another industry's metric (one file, several warehouses)
+            continue
         if tg is None:
             merged.pop(mid, None)  # an administrator removed the target
         else:
@@ -269,9 +467,9 @@ def requirements() -> list[dict]:
     return _load("practice.toml")["required"]
 
 
-@lru_cache(maxsize=1)
 def briefing_config() -> dict:
-    return _load("briefing.toml")
+    """What the quarterly briefing reports under the active profile (its [briefing])."""
+    return profile().doc["briefing"]
 
 
 def target_status(mid: str, value, in_force: dict[str, dict] | None = None) -> str:

@@ -1,4 +1,4 @@
-"""Command line: python -m etl load|status|template|demo|refresh|migrate|docs|config|health|mappings|watch
+"""Command line: python -m etl load|status|template|demo|metric|refresh|migrate|docs|config|health|mappings|watch
 (see README "Command line")."""
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import duckdb
 
 import logsetup
 import settings
+from catalogue import env_profile, profiles
 from etl.errors import EtlError
 
 log = logging.getLogger("etl.cli")
@@ -117,7 +118,8 @@ def cmd_demo(args) -> int:
     from etl.demo import build_demo
 
     summary = build_demo(_db(args), out_dir=Path(args.out) if args.out else settings.demo_dir(),
-                         seed=args.seed, n_units=args.units, years=args.years, end_year=args.end_year)
+                         seed=args.seed, n_units=args.units, years=args.years, end_year=args.end_year,
+                         profile=args.profile or env_profile())
     print(json.dumps(summary, ensure_ascii=False, indent=2, default=str) if args.json else
           f"合成演示数据已生成并导入（synthetic demo data loaded）：{summary['warehouse']}\n"
           f"源文件 source files: {summary['out_dir']}\n真值清单 ground-truth manifest: {summary['manifest']}\n"
@@ -143,6 +145,43 @@ def cmd_refresh(args) -> int:
         finally:
             con.close()
     print("panel_month / panel_quarter 已刷新 (refreshed)")
+    return 0
+
+
+def cmd_metric(args) -> int:
+    """List, define or remove the metrics an administrator adds (etl/definitions.py)."""
+    import tomllib
+
+    from etl import definitions, warehouse
+
+    db = _db(args)
+    if not db.exists():
+        raise EtlError(f"仓库文件不存在：{db}。请先导入数据。(no warehouse)")
+    if args.action == "define":
+        if not args.target:
+            raise EtlError("请给出定义文件：python -m etl metric define 定义.toml (a TOML or JSON file)")
+        path = Path(args.target)
+        text = path.read_text(encoding="utf-8")
+        body = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        definitions.save(db, body, args.by)
+        print(f"指标 {body['metric']['id']} 已定义，面板已刷新 (defined; panels refreshed)")
+        return 0
+    if args.action == "remove":
+        definitions.remove(db, args.target or "", args.by)
+        print(f"指标 {args.target} 已删除 (removed)")
+        return 0
+    con = warehouse.connect(db, read_only=True)
+    try:
+        if args.action == "undefined":
+            rows = definitions.undefined_headers(con)
+        else:
+            import catalogue
+
+            rows = [{"id": b["metric"]["id"], "zh": b["metric"].get("zh"), "kind": b["metric"].get("kind"),
+                     "columns": [c["zh"] for c in b["columns"]]} for b in catalogue.defined_metrics()]
+    finally:
+        con.close()
+    print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
     return 0
 
 
@@ -304,8 +343,18 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--units", type=int, default=120, help="number of party branches")
     dm.add_argument("--years", type=int, default=5)
     dm.add_argument("--end-year", type=int, default=2025)
+    dm.add_argument("--profile", choices=sorted(profiles()),
+                    help="industry profile of the synthetic company: power (default, or $PBKPI_PROFILE), oilfield, plant")
     dm.add_argument("--json", action="store_true")
     dm.set_defaults(fn=cmd_demo)
+
+    mt = sub.add_parser("metric", help="the metrics an administrator defines: list, undefined (numeric KPI columns no "
+                                       "metric reads yet), define FILE (TOML/JSON: [metric] + [[columns]]), remove ID")
+    mt.add_argument("action", choices=["list", "undefined", "define", "remove"])
+    mt.add_argument("target", nargs="?", help="define: the definition file; remove: the metric id")
+    mt.add_argument("--db")
+    mt.add_argument("--by", help="who defines it (kept with the definition)")
+    mt.set_defaults(fn=cmd_metric)
 
     rf = sub.add_parser("refresh", help="rebuild panel_month / panel_quarter")
     rf.add_argument("--db")

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import pandas as pd
 
-from catalogue import Dataset, datasets
+from catalogue import Dataset, active_key, datasets
 from etl.errors import UnknownKind
 from etl.personal import is_personal_header
 from etl.readers import Sheet
@@ -32,9 +32,13 @@ def normalize_header(text: str | None) -> str:
     return s.strip("*＊:：")
 
 
-@lru_cache(maxsize=1)
 def alias_index() -> dict[str, dict[str, str]]:
-    """dataset id -> {normalised header -> column id}"""
+    """dataset id -> {normalised header -> column id}, for the active industry profile's datasets."""
+    return _alias_index(active_key()[0])
+
+
+@lru_cache(maxsize=8)
+def _alias_index(profile: str) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for ds in datasets().values():
         idx: dict[str, str] = {}

@@ -22,21 +22,20 @@ import numpy as np
 import pandas as pd
 
 from etl import warehouse
+from etl.demo_party import (DID_RAMP, OrgSpec, activities, assessments, designations, event_truth, initiatives, membership_frame,
+                            organisation, other_activities, party_side)
 from etl.demo_sources import SYNTHETIC_NOTE, write_sources
 
 BETA_THEME = -0.03      # complaints per 10k customers, per theme party day in the previous month
 BETA_PIONEER = -0.010   # SAIDI hours per customer per month, per pioneer post
 REVERSE_GAMMA = 0.6     # extra 专题学习 rate per branch after a month at twice the unit's usual SAIDI
 DID_EARLY, DID_LATE = 2.0, 1.0   # satisfaction points at full effect, early vs late designation cohorts
-DID_RAMP = 6.0          # months: effect = a_g * (1 - exp(-(e + 1) / DID_RAMP))
 
-REGIONS = ["城区", "县城", "农村"]
-REGION_P = [0.3, 0.3, 0.4]
-COUNTIES = ["江北", "清河", "东湖", "南山", "石桥"]
-TOWNS = ["城关", "城东", "城西", "城南", "城北", "河口", "新桥", "柳湾", "白沙", "青石", "龙泉", "松岭", "临江",
-         "马坊", "黄岗", "双塘", "竹林", "杨庄", "凤凰", "桃源", "梅溪", "平湖", "金沙", "长岭", "石门", "三河",
-         "高坪", "西岭", "北坡", "安乐", "永丰", "团结", "新华", "红星", "太平", "兴隆", "和平", "光明", "民主",
-         "建设", "胜利", "前进", "东风", "朝阳", "向阳", "幸福", "友谊", "丰收", "育才", "明德", "崇文", "广德"]
+POWER_ORG = OrgSpec(
+    regions=("城区", "县城", "农村"), region_p=(0.3, 0.3, 0.4), size={"城区": 90_000, "县城": 50_000, "农村": 28_000},
+    types=("供电所", "营销服务", "变电运维"), type_p=(0.86, 0.07, 0.07),
+    suffix={"供电所": "供电所", "营销服务": "营销服务中心", "变电运维": "变电运维班"}, per_branch=35_000,
+    counties=("江北", "清河", "东湖", "南山", "石桥"), outages=True)
 
 
 def _months(end_year: int, years: int) -> pd.DatetimeIndex:
@@ -49,74 +48,12 @@ def simulate(seed: int = 2024, n_units: int = 120, years: int = 5, end_year: int
     months = _months(end_year, years)
     T = len(months)
 
-    # ---- organisation: business units with 1-4 branches each, bigger units have more branches
-    bus = []
-    n_branches_total = 0
-    i = 0
-    while n_branches_total < n_units:
-        region = rng.choice(REGIONS, p=REGION_P)
-        size = {"城区": 90_000, "县城": 50_000, "农村": 28_000}[region] * rng.lognormal(0, 0.35)
-        utype = rng.choice(["供电所", "营销服务", "变电运维"], p=[0.86, 0.07, 0.07])
-        nb = int(np.clip(round(size / 35_000 + rng.normal(0, 0.4)), 1, 4))
-        nb = min(nb, n_units - n_branches_total)
-        county = COUNTIES[i % len(COUNTIES)]
-        town = TOWNS[i % len(TOWNS)] + ("" if i < len(TOWNS) else str(i // len(TOWNS) + 1))
-        suffix = {"供电所": "供电所", "营销服务": "营销服务中心", "变电运维": "变电运维班"}[utype]
-        bus.append(dict(business_unit_id=f"BU{i + 1:03d}", business_unit_name=f"{county}{town}{suffix}",
-                        unit_type=utype, region=region, customers0=int(size), n_branches=nb,
-                        county=county, has_outages=utype != "营销服务"))
-        n_branches_total += nb
-        i += 1
-    bu = pd.DataFrame(bus)
-    B = len(bu)
-
-    branches = []
-    for _, b in bu.iterrows():
-        for k in range(b.n_branches):
-            members = int(np.clip(rng.normal(22 * (1 + 0.15 * (b.region == "城区")), 6), 12, 45))
-            branches.append(dict(unit_id=f"{b.business_unit_id}-{k + 1:02d}", business_unit_id=b.business_unit_id,
-                                 unit_name=f"{b.business_unit_name}第{'一二三四'[k]}党支部", members0=members,
-                                 zeal=rng.normal(0, 1), groups=int(rng.integers(1, 4)), region=b.region,
-                                 county=b.county))
-    br = pd.DataFrame(branches)
-    N = len(br)
-    bu_idx = br.business_unit_id.map({b: j for j, b in enumerate(bu.business_unit_id)}).to_numpy()
+    bu, br, bu_idx = organisation(rng, POWER_ORG, n_units)
+    N, B = len(br), len(bu)
     urban = (br.region == "城区").to_numpy()
 
-    # ---- membership and carriers (branch x month)
-    members = np.zeros((N, T), dtype=int)
-    pioneer = np.zeros((N, T), dtype=int)
-    resp = np.zeros((N, T), dtype=int)
-    commando = np.zeros((N, T), dtype=int)
-    m0 = br.members0.to_numpy()
-    p_now = rng.integers(1, 5, N)
-    r_now = rng.integers(1, 4, N)
-    c_now = rng.integers(0, 2, N)
-    mem_now = m0.copy()
-    new_members = rng.poisson(np.outer(m0, np.ones(T)) * 0.024 / 12)
-    for t in range(T):
-        mem_now = np.maximum(8, mem_now + new_members[:, t] - rng.binomial(mem_now, 0.0015))
-        members[:, t] = mem_now
-        step = rng.random(N)
-        p_now = np.clip(p_now + (step < 0.045) - ((step > 0.96) & (p_now > 0)), 0, 10)
-        r_now = np.clip(r_now + (rng.random(N) < 0.02), 0, 10)
-        c_now = np.clip(c_now + (rng.random(N) < 0.01) - (rng.random(N) < 0.005), 0, 3)
-        pioneer[:, t], resp[:, t], commando[:, t] = p_now, r_now, c_now
-    probationary = np.minimum(members, rng.poisson(np.maximum(members * 0.03, 0.2)))
-    zeal = br.zeal.to_numpy()
-    study_hours = np.round(np.clip(rng.normal(4 + 0.6 * zeal[:, None], 1.0, (N, T)), 0.5, 12), 1)
-    proposals = rng.poisson(np.maximum(members * (1 + 0.3 * zeal[:, None]) / 12, 0.1))
-    adopted = rng.binomial(proposals, 0.4)
-
-    # ---- theme party days: mandated monthly; shortfalls and extra ones vary month to month
-    p_miss = np.clip(0.06 - 0.02 * zeal, 0.0, 0.2)[:, None] * np.ones((1, T))
-    p_extra = np.clip(np.clip(0.25 + 0.08 * zeal, 0.02, 0.6)[:, None] + rng.normal(0, 0.2, (N, T)), 0, 0.9)
-    u = rng.random((N, T))
-    theme = np.where(u < p_miss, 0, 1) + rng.binomial(2, p_extra) * (u >= p_miss)
-    theme_bu = np.zeros((B, T))
-    np.add.at(theme_bu, bu_idx, theme)
-    pioneer_bu = np.zeros((B, T))
-    np.add.at(pioneer_bu, bu_idx, pioneer)
+    pm = party_side(rng, br, bu_idx, B, T)
+    zeal, theme_bu, pioneer_bu = pm["zeal"], pm["theme_bu"], pm["pioneer_bu"]
 
     # ---- calendar effects
     mon = months.month.to_numpy()
@@ -181,9 +118,7 @@ def simulate(seed: int = 2024, n_units: int = 120, years: int = 5, end_year: int
     study_sessions = rng.poisson(lam_study)
 
     # ---- other activities; urban branches do more volunteering (part of the confounder)
-    volunteer = rng.poisson((0.25 + 0.35 * urban)[:, None] * np.ones((1, T)))
-    contest = rng.poisson(0.08, (N, T))
-    tackle = rng.poisson(0.08, (N, T))
+    other = other_activities(rng, urban, N, T)
 
     # ---- complaints: level by region and unit; theme days last month lower them
     base_c = {"城区": 0.65, "县城": 0.42, "农村": 0.28}
@@ -197,16 +132,7 @@ def simulate(seed: int = 2024, n_units: int = 120, years: int = 5, end_year: int
     complaints = rng.poisson(rate_c * customers / 10_000)
 
     # ---- demonstration sites: staggered designations, effect grows with time, larger for early cohorts
-    treat_month = np.full(B, -1)
-    designated = rng.random(B) < 0.45
-    cohorts = np.arange(12, T - 6, 3)
-    treat_month[designated] = rng.choice(cohorts, designated.sum())
-    tau = np.zeros((B, T))
-    for j in np.where(designated)[0]:
-        g = treat_month[j]
-        a = DID_EARLY if g < T / 2 else DID_LATE
-        e = np.arange(T) - g
-        tau[j] = np.where(e >= 0, a * (1 - np.exp(-(e + 1) / DID_RAMP)), 0.0)
+    designated, treat_month, tau = designations(rng, B, T, DID_EARLY, DID_LATE)
     bu_sat = rng.normal(87, 2.0, B)
     satisfaction = np.round(np.clip(bu_sat[:, None] + 0.3 * np.sin(2 * np.pi * mon / 12)[None, :]
                                     + rng.normal(0, 0.8, (B, T)) + tau, 60, 100), 1)
@@ -221,80 +147,11 @@ def simulate(seed: int = 2024, n_units: int = 120, years: int = 5, end_year: int
     violations = rng.poisson(0.25, (B, T))
     rs1_reported = np.round(np.clip(rng.normal(99.95, 0.02, (B, T)), 99.8, 100), 4)
 
-    # ---- assessments (quarterly, per branch)
-    meetings_share = 0.97 - 0.03 * np.clip(-zeal, 0, None)
-    quarters = pd.period_range(months[0], months[-1], freq="Q")
-    ass = []
-    for n in range(N):
-        for qp in quarters:
-            total = float(np.clip(rng.normal(88 + 3 * zeal[n] + 20 * (meetings_share[n] - 0.97), 2.0), 72, 99))
-            dims = np.array([0.2, 0.3, 0.2, 0.15, 0.15]) * total * rng.normal(1, 0.02, 5)
-            dims = np.round(dims / dims.sum() * total, 1)
-            grade = "好" if total >= 90 else "较好" if total >= 80 else "一般" if total >= 70 else "差"
-            ass.append((br.unit_id[n], f"{qp.year}Q{qp.quarter}", round(total, 1), *dims, grade))
-
-    # ---- activities (one row per activity): counts per branch-month and kind, then one row each
-    groups = br.groups.to_numpy()[:, None]
-    q_last = (mon % 3 == 0)[None, :]
-    counts = {
-        "支部委员会": (rng.random((N, T)) > 0.03).astype(int),
-        "党小组会": rng.binomial(np.broadcast_to(groups, (N, T)), 0.95),
-        "支部党员大会": ((rng.random((N, T)) > 0.04) & q_last).astype(int),
-        "党课": ((rng.random((N, T)) > 0.05) & q_last).astype(int),
-        "组织生活会": np.broadcast_to((mon == 1)[None, :], (N, T)).astype(int),
-        "民主评议": np.broadcast_to((mon == 1)[None, :], (N, T)).astype(int),
-        "主题党日": theme, "专题学习": study_sessions, "志愿服务": volunteer, "劳动竞赛": contest, "技术攻关": tackle,
-    }
-    parts = []
-    for kind, c in counts.items():
-        nn, tt = np.nonzero(c)
-        reps = c[nn, tt]
-        parts.append(pd.DataFrame({"_n": np.repeat(nn, reps), "_t": np.repeat(tt, reps), "activity_type": kind}))
-    act = pd.concat(parts, ignore_index=True)
-    n_a, t_a = act["_n"].to_numpy(), act["_t"].to_numpy()
-    mem_a = members[n_a, t_a]
-    expected = np.where(act.activity_type == "党小组会", np.maximum(3, mem_a // br.groups.to_numpy()[n_a]), mem_a)
-    part = np.minimum(expected, rng.binomial(expected, 0.9 + 0.02 * np.tanh(zeal[n_a])))
-    days_in = months.days_in_month.to_numpy()[t_a]
-    day = np.floor(rng.random(len(act)) * days_in).astype(int)
-    hours_map = {"党课": 2.0, "主题党日": 3.0, "支部党员大会": 2.0, "志愿服务": 4.0}
-    act["date"] = months.to_numpy()[t_a] + day.astype("timedelta64[D]")
-    act = act.assign(unit_id=br.unit_id.to_numpy()[n_a], unit_name=br.unit_name.to_numpy()[n_a], participants=part,
-                     expected=expected, hours=act.activity_type.map(hours_map).fillna(1.5))
-    act["topic"] = [_topic(k, rng) for k in act.activity_type]
-    act["business_link"] = [_link(k, rng) for k in act.activity_type]
-    act = act.sort_values(["date", "unit_id"], kind="stable").reset_index(drop=True)
-    act.insert(0, "activity_id", [f"HD{i + 1:07d}" for i in range(len(act))])
-    act = act[["activity_id", "unit_id", "unit_name", "date", "activity_type", "participants", "expected", "hours",
-               "topic", "business_link"]]
-
-    # ---- initiatives
-    inits = []
-    iid = 0
-    for n in range(N):
-        for y in range(months[0].year, months[-1].year + 1):
-            if rng.random() < 0.6:
-                iid += 1
-                inits.append((f"XM{iid:05d}", br.unit_id[n], "书记项目", _project_title(rng), "公司级",
-                              pd.Timestamp(f"{y}-{int(rng.integers(2, 4)):02d}-{int(rng.integers(1, 28)):02d}"),
-                              pd.Timestamp(f"{y}-12-20"), rng.choice(["万户投诉率", "供电可靠率", "客户满意度", "线损率"])))
-    demo_sites = []
-    for j in np.where(designated)[0]:
-        n0 = int(np.where(bu_idx == j)[0][0])
-        iid += 1
-        start = months[treat_month[j]] + pd.Timedelta(days=int(rng.integers(0, 10)))
-        inits.append((f"XM{iid:05d}", br.unit_id[n0], "党建示范点", f"{bu.business_unit_name[j]}党建示范点",
-                      rng.choice(["地市级", "省级"]), start, pd.NaT, "客户满意度"))
-        demo_sites.append(dict(business_unit_id=bu.business_unit_id[j], first_month=str(months[treat_month[j]].date()),
-                               cohort="early" if treat_month[j] < T / 2 else "late"))
-
-    # ---- ground truth for the event study: ATT by event time over the designated units
-    att_e = {}
-    for e in range(0, 25):
-        vals = [tau[j, treat_month[j] + e] for j in np.where(designated)[0] if treat_month[j] + e < T]
-        if vals:
-            att_e[e] = float(np.mean(vals))
-    post = [tau[j, t] for j in np.where(designated)[0] for t in range(treat_month[j], T)]
+    ass = assessments(rng, br, zeal, months)
+    act = activities(rng, br, months, pm, study_sessions, other, TOPICS, LINKS)
+    inits, demo_sites = initiatives(rng, br, bu, bu_idx, months, designated, treat_month, PROJECTS,
+                                    ["万户投诉率", "供电可靠率", "客户满意度", "线损率"], "客户满意度")
+    att_e, att_overall = event_truth(tau, designated, treat_month, T)
 
     manifest = {
         "synthetic": True,
@@ -309,7 +166,7 @@ def simulate(seed: int = 2024, n_units: int = 120, years: int = 5, end_year: int
              "true_effect": BETA_PIONEER, "unit": "hours per customer per pioneer post", "clamped_share": clamped_saidi},
             {"name": "demo_site_raises_satisfaction", "x": "demo_site", "y": "satisfaction", "kind": "staggered_did",
              "effect_formula": f"a_g * (1 - exp(-(e+1)/{DID_RAMP})), a_g = {DID_EARLY} (early cohorts) or {DID_LATE} (late)",
-             "att_by_event_month": att_e, "att_overall": float(np.mean(post)), "designations": demo_sites},
+             "att_by_event_month": att_e, "att_overall": att_overall, "designations": demo_sites},
         ],
         # relations that follow from the planted ones through how the metrics are built, not planted themselves:
         # a within-unit association here is expected, and is no false positive
@@ -343,26 +200,13 @@ def simulate(seed: int = 2024, n_units: int = 120, years: int = 5, end_year: int
     frames = dict(
         bu=bu, branches=br,
         activities=act,
-        membership=_membership_frame(br, months, members, probationary, new_members, pioneer, resp, commando,
-                                     study_hours, proposals, adopted),
-        initiatives=pd.DataFrame(inits, columns=["initiative_id", "unit_id", "kind", "title", "level", "start", "end", "target_kpi"]),
-        assessments=pd.DataFrame(ass, columns=["unit_id", "period", "total", "ideology", "organization", "institution",
-                                               "innovation", "talent", "grade"]),
+        membership=membership_frame(br, months, pm),
+        initiatives=inits,
+        assessments=ass,
         outages=out_df,
         kpi=_kpi_frame(bu, months, customers, complaints, sales, bill, satisfaction, line_loss, violations, rs1_reported),
     )
     return {"frames": frames, "manifest": manifest}
-
-
-def _membership_frame(br, months, members, probationary, new_members, pioneer, resp, commando, study_hours, proposals, adopted):
-    N, T = members.shape
-    return pd.DataFrame({
-        "unit_id": np.repeat(br.unit_id.to_numpy(), T),
-        "month": np.tile(months.strftime("%Y-%m"), N),
-        "members": members.ravel(), "probationary": probationary.ravel(), "new_members": new_members.ravel(),
-        "pioneer_posts": pioneer.ravel(), "responsibility_areas": resp.ravel(), "commando_teams": commando.ravel(),
-        "study_hours": study_hours.ravel(), "proposals": proposals.ravel(), "proposals_adopted": adopted.ravel(),
-    })
 
 
 def _kpi_frame(bu, months, customers, complaints, sales, bill, satisfaction, line_loss, violations, rs1):
@@ -384,31 +228,22 @@ TOPICS = {
     "党课": ["书记讲党课", "党史专题党课", "安全责任党课"],
     "志愿服务": ["共产党员服务队进社区", "孤寡老人用电检查", "学校用电安全宣传"],
 }
-
-
-def _topic(kind: str, rng) -> str:
-    return str(rng.choice(TOPICS.get(kind, [f"{kind}"])))
-
-
-def _link(kind: str, rng) -> str:
-    if kind == "主题党日":
-        return str(rng.choice(["优服务降投诉", "保供电", "安全生产"]))
-    if kind == "专题学习":
-        return "安全生产"
-    return ""
-
-
-def _project_title(rng) -> str:
-    return str(rng.choice(["“零投诉”台区创建", "配网故障抢修提速", "低压台区线损治理", "网格化客户经理服务",
-                           "带电作业技能攻关", "电费回收“双清零”"]))
+LINKS = {"主题党日": ["优服务降投诉", "保供电", "安全生产"], "专题学习": "安全生产"}
+PROJECTS = ["“零投诉”台区创建", "配网故障抢修提速", "低压台区线损治理", "网格化客户经理服务", "带电作业技能攻关",
+            "电费回收“双清零”"]
 
 
 def build_demo(db_path: Path, out_dir: Path, seed: int = 2024, n_units: int = 120, years: int = 5,
-               end_year: int = 2025) -> dict:
-    """Simulate, write the source files and load them with the real loader into a fresh warehouse."""
+               end_year: int = 2025, profile: str = "power") -> dict:
+    """Simulate a company of the industry `profile` (power, oilfield, plant), write the source files and
+    load them with the real loader into a fresh warehouse of that profile."""
+    from catalogue import check_profile
+    from etl.demo_industry import simulate_industry
     from etl.load import load_files
 
-    sim = simulate(seed=seed, n_units=n_units, years=years, end_year=end_year)
+    check_profile(profile)
+    sim = (simulate(seed=seed, n_units=n_units, years=years, end_year=end_year) if profile == "power" else
+           simulate_industry(profile, seed=seed, n_units=n_units, years=years, end_year=end_year))
     paths = write_sources(sim, Path(out_dir), seed=seed)
     manifest_path = Path(out_dir) / "manifest.json"
     manifest_path.write_text(json.dumps(sim["manifest"], ensure_ascii=False, indent=2), encoding="utf-8")
@@ -418,6 +253,11 @@ def build_demo(db_path: Path, out_dir: Path, seed: int = 2024, n_units: int = 12
     tmp = db_path.with_name(db_path.name + ".demo-build")
     for stale in (tmp, Path(str(tmp) + ".wal")):
         stale.unlink(missing_ok=True)
+    con = warehouse.connect(tmp)  # created with its profile first: the loads then speak its catalogue
+    try:
+        warehouse.init_schema(con, profile=profile)
+    finally:
+        con.close()
     results = load_files(paths, tmp)
     errors = [r for r in results if r.error]
     if errors:
@@ -437,4 +277,4 @@ def build_demo(db_path: Path, out_dir: Path, seed: int = 2024, n_units: int = 12
     publish.lock_path(tmp).unlink(missing_ok=True)
     return {"warehouse": str(db_path), "out_dir": str(out_dir), "manifest": str(manifest_path),
             "files": [str(p) for p in paths], "rows_loaded": sum(r.rows_loaded for r in results),
-            "rows_rejected": sum(r.rows_rejected for r in results), "synthetic": True}
+            "rows_rejected": sum(r.rows_rejected for r in results), "synthetic": True, "profile": profile}

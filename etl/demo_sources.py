@@ -10,6 +10,15 @@ import numpy as np
 import pandas as pd
 
 SYNTHETIC_NOTE = "合成演示数据，非真实单位 (synthetic demo data)"
+# the organisation file's top and middle levels, per industry profile
+ORG_WORDS = {
+    "power": {"company": "某省电力公司", "top": "演示供电公司党委", "top_region": "城区", "middle": "{}县供电公司党委",
+              "middle_region": "县城"},
+    "oilfield": {"company": "某油田采油厂", "top": "演示采油厂党委", "top_region": "老区", "middle": "{}采油管理区党委",
+                 "middle_region": "老区"},
+    "plant": {"company": "某有色金属材料厂", "top": "演示材料厂党委", "top_region": "主厂区", "middle": "{}党委",
+              "middle_region": "分厂"},
+}
 
 
 def _write_csv(path: Path, df: pd.DataFrame, encoding: str, title: str | None = None) -> None:
@@ -70,13 +79,14 @@ def write_sources(sim: dict, out_dir: Path, seed: int = 2024) -> list[Path]:
         if old.is_file():
             old.unlink()
     paths = []
-    title = f"某省电力公司（{SYNTHETIC_NOTE}）"
+    words = ORG_WORDS[sim.get("profile", "power")]
+    title = f"{words['company']}（{SYNTHETIC_NOTE}）"
 
     # organisation units: Excel with a merged title row and a note row
     br, bu = f["branches"], f["bu"]
-    org = [("P000", "演示供电公司党委", None, "党委", None, None, "机关", "城区", "2000-01-01")]
+    org = [("P000", words["top"], None, "党委", None, None, "机关", words["top_region"], "2000-01-01")]
     for c in sorted(bu.county.unique()):
-        org.append((f"P{c}", f"{c}县供电公司党委", "P000", "党委", None, None, "机关", "县城", "2002-06-01"))
+        org.append((f"P{c}", words["middle"].format(c), "P000", "党委", None, None, "机关", words["middle_region"], "2002-06-01"))
     for _, b in br.iterrows():
         bb = bu.set_index("business_unit_id").loc[b.business_unit_id]
         org.append((b.unit_id, b.unit_name, f"P{b.county}", "党支部", b.business_unit_id, bb.business_unit_name,
@@ -142,8 +152,20 @@ def write_sources(sim: dict, out_dir: Path, seed: int = 2024) -> list[Path]:
     _write_xlsx(p, {"季度考核": ass_out}, f"党建考核结果 — {title}")
     paths.append(p)
 
-    # outages: GBK CSV per year from the production MIS, business units by name, one bad row per year
-    out = f["outages"].copy()
+    if f.get("outages") is not None:
+        paths += _outage_files(f["outages"], bu, out_dir)
+    paths.append(_kpi_file(sim, out_dir, title, rng))
+
+    (out_dir / "README.txt").write_text(
+        "本目录文件均为 PB-KPI Lens 生成的合成演示数据（synthetic demo data），不代表任何真实单位或个人。\n"
+        "manifest.json 记录了数据中预设的真实关系（ground truth），供统计方法校验。\n", encoding="utf-8")
+    return paths
+
+
+def _outage_files(outages: pd.DataFrame, bu: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Outages: GBK CSV per year from the production MIS, business units by name, one bad row per year."""
+    paths = []
+    out = outages.copy()
     out["year"] = out.start.dt.year
     bu_names = bu.set_index("business_unit_id").business_unit_name
     for year, df in out.groupby("year"):
@@ -156,9 +178,15 @@ def write_sources(sim: dict, out_dir: Path, seed: int = 2024) -> list[Path]:
         p = out_dir / f"停电事件_{year}.csv"
         _write_csv(p, o, "gbk")
         paths.append(p)
+    return paths
 
-    # operating KPIs: Excel, percent signs, thousands separators, a custom metric column
-    kpi = f["kpi"]
+
+def _kpi_file(sim: dict, out_dir: Path, title: str, rng) -> Path:
+    """Operating KPIs: Excel, percent signs, thousands separators, a column the catalogue does not know
+    (kept as a custom metric), and two bad rows (an unknown unit, month 13)."""
+    kpi = sim["frames"]["kpi"]
+    if sim.get("profile", "power") != "power":
+        return _industry_kpi_file(sim, out_dir, title)
     k_out = pd.DataFrame({
         "业务单元编码": kpi.business_unit_id, "月份": kpi.month, "用户数": kpi.customers.map(lambda v: f"{v:,}"),
         "投诉件数": kpi.complaints, "售电量（MWh）": kpi.sales_mwh, "电费回收率（%）": kpi.bill_recovery.map(lambda v: f"{v:.2f}%"),
@@ -171,12 +199,33 @@ def write_sources(sim: dict, out_dir: Path, seed: int = 2024) -> list[Path]:
     sheets = ({"月报": k_out} if len(k_out) < 1_000_000 else
               {f"{y}年": part for y, part in k_out.groupby(k_out["月份"].str[:4])})
     _write_xlsx(p, sheets, f"经营指标月报 — {title}")
-    paths.append(p)
+    return p
 
-    (out_dir / "README.txt").write_text(
-        "本目录文件均为 PB-KPI Lens 生成的合成演示数据（synthetic demo data），不代表任何真实单位或个人。\n"
-        "manifest.json 记录了数据中预设的真实关系（ground truth），供统计方法校验。\n", encoding="utf-8")
-    return paths
+
+def _industry_kpi_file(sim: dict, out_dir: Path, title: str) -> Path:
+    """The KPI file of another industry: the profile's columns under their Chinese headers and units."""
+    import catalogue
+
+    kpi = sim["frames"]["kpi"]
+    cols = {c["id"]: c for c in catalogue.profiles()[sim["profile"]].doc["column"]}
+    out = {"业务单元编码": kpi.business_unit_id, "月份": kpi.month}
+    for cid, c in cols.items():
+        header = f"{c['zh']}（{c['unit']}）" if c.get("unit") and c["unit"] not in c["zh"] else c["zh"]
+        values = kpi[cid]
+        out[header] = values.map(lambda v: f"{v:.2f}%") if c["type"] == "percent" else (
+            values.map(lambda v: f"{int(v):,}") if c["type"] == "count" else values)
+    extra = [c for c in kpi.columns if c not in cols and c not in ("business_unit_id", "business_unit_name", "month")]
+    for c in extra:
+        out[c] = kpi[c]
+    k_out = pd.DataFrame(out)
+    bad = [["BU999", "2024-01"] + ["1"] * (len(k_out.columns) - 2),
+           [kpi.business_unit_id.iloc[0], "2024-13"] + ["1"] * (len(k_out.columns) - 2)]
+    k_out = pd.concat([k_out, pd.DataFrame(bad, columns=k_out.columns)], ignore_index=True)
+    p = out_dir / "经营指标月报.xlsx"
+    sheets = ({"月报": k_out} if len(k_out) < 1_000_000 else
+              {f"{y}年": part for y, part in k_out.groupby(k_out["月份"].str[:4])})
+    _write_xlsx(p, sheets, f"经营指标月报 — {title}")
+    return p
 
 
 def _bad_activity_rows(out: pd.DataFrame, year: int, gbk: bool) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 `python -m etl docs` prints them; a test checks the README holds exactly this text."""
 from __future__ import annotations
 
-from catalogue import datasets, metrics, sources
+from catalogue import datasets, kpi_columns, metrics, profile, profiles, sources, using
 
 TYPE_WORDS = {
     "code": "code", "text": "text", "unit_ref": "branch code or name", "bu_ref": "business-unit code or name",
@@ -13,6 +13,12 @@ TYPE_WORDS = {
 
 
 def contract_markdown() -> str:
+    """The contract as the power profile has it (the other profiles' differences: profiles_markdown)."""
+    with using("power"):
+        return _contract_markdown()
+
+
+def _contract_markdown() -> str:
     out = []
     for ds in datasets().values():
         out.append(f"#### `{ds.id}` {ds.zh} — {ds.en}\n")
@@ -29,17 +35,67 @@ def contract_markdown() -> str:
     return "\n".join(out).strip() + "\n"
 
 
-def metrics_markdown() -> str:
-    out = ["| id | 中文名 | English | unit | role | better | company roll-up | definition |",
-           "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for m in metrics().values():
+METRIC_HEADER = ["| id | 中文名 | English | unit | role | better | company roll-up | definition |",
+                 "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+
+def _metric_rows(ms) -> list[str]:
+    out = []
+    for m in ms:
         better = {"higher": "higher", "lower": "lower"}.get(m.direction, "—")
         out.append(f"| `{m.id}` | {m.zh} | {m.en} | {m.unit_zh} | {m.role} | {better} | {m.rollup} | {m.aggregation} |")
-    return "\n".join(out) + "\n"
+    return out
+
+
+def metrics_markdown() -> str:
+    """The party-building metrics every profile shares (catalogue/metrics.toml)."""
+    from catalogue import _load
+
+    shared = {m["id"] for m in _load("metrics.toml")["metric"]}
+    with using("power"):
+        return "\n".join(METRIC_HEADER + _metric_rows(m for m in metrics().values() if m.id in shared)) + "\n"
+
+
+def profiles_markdown() -> str:
+    """Per industry profile: its words, the KPI file's columns, its KPIs, what the pages and briefing open on."""
+    from catalogue import _load
+
+    shared = {m["id"] for m in _load("metrics.toml")["metric"]}
+    out = []
+    for pid in profiles():
+        with using(pid):
+            prof = profile()
+            voc = prof.vocabulary
+            out.append(f"#### `{pid}` {prof.zh} — {prof.en}\n")
+            out.append(f"A business unit is a {voc['unit_zh']} ({voc['unit_en']}). "
+                       f"业务类型: {'、'.join(v['zh'] for v in voc['unit_types'])}. "
+                       f"{voc['region_zh']} ({voc['region_en']}): {'、'.join(v['zh'] for v in voc['regions'])}. "
+                       f"Datasets: {', '.join(f'`{d}`' for d in datasets())}.\n")
+            fixed = [c for c in datasets()["kpi_monthly"].columns if c.id not in ("business_unit_id", "business_unit_name", "month")]
+            cols = [(c, "column of `fct_kpi_monthly`") for c in fixed] + [(c, "kept by header in `fct_kpi_custom`") for c in kpi_columns()]
+            out.append("KPI file (`kpi_monthly`) columns beyond unit and month:\n")
+            out.append("| column | 中文表头 | other accepted headers | type | unit | stored |")
+            out.append("| --- | --- | --- | --- | --- | --- |")
+            for c, where in cols:
+                out.append(f"| `{c.id}` | {c.zh} | {'、'.join(c.aliases)} | {TYPE_WORDS[c.type]} | {c.unit} | {where} |")
+            out.append("\nBusiness metrics:\n")
+            out += METRIC_HEADER + _metric_rows(m for m in metrics().values() if m.id not in shared)
+            d = prof.defaults
+            out.append(f"\nPages open on `{d['kpi']}` (event study: `{d['event_kpi']}`); overview cards "
+                       f"{', '.join(f'`{c}`' for c in d['cards'])}; unit size `{d['size']}`; funnel "
+                       f"`{d['funnel']['rate']}` = {d['funnel']['per']:g} × `{d['funnel']['count']}` / `{d['funnel']['exposure']}`. "
+                       f"Briefing findings: " + "; ".join(f"`{f['x']}` → `{f['y']}` (lag {f['lag']})"
+                                                         for f in prof.doc["briefing"]["findings"]) + ".\n")
+    return "\n".join(out).strip() + "\n"
 
 
 def reported_markdown() -> str:
     """What counts as reported, per source, with the metrics that need it (missing is never zero)."""
+    with using("power"):
+        return _reported_markdown()
+
+
+def _reported_markdown() -> str:
     out = ["| source | metrics | a business unit-month is reported when … | otherwise |", "| --- | --- | --- | --- |"]
     for sid, src in sources().items():
         ids = [m.id for m in metrics().values() if sid in m.reported_by]
@@ -70,7 +126,8 @@ def settings_markdown() -> str:
 
 
 def generated_sections() -> dict[str, str]:
-    return {"CONTRACT": contract_markdown(), "METRICS": metrics_markdown(), "REPORTED": reported_markdown(),
+    return {"CONTRACT": contract_markdown(), "METRICS": metrics_markdown(), "PROFILES": profiles_markdown(),
+            "REPORTED": reported_markdown(),
             "SETTINGS": settings_markdown()}
 
 

@@ -257,6 +257,25 @@ def _cross_sheet_duplicates(con, ds, sheet: str) -> None:
                 [ds.id, sheet])
 
 
+# the values a KPI column of the catalogue can take, by its contract type (an unknown column: any number)
+RANGE_SQL = {"count": "{v} >= 0 AND {v} = round({v})", "number": "{v} >= 0", "percent": "{v} BETWEEN 0 AND 100",
+             "score": "{v} BETWEEN 0 AND 100"}
+RANGE_WORDS = {"count": "非负整数", "number": "非负数", "percent": "0–100 的百分数", "score": "0–100 的分数"}
+
+
+def _known_column(header: str):
+    """The industry profile's KPI column (kept by header) this header names, or None (an administrator's
+    columns take any number: a profit may be negative)."""
+    from catalogue import profile_columns
+
+    h = contract.normalize_header(header)
+    return next((c for c in profile_columns() if h in {contract.normalize_header(n) for n in (c.id, c.zh, c.en, *c.aliases)}), None)
+
+
+def _custom_range(kind: str) -> str:
+    return RANGE_SQL.get(kind, "TRUE")
+
+
 def _load_custom(con, load_id: int, sheet: str, m: contract.Match, res: FileResult) -> None:
     for header in m.extra.values():
         col = f"custom::{header}"
@@ -270,14 +289,24 @@ def _load_custom(con, load_id: int, sheet: str, m: contract.Match, res: FileResu
         if filled == 0 or numeric < CUSTOM_NUMERIC_SHARE * filled:
             res.notes.append(f"工作表「{sheet}」的列「{header}」不是数值，未作为自定义指标导入。")
             continue
+        known = _known_column(header)
+        ok = _custom_range(known.type) if known else "TRUE"
+        bad = con.execute(
+            f"""SELECT count(*), min(r._row) FROM staged AS s JOIN raw_in AS r USING (_row)
+                WHERE s.reject_reason IS NULL AND pb_num(r.{q(col)}) IS NOT NULL AND NOT ({ok.format(v=f"pb_num(r.{q(col)})")})"""
+        ).fetchall()[0]
+        if bad[0]:  # the catalogue knows this column: a value it cannot take is left out, and said so
+            res.notes.append(f"工作表「{sheet}」的列「{header}」有 {bad[0]} 个值不是{RANGE_WORDS[known.type]}（第一个在第 {bad[1]} 行），"
+                             f"这些值未导入，请更正后重新导入。")
         con.execute(
             f"""INSERT OR REPLACE INTO fct_kpi_custom
                 SELECT s.resolved_ref, s.month, ?, pb_num(r.{q(col)}), ?
                 FROM staged AS s JOIN raw_in AS r USING (_row)
-                WHERE s.reject_reason IS NULL AND pb_num(r.{q(col)}) IS NOT NULL""",
+                WHERE s.reject_reason IS NULL AND pb_num(r.{q(col)}) IS NOT NULL
+                  AND ({ok.format(v=f"pb_num(r.{q(col)})")})""",
             [header, load_id],
         )
-        res.notes.append(f"自定义指标「{header}」已导入。")
+        res.notes.append(f"{'指标列' if known else '自定义指标'}「{header}」已导入。")
 
 
 def load_prepared(con: duckdb.DuckDBPyConnection, prep: _Prepared, scope: frozenset[str] | None = None) -> FileResult:

@@ -15,7 +15,7 @@ from etl.errors import SchemaTooNew
 from etl.personal import is_personal_header
 from etl.validate import q
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 log = logging.getLogger(__name__)
 
 
@@ -49,6 +49,8 @@ def migrate(con: duckdb.DuckDBPyConnection, from_version: int | None) -> None:
     if from_version is not None and from_version < 3:  # a load's size, duration and mapping profile
         for col, kind in (("file_bytes", "BIGINT"), ("seconds", "DOUBLE"), ("mapping", "VARCHAR")):
             con.execute(f"ALTER TABLE etl_loads ADD COLUMN IF NOT EXISTS {col} {kind}")
+    if from_version is not None and from_version < 4:  # industry profiles: everything before them was power supply
+        con.execute("INSERT OR IGNORE INTO meta VALUES ('profile', 'power')")
     con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
 
 

@@ -8,7 +8,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from catalogue import datasets
+from catalogue import datasets, kpi_columns
 
 TYPE_HELP = {
     "zh": {"code": "编码", "text": "文字", "unit_ref": "组织编码或名称（二选一）", "bu_ref": "业务单元编码或名称（二选一）",
@@ -29,14 +29,16 @@ def write_templates(out_dir: Path, lang: str = "zh") -> list[Path]:
         wb = Workbook()
         ws = wb.active
         ws.title = ds.name(lang)[:31]
+        # the KPI file also carries the industry profile's (and the administrator's) columns kept by header
+        columns = list(ds.columns) + (list(kpi_columns()) if ds.custom_metrics else [])
         header = []
-        for c in ds.columns:
+        for c in columns:
             name = c.name(lang) if lang == "zh" else c.id
             if c.unit and c.unit not in name:
                 name = f"{name}（{c.unit}）" if lang == "zh" else f"{name} ({c.unit})"
             header.append(name)
         ws.append(header)
-        for i, c in enumerate(ds.columns, start=1):
+        for i, c in enumerate(columns, start=1):
             cell = ws.cell(1, i)
             cell.font = Font(bold=True, color="FFFFFF")
             cell.fill = PatternFill("solid", fgColor="C8102E" if c.required else "6B7280")
@@ -54,7 +56,7 @@ def write_templates(out_dir: Path, lang: str = "zh") -> list[Path]:
         info.append([])
         info.append(["列" if lang == "zh" else "column", "必填" if lang == "zh" else "required",
                      "格式" if lang == "zh" else "format", "可选值" if lang == "zh" else "allowed values"])
-        for c in ds.columns:
+        for c in columns:
             info.append([c.name(lang), ("是" if lang == "zh" else "yes") if c.required else "",
                          TYPE_HELP[lang][c.type], "、".join(c.values if lang == "zh" else c.values_en)])
         info.append([])

@@ -73,6 +73,24 @@ TOUCHED_TABLE = ("CREATE TEMP TABLE IF NOT EXISTS panel_touched "
                  "(dataset VARCHAR, lo DATE, hi DATE, every_month BOOLEAN)")
 
 
+def select_list(dataset_id: str) -> str:
+    """SELECTS[dataset_id], with the KPI file's fixed columns that the active industry profile does not
+    have (catalogue/contract.toml `profile`) as NULLs: they are not in the staged rows."""
+    sql = SELECTS[dataset_id]
+    if dataset_id != "kpi_monthly":
+        return sql
+    from catalogue import datasets
+
+    have = {c.id for c in datasets()["kpi_monthly"].columns}
+    kinds = {"customers": "INTEGER", "complaints": "INTEGER", "safety_violations": "INTEGER"}
+    cols = ["customers", "complaints", "sales_mwh", "bill_recovery", "satisfaction", "line_loss", "safety_violations", "rs1"]
+    if all(c in have for c in cols):
+        return sql
+    return "resolved_ref AS business_unit_id, month, " + ", ".join(
+        (f"CAST({c} AS {kinds[c]}) AS {c}" if c in kinds else c) if c in have else f"CAST(NULL AS {kinds.get(c, 'DOUBLE')}) AS {c}"
+        for c in cols)
+
+
 def touched_sql(dataset_id: str, table: str) -> str:
     """Record which panel months the upsert about to run changes: those of the arriving rows and, where the
     natural key does not fix the month (an activity, outage or initiative id), of the rows they replace.
@@ -118,7 +136,7 @@ def upsert_sql(dataset_id: str, table: str, load_id: int) -> list[str]:
     same = " AND ".join(f"{k.format(t='t')} = {k.format(t='n')}" for k in TABLE_KEYS[dataset_id])
     return [
         # a view, not a copy: at group scale a third copy of a big file's rows would not fit in memory
-        f"CREATE OR REPLACE TEMP VIEW incoming AS SELECT {SELECTS[dataset_id]}, {int(load_id)} AS load_id "
+        f"CREATE OR REPLACE TEMP VIEW incoming AS SELECT {select_list(dataset_id)}, {int(load_id)} AS load_id "
         f"FROM staged WHERE reject_reason IS NULL",
         TOUCHED_TABLE,
         touched_sql(dataset_id, table),

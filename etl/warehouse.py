@@ -13,8 +13,9 @@ from pathlib import Path
 
 import duckdb
 
+import catalogue
 import settings
-from catalogue import metrics
+from catalogue import kpi_columns, metrics
 from etl import personal
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -36,16 +37,42 @@ def connect(path: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPy
     con = duckdb.connect(str(path), read_only=read_only, config=config)
     con.execute(sql_file("macros.sql"))
     con.execute(personal.macros_sql())
+    activate_catalogue(con)
     return con
 
 
-def init_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create what is missing and migrate an older warehouse (etl/migrations.py); refuse a newer one."""
+def catalogue_of(con) -> tuple[str | None, list[dict]]:
+    """The industry profile a warehouse records and the metrics defined in it; (None, []) for a new file
+    (its profile is PBKPI_PROFILE's until init_schema records it)."""
+    try:
+        profile = get_meta(con, "profile")
+    except duckdb.CatalogException:
+        return None, []
+    try:
+        bodies = [json.loads(b) for (b,) in con.execute("SELECT body FROM catalogue_metric ORDER BY saved_at, id").fetchall()]
+    except duckdb.CatalogException:  # a warehouse from before defined metrics
+        bodies = []
+    return profile or ("power" if _table_exists(con, "etl_loads") else None), bodies
+
+
+def activate_catalogue(con) -> None:
+    """Make this warehouse's catalogue (profile + defined metrics) the process's (catalogue.activate)."""
+    catalogue.activate(*catalogue_of(con))
+
+
+def init_schema(con: duckdb.DuckDBPyConnection, profile: str | None = None) -> None:
+    """Create what is missing and migrate an older warehouse (etl/migrations.py); refuse a newer one. A new
+    warehouse records the industry profile it is created with (PBKPI_PROFILE or `etl demo --profile`)."""
     from etl import migrations
 
     version = migrations.check_writable(con)
     con.execute(sql_file("schema.sql"))
     migrations.migrate(con, version)
+    if get_meta(con, "profile") is None:
+        set_meta(con, "profile", profile or catalogue.active_key()[0])
+    elif profile and get_meta(con, "profile") != profile:
+        raise ValueError(f"仓库的行业配置是「{get_meta(con, 'profile')}」，不能改为「{profile}」。(a warehouse keeps its profile)")
+    activate_catalogue(con)
     con.execute(sql_file("views.sql"))
     if not _table_exists(con, "panel_month"):
         refresh_panels(con)
@@ -57,8 +84,41 @@ def _table_exists(con, name: str, kind: str = "BASE TABLE") -> bool:
     ).fetchall()[0][0])
 
 
-def panel_sql(base: str = "panel_month_base") -> tuple[str, str]:
-    """The SELECTs of panel_month and panel_quarter over a base table (panel_month_base's columns)."""
+def custom_headers(con) -> dict[str, list[str]]:
+    """For each KPI file column kept by header (catalogue.kpi_columns), the headers loaded under it: any
+    header that normalises (etl/contract.py) to its id, Chinese or English name or an alias — so a column
+    loaded before its definition existed is read once it is defined."""
+    from etl.contract import normalize_header
+
+    cols = kpi_columns()
+    if not cols:
+        return {}
+    raw = [r for (r,) in con.execute("SELECT DISTINCT metric FROM fct_kpi_custom ORDER BY 1").fetchall()]
+    out = {}
+    for c in cols:
+        names = {normalize_header(n) for n in (c.id, c.zh, c.en, *c.aliases)}
+        out[c.id] = [r for r in raw if normalize_header(r) in names]
+    return out
+
+
+def _with_custom(base: str, custom: dict[str, list[str]]) -> str:
+    """The base table with one column per KPI file column kept by header (their months' values)."""
+    if not custom:
+        return base
+    from etl.validate import lit
+
+    pivot = ", ".join(
+        (f"max(value) FILTER (WHERE metric IN ({', '.join(lit(n) for n in names)}))" if names else "CAST(NULL AS DOUBLE)")
+        + f" AS {cid}" for cid, names in custom.items())
+    return (f"(SELECT b0.*, cu.* EXCLUDE (business_unit_id, month) FROM {base} AS b0 LEFT JOIN "
+            f"(SELECT business_unit_id, month, {pivot} FROM fct_kpi_custom GROUP BY ALL) AS cu "
+            f"USING (business_unit_id, month))")
+
+
+def panel_sql(base: str = "panel_month_base", custom: dict[str, list[str]] | None = None) -> tuple[str, str]:
+    """The SELECTs of panel_month and panel_quarter over a base table (panel_month_base's columns), with
+    the KPI file columns kept by header joined in (`custom`: custom_headers)."""
+    base = _with_custom(base, custom or {})
     ms = metrics().values()
     month_cols = ",\n  ".join(f"{m.month} AS {m.id}" for m in ms)
     quarter_cols = ",\n  ".join(f"{m.quarter} AS {m.id}" for m in ms)
@@ -101,9 +161,10 @@ FROM data, act"""
 WHOLE_PANEL_SHARE = 0.5  # a window over more than this share of the months: refresh whole (same cost)
 
 
-def definition() -> str:
-    """Changes with the SQL of the aggregates and panels and with the metric catalogue."""
-    month, quarter = panel_sql("b")
+def definition(con) -> str:
+    """Changes with the SQL of the aggregates and panels, with the metric catalogue and with the headers
+    the KPI file columns kept by header are read from."""
+    month, quarter = panel_sql("b", custom_headers(con))
     return hashlib.sha256((sql_file("views.sql") + month + quarter).encode()).hexdigest()[:16]
 
 
@@ -150,7 +211,7 @@ def _span_change(con) -> tuple[str | None, str | None] | None:
 def panel_state(con) -> dict:
     row = con.execute(STATE_SQL).fetchall()[0]
     return {"data_lo": row[0], "data_hi": row[1], "act_lo": row[2], "act_hi": row[3], "act_units": row[4],
-            "outage_units": row[5], "exclude_major_events": row[6], "definition": definition()}
+            "outage_units": row[5], "exclude_major_events": row[6], "definition": definition(con)}
 
 
 def _touched(con) -> tuple[bool, str | None, str | None]:
@@ -216,13 +277,13 @@ def refresh_panels(con: duckdb.DuckDBPyConnection, incremental: bool = False, fr
     changed). Returns what was done: "whole", "none" or "YYYY-MM-DD..YYYY-MM-DD". Either way the panels
     equal a rebuild from the fact tables (property-tested)."""
     old = json.loads(get_meta(con, "panel_state") or "null") if _table_exists(con, "panel_month") else None
-    refresh_aggregates(con, whole=from_facts or old is None or old.get("definition") != definition())
+    refresh_aggregates(con, whole=from_facts or old is None or old.get("definition") != definition(con))
     new = panel_state(con)
     window = refresh_window(con, old, new) if incremental else None
     # both panels read the base sums (an aggregation over the fact rows): evaluate them once
     if window is None:
         con.execute("CREATE OR REPLACE TEMP TABLE panel_base_once AS SELECT * FROM panel_month_base")
-        month, quarter = panel_sql("panel_base_once")
+        month, quarter = panel_sql("panel_base_once", custom_headers(con))
         con.execute("CREATE OR REPLACE TABLE panel_month AS " + month)
         con.execute("CREATE OR REPLACE TABLE panel_quarter AS " + quarter)
         done = "whole"
@@ -232,7 +293,7 @@ def refresh_panels(con: duckdb.DuckDBPyConnection, incremental: bool = False, fr
         lo, hi = window
         con.execute("CREATE OR REPLACE TEMP TABLE panel_base_once AS SELECT * FROM panel_base_window(?::DATE, ?::DATE)",
                     [lo, hi])
-        month, quarter = panel_sql("panel_base_once")
+        month, quarter = panel_sql("panel_base_once", custom_headers(con))
         for table, select in (("panel_month", month), ("panel_quarter", quarter)):
             con.execute(f"DELETE FROM {table} WHERE period_start BETWEEN ?::DATE AND ?::DATE", [lo, hi])
             con.execute(f"INSERT INTO {table} BY NAME " + select)

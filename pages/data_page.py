@@ -9,8 +9,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+import catalogue
 import settings
-from catalogue import datasets
+from catalogue import datasets, metrics
+from etl import definitions
 from etl import load as load_mod
 from etl import mappings
 from etl.errors import EtlError
@@ -19,7 +21,7 @@ from etl.templates import write_templates
 from application import warm
 from application.views import data as data_view
 from ui import charts, layout, session, signin
-from ui.i18n import lang, said, tr
+from ui.i18n import lang, mname, said, tr
 
 
 @st.cache_data(show_spinner=False, max_entries=2)
@@ -283,3 +285,98 @@ if vm.has_data:
         st.caption(tr("page.data.coverage_worst", shown=shown, total=f"{vm.coverage_units:,}"))
     layout.plot(charts.coverage_heatmap(vm.coverage, height=max(400, 14 * shown)), "dt_cov")
     st.caption(tr("page.data.coverage_note"))
+
+
+def metric_form(vm) -> None:
+    """Define a metric from the KPI file's columns (administrators): the panels, statistics and briefing
+    read it at once, without reloading any file (etl/definitions.py)."""
+    kinds = ["total", "stock", "level", "ratio"]
+    sources = vm.undefined["header"].tolist() + [h for h in vm.headers if h not in set(vm.undefined["header"])]
+    if not sources:
+        st.caption(tr("page.data.metric.no_columns"))
+        return
+    with st.form("dt_metric"):
+        c1, c2, c3 = st.columns(3)
+        header = c1.selectbox(tr("page.data.metric.source"), sources, key="dm_source")
+        kind = c2.selectbox(tr("page.data.metric.kind"), kinds, format_func=lambda k: tr(f"page.data.metric.kind_{k}"), key="dm_kind")
+        denominator = c3.selectbox(tr("page.data.metric.denominator"), [""] + sources, key="dm_den",
+                                   format_func=lambda h: h or "—", help=tr("page.data.metric.denominator_help"))
+        c1, c2, c3 = st.columns(3)
+        mid = c1.text_input(tr("page.data.metric.id"), key="dm_id", help=tr("page.data.metric.id_help"))
+        zh = c2.text_input(tr("page.data.metric.name_zh"), key="dm_zh")
+        en = c3.text_input(tr("page.data.metric.name_en"), key="dm_en")
+        c1, c2, c3, c4 = st.columns(4)
+        unit_zh = c1.text_input(tr("page.data.metric.unit_zh"), key="dm_unit_zh")
+        unit_en = c2.text_input(tr("page.data.metric.unit_en"), key="dm_unit_en")
+        role = c3.selectbox(tr("page.data.metric.role"), ["kpi", "context", "input"], key="dm_role",
+                            format_func=lambda r: tr(f"page.data.metric.role_{r}"))
+        direction = c4.selectbox(tr("page.data.metric.direction"), ["higher", "lower", "none"], key="dm_dir",
+                                 format_func=lambda d: tr(f"page.data.metric.dir_{d}"))
+        c1, c2, c3, c4 = st.columns(4)
+        per = c1.number_input(tr("page.data.metric.per"), min_value=1.0, value=1.0, step=1.0, key="dm_per")
+        weights = [m.id for m in metrics().values() if m.rollup == "sum"]
+        weight = c2.selectbox(tr("page.data.metric.weight"), [""] + weights, key="dm_weight",
+                              format_func=lambda w: mname(w) if w else tr("page.data.metric.unweighted"))
+        decimals = c3.number_input(tr("page.data.metric.decimals"), min_value=0, max_value=4, value=1, key="dm_dec")
+        index = c4.checkbox(tr("page.data.metric.index"), key="dm_index")
+        if st.form_submit_button(tr("page.data.metric.save"), type="primary"):
+            cid = (mid or "").strip()
+            cols = [{"id": cid if kind != "ratio" else f"{cid}_num", "zh": header, "en": header}]
+            m = {"id": cid, "kind": kind, "zh": zh.strip(), "en": en.strip(), "unit_zh": unit_zh.strip(),
+                 "unit_en": unit_en.strip(), "role": role, "direction": direction, "decimals": int(decimals)}
+            if kind == "ratio":
+                cols.append({"id": f"{cid}_den", "zh": denominator, "en": denominator})
+                m.update(numerator=f"{cid}_num", denominator=f"{cid}_den", per=float(per))
+            else:
+                m["column"] = cid
+            if weight:
+                m["weight"] = weight
+            if index and role == "kpi":
+                m["index"] = "biz"
+            try:
+                definitions.save(settings.db_path(), {"metric": m, "columns": cols}, signin.current().account)
+                signin.audit("metric_defined", metric=cid, source=header)
+                st.session_state["dt_metric_saved"] = cid
+                st.rerun()
+            except definitions.DefinitionError as exc:
+                for zh_, en_ in exc.problems:
+                    st.error(zh_ if lang() == "zh" else en_)
+            except EtlError as exc:
+                st.error(said(exc))
+
+
+if vm.has_data:
+    st.subheader(tr("page.data.metric.title"))
+    st.caption(tr("page.data.metric.help", profile=catalogue.profile().name(lang())))
+    if st.session_state.get("dt_metric_saved"):
+        st.success(tr("page.data.metric.saved", id=st.session_state.pop("dt_metric_saved")))
+    zh_ = lang() == "zh"
+    st.dataframe(pd.DataFrame({
+        tr("table.name"): vm.metrics["zh" if zh_ else "en"],
+        tr("table.unit"): vm.metrics["unit_zh" if zh_ else "unit_en"],
+        tr("page.data.metric.role"): vm.metrics["role"].map(lambda r: tr(f"page.data.metric.role_{r}")),
+        tr("page.data.metric.direction"): vm.metrics["direction"].map(lambda d: tr(f"page.data.metric.dir_{d}")),
+        tr("page.data.metric.by"): vm.metrics["by"].map(lambda b: tr(f"page.data.metric.by_{b}")),
+    }), hide_index=True)
+    if len(vm.undefined):
+        st.markdown(tr("page.data.metric.undefined", n=len(vm.undefined)))
+        st.dataframe(vm.undefined.rename(columns={
+            "header": tr("page.data.metric.source"), "rows": tr("table.rows"), "units": tr("table.units"),
+            "first": tr("table.first_month"), "last": tr("table.last_month"), "min": tr("table.min"), "max": tr("table.max")}),
+            hide_index=True)
+    if signin.may("admin"):
+        with st.expander(tr("page.data.metric.define"), expanded=bool(len(vm.undefined))):
+            metric_form(vm)
+        mine = vm.metrics[vm.metrics["by"] == "admin"]["id"].tolist()
+        if mine:
+            c1, c2 = st.columns([3, 1])
+            gone = c1.selectbox(tr("page.data.metric.remove_which"), mine, key="dm_remove", format_func=mname)
+            if c2.button(tr("page.data.metric.remove"), key="dm_remove_btn"):
+                try:
+                    definitions.remove(settings.db_path(), gone, signin.current().account)
+                    signin.audit("metric_removed", metric=gone)
+                    st.rerun()
+                except definitions.DefinitionError as exc:
+                    st.error(" ".join(zh_ if lang() == "zh" else en_ for zh_, en_ in exc.problems))
+    else:
+        st.caption(tr("page.data.metric.admin_only"))

@@ -7,7 +7,8 @@ from application.views import overview
 from briefing.content import alert_text
 from ui import cards, charts, layout, palette, session
 from catalogue.formats import fmt_period
-from ui.i18n import fmt, lang, mname, tr, value_label
+from catalogue import metric
+from ui.i18n import fmt, lang, mlabel, mname, tr, value_label
 
 def card_text(card) -> cards.CardText:
     return cards.card_for(card.metric, card.value, card.delta, card.delta_yoy, card.status, card.target, card.amber,
@@ -88,8 +89,10 @@ if layout.header("page.overview.title", "page.overview.caption"):
 
     st.subheader(tr("page.overview.funnel"))
     if vm.funnel_overall is not None:
-        picked = layout.plot(charts.funnel(vm.funnel, "complaints_per_10k", "customers", vm.funnel_overall, tr("chart.customers"),
-                                           mname("complaints_per_10k"), "business_unit_name", ids="business_unit_id"),
+        fn = overview.funnel_spec()
+        picked = layout.plot(charts.funnel(vm.funnel, fn["rate"], fn["exposure"], vm.funnel_overall, mlabel(fn["exposure"]),
+                                           mname(fn["rate"]), "business_unit_name", per=fn["per"], ids="business_unit_id",
+                                           lower_is_better=metric(fn["rate"]).sign < 0),
                              "ov_funnel", select=True)
         layout.drill_to_profile(picked, "ov_funnel", index=0)
         st.caption(tr("page.overview.funnel_note"))

@@ -116,5 +116,6 @@ if layout.header("page.tests.title", "page.tests.caption"):
 
     with st.expander(tr("page.tests.methods"), expanded=False):
         st.markdown(tr("method.text"))
+        st.markdown(tr("method.kpis"))
         if fit is not None:  # the correction's formula is for analysts: here, not under the table
             st.caption(tr("page.tests.ssc"))

@@ -52,6 +52,28 @@ def demo_db(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def oilfield_db(tmp_path_factory) -> Path:
+    """The synthetic oilfield production plant (`etl demo --profile oilfield`)."""
+    return build_once(tmp_path_factory, "demo_oilfield", seed=DEMO_SEED, profile="oilfield")
+
+
+@pytest.fixture(scope="session")
+def plant_db(tmp_path_factory) -> Path:
+    """The synthetic non-ferrous materials plant (`etl demo --profile plant`)."""
+    return build_once(tmp_path_factory, "demo_plant", seed=DEMO_SEED, profile="plant")
+
+
+@pytest.fixture(autouse=True)
+def _power_catalogue_unless_told():
+    """Each test starts with the power profile's catalogue (the default); a test that opens another
+    industry's warehouse, or says `catalogue.using(...)`, switches for itself."""
+    import catalogue
+
+    catalogue.activate("power")
+    yield
+
+
+@pytest.fixture(scope="session")
 def demo_manifest(demo_db) -> dict:
     return json.loads((demo_db.parent / "src" / "manifest.json").read_text(encoding="utf-8"))
 

@@ -1,11 +1,11 @@
 """The README's generated tables match the catalogue; every string exists in both languages; every
 metric's SQL is used by the panels."""
 import re
-
-import pytest
 from pathlib import Path
 
-from catalogue import metrics, strings, t
+import pytest
+
+from catalogue import metrics, profiles, strings, t, using
 from etl.docs import render_into
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +28,27 @@ def test_every_string_has_both_languages():
     for key, entry in _leaves(strings()):
         assert set(entry) == {"zh", "en"}, key
         assert entry["zh"].strip() and entry["en"].strip(), key
+    for prof in profiles().values():  # an industry's own words, its unit types and areas
+        for key, entry in [*prof.doc.get("strings", {}).items(), *((v["zh"], v) for k in ("unit_type", "region")
+                                                                    for v in prof.values(k))]:
+            assert set(entry) == {"zh", "en"} and entry["zh"].strip() and entry["en"].strip(), (prof.id, key)
+
+
+@pytest.mark.parametrize("pid", ["power", "oilfield", "plant"])
+def test_every_profile_is_complete_and_says_the_same_things(pid):
+    """A profile names every metric it uses, in both languages, and overrides only strings that exist."""
+    with using(pid) as prof:
+        ids = set(metrics())
+        d = prof.defaults
+        used = {d["kpi"], d["event_kpi"], d["size"], *d["cards"], *d["trend"], *(v for k, v in d["funnel"].items() if k != "per")}
+        b = prof.doc["briefing"]
+        used |= {*b["headline"], *b["rank_kpis"], *b["narrative"], *(f[k] for f in b["findings"] for k in ("x", "y")),
+                 *(e[k] for e in b["event_studies"] for k in ("treatment", "y")), *prof.doc.get("target", {})}
+        assert used <= ids, used - ids
+        for key in prof.doc.get("strings", {}):
+            assert key in dict(_leaves(strings())), key
+        for m in metrics().values():
+            assert m.zh.strip() and m.en.strip() and m.direction in ("higher", "lower", "none"), m.id
 
 
 def test_every_key_used_in_code_exists():

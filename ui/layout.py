@@ -211,7 +211,7 @@ def rates_note() -> None:
     from ui.i18n import lang, mname
 
     totals = [m for m in metrics().values() if m.role == "kpi" and m.scales_with]
-    rates = [r for r in ("complaints_per_10k", "sales_per_customer") if r in metrics()]
+    rates = [m.rate for m in totals if m.rate in metrics()]
     sep = "、" if lang() == "zh" else ", "
     st.caption(tr("page.rel.rates_note", totals=sep.join(mname(m.id) for m in totals), rates=sep.join(mname(r) for r in rates)))
 

@@ -57,7 +57,7 @@ def _pick_value(ctx: Context, key: str, raw: list[str]):
     kind = PICKS.get(key)
     vals = [x for part in raw for x in str(part).split(",") if x]
     if kind in ("inputs", "controls"):
-        allowed = set(stats.CONTROLS if kind == "controls" else stats.INPUTS)
+        allowed = set(stats.controls() if kind == "controls" else stats.inputs())
         return vals if vals and all(x in allowed for x in vals) else None
     if len(vals) != 1:
         return None
@@ -65,7 +65,7 @@ def _pick_value(ctx: Context, key: str, raw: list[str]):
     if kind == "lag":
         return int(x) if x.isdigit() and int(x) <= LAG_MAX else None
     if kind in ("input", "kpi"):
-        return x if x in (stats.INPUTS if kind == "input" else stats.KPIS) else None
+        return x if x in (stats.inputs() if kind == "input" else stats.kpis()) else None
     if kind == "treatment":
         return x if x in stats.TREATMENTS else None
     if kind == "scenario":
@@ -77,7 +77,7 @@ def _pick_value(ctx: Context, key: str, raw: list[str]):
     if kind == "unit":
         return x if x in ctx.snapshot.unit_names() else None
     m = AMOUNT_KEY.match(key)
-    if m and m.group(1) in stats.INPUTS:
+    if m and m.group(1) in stats.inputs():
         try:
             amount = float(x)
         except ValueError:

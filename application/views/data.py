@@ -6,6 +6,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from application.context import Context
+from catalogue import defined_metrics, metrics
+from etl.definitions import undefined
 
 COVERAGE_ROWS = 80  # business units in the coverage heatmap; beyond this it is unreadable
 
@@ -17,6 +19,26 @@ class DataView:
     rejects: pd.DataFrame | None = None
     coverage: pd.DataFrame | None = None  # business unit x month: how many of the three sources reported
     coverage_units: int = 0  # business units in the warehouse (the heatmap may show the worst only)
+    metrics: pd.DataFrame | None = None  # the business metrics: id, names, unit, direction, kind, by (profile | admin)
+    undefined: pd.DataFrame | None = None  # KPI file columns kept by header that no metric reads yet
+    headers: list[str] | None = None  # every KPI file column kept by header (a definition's possible sources)
+
+
+def metric_catalogue() -> pd.DataFrame:
+    """The business metrics of the active catalogue, with who defined them (the industry profile or an
+    administrator in the app) and how each adds up."""
+    shared = set(_shared_ids())
+    mine = {b["metric"]["id"]: b for b in defined_metrics()}
+    rows = [dict(id=m.id, zh=m.zh, en=m.en, unit_zh=m.unit_zh, unit_en=m.unit_en, role=m.role, direction=m.direction,
+                 rollup=m.rollup, aggregation=m.aggregation, by="admin" if m.id in mine else "profile")
+            for m in metrics().values() if m.id not in shared]
+    return pd.DataFrame(rows)
+
+
+def _shared_ids() -> list[str]:
+    from catalogue import _load
+
+    return [m["id"] for m in _load("metrics.toml")["metric"]]
 
 
 def view(ctx: Context) -> DataView:
@@ -28,4 +50,6 @@ def view(ctx: Context) -> DataView:
     if n_units > COVERAGE_ROWS:  # a group has thousands of units: show where reports are missing most
         gaps = (cov["sources"] < 3).groupby(cov["business_unit_id"]).sum()
         cov = cov[cov["business_unit_id"].isin(gaps.nlargest(COVERAGE_ROWS).index)]
-    return DataView(True, snap.load_history(), snap.rejects(), cov, n_units)
+    headers = snap.kpi_headers()
+    return DataView(True, snap.load_history(), snap.rejects(), cov, n_units, metric_catalogue(), undefined(headers),
+                    headers["header"].tolist())

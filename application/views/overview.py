@@ -14,11 +14,19 @@ from application import statistics as stats
 from application.context import Context, Outcome
 from application.selection import Selection
 from analytics.indices import QUADRANTS
-from catalogue import target_status, targets, targets_digest
+from catalogue import profile, target_status, targets, targets_digest
 
 SPARK_QUARTERS = 8  # the cards' sparklines: two years
-CARDS = ("rs1", "saidi", "complaints_per_10k", "satisfaction", "bill_recovery", "line_loss",
-         "meeting_compliance", "theme_days", "pb_score")
+
+
+def cards() -> list[str]:
+    """The overview's headline cards (the active industry profile's)."""
+    return list(profile().defaults["cards"])
+
+
+def funnel_spec() -> dict:
+    """The funnel plot's rate = per × count / exposure (the active industry profile's)."""
+    return profile().defaults["funnel"]
 
 
 @dataclass(frozen=True)
@@ -110,7 +118,7 @@ def view(ctx: Context, sel: Selection, p: Params = DEFAULTS) -> OverviewView:
     ov, q = vm.result.value, p.quarter
     totals, missing = ov["totals"], ov["not_reporting"]
     in_force = targets()
-    for mid in CARDS:
+    for mid in cards():
         value = _val(totals[mid], q)
         tg = in_force.get(mid)
         spark = tuple(float(v) for k, v in totals[mid].dropna().items() if shift_quarter(q, SPARK_QUARTERS) < k <= q)
@@ -128,7 +136,8 @@ def view(ctx: Context, sel: Selection, p: Params = DEFAULTS) -> OverviewView:
     vm.movers = ov["movers"]
     vm.funnel = ov["funnel"]
     if len(vm.funnel):
-        vm.funnel_overall = float(10_000 * vm.funnel["complaints"].sum() / vm.funnel["customers"].sum())
+        fn = funnel_spec()
+        vm.funnel_overall = float(fn["per"] * vm.funnel[fn["count"]].sum() / vm.funnel[fn["exposure"]].sum())
     return vm
 
 

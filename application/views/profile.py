@@ -2,16 +2,20 @@
 stands among the units of its type. Its rows follow the sidebar's grain and period."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from analytics.peers import standing
 from application.context import Context
 from application.selection import Selection
-from catalogue import metric_ids
+from catalogue import metric_ids, profile
 
-TREND_KPIS = ("complaints_per_10k", "saidi", "satisfaction", "rs1", "bill_recovery", "line_loss")
+
+def trend_kpis() -> list[str]:
+    """The KPIs the unit's trend offers (the active industry profile's)."""
+    return list(profile().defaults["trend"])
+
 MARKED_INITIATIVES = ("党建示范点", "书记项目")  # drawn as markers on the KPI trend
 MAX_MARKERS = 12
 
@@ -19,10 +23,14 @@ MAX_MARKERS = 12
 @dataclass(frozen=True)
 class Params:
     unit: str | None = None  # None: the sidebar's unit, else the first
-    kpi: str = TREND_KPIS[0]
+    kpi: str = field(default_factory=lambda: trend_kpis()[0])
 
 
-DEFAULTS = Params()
+def __getattr__(name: str):
+    """`DEFAULTS`: the first-visit parameters, which follow the active industry profile's defaults."""
+    if name == "DEFAULTS":
+        return Params()
+    raise AttributeError(name)
 
 
 @dataclass
@@ -45,18 +53,18 @@ class ProfileView:
 
 
 def options(ctx: Context, sel: Selection | None = None) -> dict[str, list]:
-    return {"unit": ctx.snapshot.business_units()["business_unit_id"].tolist(), "kpi": list(TREND_KPIS)}
+    return {"unit": ctx.snapshot.business_units()["business_unit_id"].tolist(), "kpi": trend_kpis()}
 
 
 def resolve(ctx: Context, sel: Selection, p: Params) -> Params:
     units = options(ctx)["unit"]
     unit = p.unit if p.unit in units else (sel.unit if sel.unit in units else (units[0] if units else None))
-    return Params(unit, p.kpi if p.kpi in TREND_KPIS else DEFAULTS.kpi)
+    return Params(unit, p.kpi if p.kpi in trend_kpis() else Params().kpi)
 
 
-def view(ctx: Context, sel: Selection, p: Params = DEFAULTS) -> ProfileView:
+def view(ctx: Context, sel: Selection, p: Params | None = None) -> ProfileView:
     snap = ctx.snapshot
-    p = resolve(ctx, sel, p)
+    p = resolve(ctx, sel, p or Params())
     vm = ProfileView(options(ctx)["unit"], snap.unit_names(), p)
     if p.unit is None:
         return vm

@@ -13,11 +13,15 @@ from application.selection import Selection
 @dataclass(frozen=True)
 class Params:
     x: str = "theme_days"
-    y: str = "complaints_per_10k"
+    y: str = field(default_factory=stats.default_kpi)
     lag: int = 1
 
 
-DEFAULTS = Params()
+def __getattr__(name: str):
+    """`DEFAULTS`: the first-visit parameters, which follow the active industry profile's defaults."""
+    if name == "DEFAULTS":
+        return Params()
+    raise AttributeError(name)
 MIN_POINTS = 10
 
 
@@ -37,13 +41,13 @@ class RelationshipsView:
 
 
 def options(ctx: Context | None = None, sel: Selection | None = None) -> dict[str, list]:
-    return {"x": stats.INPUTS, "y": stats.KPIS, "lag": list(range(stats.LAG_MAX + 1))}
+    return {"x": stats.inputs(), "y": stats.kpis(), "lag": list(range(stats.LAG_MAX + 1))}
 
 
 def resolve(p: Params) -> Params:
     o = options()
-    return Params(p.x if p.x in o["x"] else DEFAULTS.x, p.y if p.y in o["y"] else DEFAULTS.y,
-                  p.lag if p.lag in o["lag"] else DEFAULTS.lag)
+    return Params(p.x if p.x in o["x"] else Params().x, p.y if p.y in o["y"] else Params().y,
+                  p.lag if p.lag in o["lag"] else Params().lag)
 
 
 def jobs(ctx: Context, sel: Selection, p: Params) -> dict:
@@ -53,8 +57,8 @@ def jobs(ctx: Context, sel: Selection, p: Params) -> dict:
             "quartiles": stats.job(stats.quartiles, sel, p.x, p.y, p.lag)}
 
 
-def view(ctx: Context, sel: Selection, p: Params = DEFAULTS) -> RelationshipsView:
-    p = resolve(p)
+def view(ctx: Context, sel: Selection, p: Params | None = None) -> RelationshipsView:
+    p = resolve(p or Params())
     out = ctx.outcomes(jobs(ctx, sel, p))
     vm = RelationshipsView(p, sel.is_narrowed(), out["points"], out["correlations"], out["quartiles"],
                            pending=[o.job for o in out.values() if o.pending])
@@ -72,6 +76,6 @@ def view(ctx: Context, sel: Selection, p: Params = DEFAULTS) -> RelationshipsVie
     elif pooled_sig and not within_sig:
         vm.warning = "pooled_only"
     wt = table[(table.scope == "within") & (table.method == "pearson")]
-    vm.heat_r = wt.pivot(index="input", columns="kpi", values="r").reindex(index=stats.INPUTS, columns=stats.KPIS)
-    vm.heat_q = wt.pivot(index="input", columns="kpi", values="q_value").reindex(index=stats.INPUTS, columns=stats.KPIS)
+    vm.heat_r = wt.pivot(index="input", columns="kpi", values="r").reindex(index=stats.inputs(), columns=stats.kpis())
+    vm.heat_q = wt.pivot(index="input", columns="kpi", values="q_value").reindex(index=stats.inputs(), columns=stats.kpis())
     return vm

@@ -35,14 +35,18 @@ class Scenario:
 
 @dataclass(frozen=True)
 class Params:
-    y: str = "complaints_per_10k"
+    y: str = field(default_factory=stats.default_kpi)
     xs: tuple[str, ...] = ("theme_days",)
     lag: int = 1
     a: Scenario = Scenario("abs", (("theme_days", 1.0),))
     b: Scenario = Scenario("abs", (("theme_days", 2.0),))
 
 
-DEFAULTS = Params()
+def __getattr__(name: str):
+    """`DEFAULTS`: the first-visit parameters, which follow the active industry profile's defaults."""
+    if name == "DEFAULTS":
+        return Params()
+    raise AttributeError(name)
 
 
 @dataclass
@@ -56,7 +60,7 @@ class WhatIfView:
 
 
 def options(ctx: Context | None = None, sel: Selection | None = None) -> dict[str, list]:
-    return {"y": stats.KPIS, "xs": stats.INPUTS, "lag": list(range(stats.LAG_MAX + 1)), "mode": list(MODES)}
+    return {"y": stats.kpis(), "xs": stats.inputs(), "lag": list(range(stats.LAG_MAX + 1)), "mode": list(MODES)}
 
 
 def amount_ok(mode: str, amount: float) -> bool:
@@ -72,7 +76,7 @@ def resolve(p: Params) -> Params:
         mode = s.mode if s.mode in MODES else "abs"
         return Scenario(mode, tuple((x, a) for x, a in s.amounts if x in xs and amount_ok(mode, a)))
 
-    return Params(p.y if p.y in o["y"] else DEFAULTS.y, xs, p.lag if p.lag in o["lag"] else DEFAULTS.lag,
+    return Params(p.y if p.y in o["y"] else Params().y, xs, p.lag if p.lag in o["lag"] else Params().lag,
                   scenario(p.a), scenario(p.b))
 
 
@@ -110,10 +114,10 @@ def analysis_changes(ctx: Context, changes: dict, months: int) -> dict:
     return out
 
 
-def view(ctx: Context, sel: Selection, p: Params = DEFAULTS) -> WhatIfView:
+def view(ctx: Context, sel: Selection, p: Params | None = None) -> WhatIfView:
     from analytics.whatif import what_if
 
-    p = resolve(p)
+    p = resolve(p or Params())
     if not p.xs:
         return WhatIfView(p, None)
     out = ctx.outcomes(jobs(ctx, sel, p))

@@ -149,3 +149,13 @@ CREATE TABLE IF NOT EXISTS fct_kpi_custom (
     load_id          BIGINT,
     PRIMARY KEY (business_unit_id, month, metric)
 );
+
+-- Metrics an administrator defined (catalogue/defined.py short form + the KPI file columns they read), one
+-- row per metric; the panels pick them up at the next refresh (etl/definitions.py). The industry profile
+-- is meta.profile.
+CREATE TABLE IF NOT EXISTS catalogue_metric (
+    id        VARCHAR PRIMARY KEY,
+    body      VARCHAR NOT NULL,
+    saved_at  TIMESTAMP NOT NULL,
+    saved_by  VARCHAR
+);

@@ -91,7 +91,7 @@ def test_default_view_flags_only_what_the_demo_plants(panel, demo_manifest):
     SAIDI's outages). The heatmap and the page's sentence use these Pearson verdicts."""
     from application import statistics as stats
 
-    res = correlate(panel, stats.INPUTS, stats.KPIS, 1)  # the page's lists: rates, never size-scaled totals
+    res = correlate(panel, stats.inputs(), stats.kpis(), 1)  # the page's lists: rates, never size-scaled totals
     t = res.table
     # every method: Spearman (the robustness check) confirms, it never discovers on its own
     flagged = {(r.input, r.kpi) for r in t[(t.scope == "within") & (t.verdict == "association")].itertuples()}

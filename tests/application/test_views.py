@@ -108,15 +108,15 @@ def test_overview_cards_equal_the_rollup_of_the_selected_rows(demo_db, sel):
 
 def test_relationships_comparison_is_the_correlation_table_row(demo_db):
     from analytics.correlate import correlate
-    from application.statistics import INPUTS, KPIS
+    from application.statistics import inputs, kpis
 
     ctx = Context.open(demo_db, disk=False)
     sel = Selection("month", "2022-01", "2025-12")
     vm = relationships.view(ctx, sel, relationships.Params("theme_days", "complaints_per_10k", 1))
-    table = correlate(ctx.snapshot.analysis_panel(sel), INPUTS, KPIS, 1).table
+    table = correlate(ctx.snapshot.analysis_panel(sel), inputs(), kpis(), 1).table
     want = table[(table.input == "theme_days") & (table.kpi == "complaints_per_10k") & (table.method == "pearson")].set_index("scope")
     np.testing.assert_allclose(vm.comparison["r"].to_numpy(), want.loc[["pooled", "within"], "r"].to_numpy(), rtol=1e-12)
-    assert vm.heat_r.shape == (len(INPUTS), len(KPIS))
+    assert vm.heat_r.shape == (len(inputs()), len(kpis()))
 
 
 def test_params_outside_the_options_fall_back_to_defaults(demo_db):

@@ -174,7 +174,7 @@ def test_statistics_through_the_app_equal_those_on_the_in_scope_rows(demo_db, no
     got = ctx.value(stats.job(stats.corr_matrix, sel, 1)).table
     m = wh.snapshot().panel("month")
     m = m[m["business_unit_id"].isin(scope) & (m["period"] >= "2023-01") & (m["period"] <= "2025-12")]
-    want = correlate(from_warehouse_frame(m, "month"), stats.INPUTS, stats.KPIS, 1).table
+    want = correlate(from_warehouse_frame(m, "month"), stats.inputs(), stats.kpis(), 1).table
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
 
 

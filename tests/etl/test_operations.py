@@ -243,7 +243,7 @@ def test_the_data_page_shows_the_warm_up_state(demo_db, tmp_path, monkeypatch):
 def test_health_from_the_command_line(tmp_path, db):
     ok = run("etl", "health", "--db", str(db), "--json")
     doc = json.loads(ok.stdout)
-    assert ok.returncode == 0 and doc["ready"] and doc["warehouse"]["schema_version"] == 3 and doc["warehouse"]["last_load"]
+    assert ok.returncode == 0 and doc["ready"] and doc["warehouse"]["schema_version"] == 4 and doc["warehouse"]["last_load"]
     missing = run("etl", "health", "--db", str(tmp_path / "none.duckdb"))
     assert missing.returncode == 1 and "NOT READY" in missing.stdout
     damaged = tmp_path / "bad.duckdb"

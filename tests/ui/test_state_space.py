@@ -13,8 +13,11 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from tests.ui.screen import cards
-from catalogue import metrics, t
-from application.selection import REGIONS, UNIT_TYPES
+from catalogue import metrics, profiles, t, using
+
+# every industry's unit types and areas (offered or not: a link from another warehouse may carry any)
+UNIT_TYPES = sorted({v["zh"] for p in profiles().values() for v in p.values("unit_type")})
+REGIONS = sorted({v["zh"] for p in profiles().values() for v in p.values("region")})
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = ["overview", "unit_profile", "relationships", "tests", "whatif", "briefing", "data", "screen"]
@@ -61,9 +64,14 @@ STATE_SETTINGS = settings(max_examples=int(os.environ.get("STATE_EXAMPLES", 14))
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
+def _ids(pid: str) -> list[str]:
+    with using(pid):
+        return list(metrics())
+
+
 # ids a user must never read: metric ids with an underscore (a bare one-word id such as `rs1` may be a
 # legitimate abbreviation in prose)
-RAW_IDS = [m for m in metrics() if "_" in m]
+RAW_IDS = sorted({m for pid in profiles() for m in _ids(pid) if "_" in m})
 
 
 def visible_text(at: AppTest) -> list[str]:
