@@ -9,7 +9,7 @@ are given in the KPI's own units."""
 from __future__ import annotations
 
 from catalogue import metric, metrics, t
-from catalogue.formats import fmt_effect, fmt_number, fmt_p
+from catalogue.formats import delta_unit, fmt_effect, fmt_number, fmt_p
 from analytics.results import CorrelationResult, EventStudyResult, FitResult, QuartileResult, ReverseResult, WhatIfResult
 
 
@@ -97,7 +97,9 @@ def summarize_quartiles(res: QuartileResult, lang: str = "zh") -> str:
 def summarize_whatif(res: WhatIfResult, lang: str = "zh") -> str:
     rule = res.settings.get("total_rule", "sum")
     total_label = t("word.total_sum" if rule == "sum" else "word.total_group", lang)
-    return t("sum.whatif", lang, n_units=res.n_units, y_name=_name(res.y, lang), y_unit=_unit(res.y, lang),
+    # a change of a rate in % is in percentage points ("+0.2 个百分点"), as on the cards
+    y_unit = delta_unit(res.y, lang) if res.y in metrics() else ""
+    return t("sum.whatif", lang, n_units=res.n_units, y_name=_name(res.y, lang), y_unit=y_unit,
              mean=fmt_effect(res.mean_delta), lo=fmt_effect(res.mean_ci[0]), hi=fmt_effect(res.mean_ci[1]),
              total=fmt_effect(res.total_delta), total_label=total_label,
              tlo=fmt_effect(res.total_ci[0]), thi=fmt_effect(res.total_ci[1]))

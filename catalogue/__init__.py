@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import tomllib
 from contextlib import contextmanager
@@ -67,7 +68,9 @@ class Metric:
         """The unit to print beside the name: none when the name already says it ("Complaints per 10k
         customers", not "… (per 10k customers)")."""
         u = self.unit(lang)
-        return "" if u and u in self.name(lang) else u
+        # as a word of its own: "t" is not said by "Incremental oil"
+        said = u and re.search(rf"(?<![A-Za-z]){re.escape(u)}(?![A-Za-z])", self.name(lang))
+        return "" if said else u
 
     def label(self, lang: str = "zh") -> str:
         """Name with unit, for axes and table headers."""

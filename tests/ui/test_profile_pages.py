@@ -107,3 +107,27 @@ def test_the_briefing_and_the_statistics_cli_in_the_industrys_terms(request, tmp
                          check=True, capture_output=True, text=True)
     with catalogue.using(profile) as prof:
         assert prof.defaults["kpi"] in res.stdout and "saidi" not in res.stdout  # the industry's KPIs
+
+
+def test_an_administrator_defines_a_metric_on_the_data_page_and_every_page_has_it(oilfield_db, tmp_path, monkeypatch):
+    """The Data page's form: the oilfield KPI file's 措施增油 column becomes a KPI the statistics pages offer,
+    without reloading anything (a copy of the demo: the definition writes)."""
+    import shutil
+
+    db = tmp_path / "oil.duckdb"
+    shutil.copy(oilfield_db, db)
+    at = run_page(db, "pages/data_page.py", "zh", monkeypatch=monkeypatch)
+    assert not at.exception
+    at.selectbox(key="dm_source").set_value(next(o for o in at.selectbox(key="dm_source").options if "措施增油" in o))
+    at.selectbox(key="dm_kind").set_value("total")
+    at.text_input(key="dm_id").input("stim_oil")
+    at.text_input(key="dm_zh").input("措施增油")
+    at.text_input(key="dm_en").input("Incremental oil")
+    at.text_input(key="dm_unit_zh").input("t")
+    at.text_input(key="dm_unit_en").input("t")
+    next(b for b in at.button if b.label == catalogue.t("page.data.metric.save", "zh")).click()
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("stim_oil" in s.value for s in at.success)
+    rel = run_page(db, "pages/relationships_page.py", "en", monkeypatch=monkeypatch)
+    assert "Incremental oil (t)" in rel.selectbox(key="rel_y").options  # AppTest lists the labels shown
