@@ -14,7 +14,7 @@ BESIDE = PBKPI_AUTH_DB=$(abspath $(AUTH_DB)) PBKPI_NOTES=$(abspath $(or $(PBKPI_
          PBKPI_TARGETS=$(abspath $(or $(PBKPI_TARGETS),data/targets$(SUFFIX).json))
 PORT   ?= 8501
 
-.PHONY: setup system-deps run warm demo test test-fast stress bench validate lock clean
+.PHONY: setup system-deps run warm demo test test-fast stress bench bench-browser validate lock clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ stress: setup
 
 bench: setup
 	$(PY) -m bench
+	$(MAKE) bench-browser
+
+# page times in a real browser beside a one-chart Streamlit floor timed in the same run (bench/browser.py)
+bench-browser: setup system-deps $(DB)
+	$(PY) -m bench.browser --db $(DB) --repeat 3 --out bench/results/browser.json
 
 # Monte Carlo validation of every statistical verdict (about 4 minutes; bench/VALIDATION.md)
 validate: setup
