@@ -14,7 +14,7 @@ from analytics.periods import first_month, is_quarter, last_month, shift_quarter
 from analytics.rollup import rollup
 from analytics.summaries import summarize_event_study
 from catalogue import briefing_config, metric, size_metric, t, target_status
-from catalogue.formats import fmt_delta, fmt_effect, fmt_metric, fmt_number, fmt_p
+from catalogue.formats import fmt_delta, fmt_effect, fmt_metric, fmt_p
 
 
 class BriefingError(DomainError):

@@ -119,7 +119,6 @@ class Dataset:
     columns: tuple[Column, ...]
     rules: tuple[Rule, ...] = field(default_factory=tuple)
     custom_metrics: bool = False
-    profiles: tuple[str, ...] = ()  # the profiles offering this dataset (empty: every profile)
 
     def column(self, cid: str) -> Column:
         for c in self.columns:
@@ -156,13 +155,6 @@ class Profile:
     @property
     def defaults(self) -> dict:
         return self.doc["defaults"]
-
-    def unit_word(self, lang: str = "zh") -> str:
-        """What a business unit is called in this industry (供电单位, 作业区, 车间)."""
-        return self.vocabulary["unit_zh" if lang == "zh" else "unit_en"]
-
-    def company(self, lang: str = "zh") -> str:
-        return self.doc["profile"]["company_zh" if lang == "zh" else "company_en"]
 
     def values(self, kind: str) -> list[dict]:
         """The organisation file's allowed values of `unit_type` or `region`, each {zh, en}."""

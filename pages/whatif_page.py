@@ -8,7 +8,7 @@ from analytics.summaries import summarize_whatif, summarize_whatif_counts, whati
 from application.views import whatif
 from catalogue import metric
 from catalogue.formats import fmt_effect, fmt_pct
-from ui import charts, layout, palette, session, state
+from ui import layout, palette, session, state
 from ui.i18n import fmt, lang, mlabel, mname, said, tr
 
 D, O = whatif.DEFAULTS, whatif.options()
