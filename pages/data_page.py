@@ -319,6 +319,13 @@ def metric_form(vm) -> None:
                               format_func=lambda w: mname(w) if w else tr("page.data.metric.unweighted"))
         decimals = c3.number_input(tr("page.data.metric.decimals"), min_value=0, max_value=4, value=1, key="dm_dec")
         index = c4.checkbox(tr("page.data.metric.index"), key="dm_index")
+        c1, c2, c3 = st.columns(3)
+        lo = c1.text_input(tr("page.data.metric.valid_min"), key="dm_lo", help=tr("page.data.metric.valid_help"))
+        hi = c2.text_input(tr("page.data.metric.valid_max"), key="dm_hi", help=tr("page.data.metric.valid_help"))
+        sizes = [m.id for m in metrics().values() if m.role == "context"]
+        scales = c3.selectbox(tr("page.data.metric.scales_with"), [""] + sizes, key="dm_scales",
+                              format_func=lambda w: mname(w) if w else tr("page.data.metric.no_scaling"),
+                              help=tr("page.data.metric.scales_help"))
         if st.form_submit_button(tr("page.data.metric.save"), type="primary"):
             cid = (mid or "").strip()
             cols = [{"id": cid if kind != "ratio" else f"{cid}_num", "zh": header, "en": header}]
@@ -333,6 +340,15 @@ def metric_form(vm) -> None:
                 m["weight"] = weight
             if index and role == "kpi":
                 m["index"] = "biz"
+            if scales:
+                m["scales_with"] = scales
+            for field_, text in (("valid_min", lo), ("valid_max", hi)):
+                if text.strip():
+                    try:
+                        m[field_] = float(text.replace(",", ""))
+                    except ValueError:
+                        st.error(tr("page.data.metric.not_a_number", value=text))
+                        return
             try:
                 definitions.save(settings.db_path(), {"metric": m, "columns": cols}, signin.current().account)
                 signin.audit("metric_defined", metric=cid, source=header)

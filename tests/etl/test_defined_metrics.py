@@ -227,3 +227,14 @@ def test_a_profile_column_is_checked_by_its_type_on_load(tmp_path):
                    ("BU1", "2025-02", "油井总数", 120.0), ("BU2", "2025-01", "综合含水率(%)", 88.0)]
     p = panel(db).set_index(["business_unit_id", "period"])
     assert p.loc[("BU1", "2025-01"), "water_cut"] == 92.5 and np.isnan(p.loc[("BU1", "2025-02"), "water_cut"])
+
+
+def test_a_total_that_grows_with_size_is_left_to_its_rate_and_its_range_is_kept(loaded):
+    db, _ = loaded
+    definitions.save(db, total(scales_with="customers", valid_min=0.0, valid_max=5000.0), "admin")
+    Warehouse(db).snapshot()
+    m = catalogue.metric("stim_oil")
+    assert m.bounds == (0.0, 5000.0) and m.scales_with == "customers"
+    assert "stim_oil" not in stats.kpis() and "stim_oil" in catalogue.metric_ids("kpi")  # the CLI still accepts it
+    with pytest.raises(definitions.DefinitionError, match="下限"):
+        definitions.save(db, total(mid="stim_two", valid_min=9.0, valid_max=1.0), "admin")
