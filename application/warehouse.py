@@ -180,16 +180,20 @@ class Warehouse:
         return whole if nodes is None else Snapshot(self, v, whole.units_beneath(frozenset(nodes)))
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        """Run one read-only query. A writer holding the file lock briefly makes DuckDB refuse the open;
-        retry a few times before giving up."""
+        """Run one read-only query (an empty frame when there is no warehouse file yet)."""
         if not self.path.exists():
             return pd.DataFrame()
+        return self._read(lambda con: fetch_frame(con.execute(sql, params or [])))
+
+    def _read(self, read: Callable):
+        """`read(con)` on a read-only connection. A writer holding the file lock briefly makes DuckDB refuse
+        the open; retry a few times before giving up."""
         last = None
         for attempt in range(RETRIES):
             try:
                 con = duckdb.connect(str(self.path), read_only=True)
                 try:
-                    return fetch_frame(con.execute(sql, params or []))
+                    return read(con)
                 finally:
                     con.close()
             except duckdb.IOException as exc:
@@ -200,22 +204,14 @@ class Warehouse:
         raise last
 
     def _read_catalogue(self) -> tuple[str | None, list[dict]]:
-        """The warehouse's industry profile and defined metrics (etl.warehouse.catalogue_of)."""
+        """The warehouse's industry profile and defined metrics (etl.warehouse.catalogue_of); an unreadable
+        file has none (readable() says so on the page)."""
         if not self.path.exists():
             return None, []
-        for attempt in range(RETRIES):
-            try:
-                con = duckdb.connect(str(self.path), read_only=True)
-            except duckdb.IOException as exc:
-                if "not a valid DuckDB database" in str(exc):
-                    return None, []  # readable() says so on the page
-                time.sleep(0.2 * (attempt + 1))
-                continue
-            try:
-                return catalogue_of(con)
-            finally:
-                con.close()
-        return None, []
+        try:
+            return self._read(catalogue_of)
+        except WarehouseUnreadable:
+            return None, []
 
     def readable(self) -> bool:
         """False when the warehouse file exists but cannot be opened as a database."""

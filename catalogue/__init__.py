@@ -243,6 +243,11 @@ def metrics() -> dict[str, Metric]:
     return _metrics_for(active_key())
 
 
+def shared_metric_ids() -> list[str]:
+    """The party-building metrics every profile shares (catalogue/metrics.toml), in its order."""
+    return [m["id"] for m in _load("metrics.toml")["metric"]]
+
+
 def kpi_columns() -> tuple[Column, ...]:
     """The KPI file's columns that are kept in fct_kpi_custom (by header) rather than in a column of
     fct_kpi_monthly: the profile's and the administrator's. Their base column in the panels is their id."""

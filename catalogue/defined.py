@@ -70,6 +70,37 @@ def expand(m: dict) -> dict:
     return m
 
 
+def definition_from_form(mid: str, kind: str, header: str, denominator: str = "", per: float = 1.0,
+                         weight: str = "", zh: str = "", en: str = "", unit_zh: str = "", unit_en: str = "",
+                         role: str = "kpi", direction: str = "higher", decimals: int = 1, index: bool = False,
+                         scales_with: str = "", valid_min: str = "", valid_max: str = "") -> dict:
+    """A definition {"metric", "columns"} from what the Data page's form holds: the source header (a ratio's
+    numerator) and, for a ratio, the denominator's header, each becoming a column named after the metric.
+    Raises ValueError(text) when a bound is not a number; check_definition judges the rest."""
+    cid = (mid or "").strip()
+    cols = [{"id": cid if kind != "ratio" else f"{cid}_num", "zh": header, "en": header}]
+    m = {"id": cid, "kind": kind, "zh": zh.strip(), "en": en.strip(), "unit_zh": unit_zh.strip(),
+         "unit_en": unit_en.strip(), "role": role, "direction": direction, "decimals": int(decimals)}
+    if kind == "ratio":
+        cols.append({"id": f"{cid}_den", "zh": denominator, "en": denominator})
+        m.update(numerator=f"{cid}_num", denominator=f"{cid}_den", per=float(per))
+    else:
+        m["column"] = cid
+    if weight:
+        m["weight"] = weight
+    if index and role == "kpi":
+        m["index"] = "biz"
+    if scales_with:
+        m["scales_with"] = scales_with
+    for key, text in (("valid_min", valid_min), ("valid_max", valid_max)):
+        if str(text).strip():
+            try:
+                m[key] = float(str(text).replace(",", ""))
+            except ValueError:
+                raise ValueError(text) from None
+    return {"metric": m, "columns": cols}
+
+
 def check_columns(cols) -> None:
     seen = set()
     for c in cols:

@@ -130,20 +130,11 @@ def cmd_demo(args) -> int:
 def cmd_refresh(args) -> int:
     from etl import warehouse
 
-    from etl import publish
+    def change(con):
+        if args.major_events:
+            warehouse.set_meta(con, "exclude_major_events", "true" if args.major_events == "exclude" else "false")
 
-    with publish.working_copy(_db(args)) as work:
-        con = warehouse.connect(work)
-        try:
-            warehouse.init_schema(con)
-            con.execute("BEGIN TRANSACTION")
-            if args.major_events:
-                warehouse.set_meta(con, "exclude_major_events", "true" if args.major_events == "exclude" else "false")
-            warehouse.refresh_panels(con)
-            con.execute("COMMIT")
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
+    warehouse.republish(_db(args), change)
     print("panel_month / panel_quarter 已刷新 (refreshed)")
     return 0
 

@@ -32,6 +32,11 @@ def normalize_header(text: str | None) -> str:
     return s.strip("*＊:：")
 
 
+def header_names(col) -> set[str]:
+    """The normalised headers that name a column: its id, Chinese and English names and aliases."""
+    return {normalize_header(n) for n in (col.id, col.zh, col.en, *col.aliases)}
+
+
 def alias_index() -> dict[str, dict[str, str]]:
     """dataset id -> {normalised header -> column id}, for the active industry profile's datasets."""
     return _alias_index(active_key()[0])

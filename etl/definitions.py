@@ -16,8 +16,8 @@ import pandas as pd
 
 import catalogue
 from catalogue.defined import check_definition
-from etl import publish, warehouse
-from etl.contract import normalize_header
+from etl import warehouse
+from etl.contract import header_names, normalize_header
 from etl.errors import EtlError
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ HEADERS_SQL = """SELECT metric AS header, count(*) AS rows, count(DISTINCT busin
 def undefined(headers: pd.DataFrame) -> pd.DataFrame:
     """Of the KPI file's columns kept by header (HEADERS_SQL), those no metric of the active catalogue reads
     yet: what an administrator may define."""
-    known = {normalize_header(n) for c in catalogue.kpi_columns() for n in (c.id, c.zh, c.en, *c.aliases)}
+    known = set().union(*(header_names(c) for c in catalogue.kpi_columns()))
     return headers[~headers["header"].map(normalize_header).isin(known)].reset_index(drop=True)
 
 
@@ -60,18 +60,7 @@ def _write(db: Path, change) -> None:
     db = Path(db)
     if not db.exists():
         raise EtlError(f"仓库文件不存在：{db}。请先导入数据。(no warehouse)")
-    with publish.working_copy(db) as work:
-        con = warehouse.connect(work)
-        try:
-            warehouse.init_schema(con)
-            con.execute("BEGIN TRANSACTION")
-            change(con)
-            warehouse.activate_catalogue(con)
-            warehouse.refresh_panels(con)
-            con.execute("COMMIT")
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
+    warehouse.republish(db, change)
 
 
 def save(db: Path, body: dict, by: str | None) -> None:

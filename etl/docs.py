@@ -2,7 +2,7 @@
 `python -m etl docs` prints them; a test checks the README holds exactly this text."""
 from __future__ import annotations
 
-from catalogue import datasets, kpi_columns, metrics, profile, profiles, sources, using
+from catalogue import datasets, kpi_columns, metrics, profile, profiles, shared_metric_ids, sources, using
 
 TYPE_WORDS = {
     "code": "code", "text": "text", "unit_ref": "branch code or name", "bu_ref": "business-unit code or name",
@@ -49,18 +49,14 @@ def _metric_rows(ms) -> list[str]:
 
 def metrics_markdown() -> str:
     """The party-building metrics every profile shares (catalogue/metrics.toml)."""
-    from catalogue import _load
-
-    shared = {m["id"] for m in _load("metrics.toml")["metric"]}
+    shared = set(shared_metric_ids())
     with using("power"):
         return "\n".join(METRIC_HEADER + _metric_rows(m for m in metrics().values() if m.id in shared)) + "\n"
 
 
 def profiles_markdown() -> str:
     """Per industry profile: its words, the KPI file's columns, its KPIs, what the pages and briefing open on."""
-    from catalogue import _load
-
-    shared = {m["id"] for m in _load("metrics.toml")["metric"]}
+    shared = set(shared_metric_ids())
     out = []
     for pid in profiles():
         with using(pid):

@@ -269,7 +269,7 @@ def _known_column(header: str):
     from catalogue import profile_columns
 
     h = contract.normalize_header(header)
-    return next((c for c in profile_columns() if h in {contract.normalize_header(n) for n in (c.id, c.zh, c.en, *c.aliases)}), None)
+    return next((c for c in profile_columns() if h in contract.header_names(c)), None)
 
 
 def _custom_range(kind: str) -> str:

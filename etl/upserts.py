@@ -29,10 +29,11 @@ SELECTS: dict[str, str] = {
         pb_period_end(period) AS period_end, total, ideology, organization, institution, innovation, talent, grade""",
     "outages": """event_id, resolved_ref AS business_unit_id, start, "end", CAST(customers AS INTEGER) AS customers,
         kind, cause, major_event""",
-    "kpi_monthly": """resolved_ref AS business_unit_id, month, CAST(customers AS INTEGER) AS customers,
-        CAST(complaints AS INTEGER) AS complaints, sales_mwh, bill_recovery, satisfaction, line_loss,
-        CAST(safety_violations AS INTEGER) AS safety_violations, rs1""",
 }
+# fct_kpi_monthly's fixed columns (power supply's KPIs) and their SQL types; the KPI file's other columns are
+# kept by header in fct_kpi_custom
+KPI_FIXED = {"customers": "INTEGER", "complaints": "INTEGER", "sales_mwh": "DOUBLE", "bill_recovery": "DOUBLE",
+             "satisfaction": "DOUBLE", "line_loss": "DOUBLE", "safety_violations": "INTEGER", "rs1": "DOUBLE"}
 
 # natural keys, as expressions over `staged`
 KEYS: dict[str, list[str]] = {
@@ -74,21 +75,15 @@ TOUCHED_TABLE = ("CREATE TEMP TABLE IF NOT EXISTS panel_touched "
 
 
 def select_list(dataset_id: str) -> str:
-    """SELECTS[dataset_id], with the KPI file's fixed columns that the active industry profile does not
-    have (catalogue/contract.toml `profile`) as NULLs: they are not in the staged rows."""
-    sql = SELECTS[dataset_id]
+    """What a load inserts from the staged rows (SELECTS); for the KPI file its fixed columns, NULL where the
+    active industry profile has no such column (catalogue/contract.toml `profile`: not in the staged rows)."""
     if dataset_id != "kpi_monthly":
-        return sql
+        return SELECTS[dataset_id]
     from catalogue import datasets
 
     have = {c.id for c in datasets()["kpi_monthly"].columns}
-    kinds = {"customers": "INTEGER", "complaints": "INTEGER", "safety_violations": "INTEGER"}
-    cols = ["customers", "complaints", "sales_mwh", "bill_recovery", "satisfaction", "line_loss", "safety_violations", "rs1"]
-    if all(c in have for c in cols):
-        return sql
     return "resolved_ref AS business_unit_id, month, " + ", ".join(
-        (f"CAST({c} AS {kinds[c]}) AS {c}" if c in kinds else c) if c in have else f"CAST(NULL AS {kinds.get(c, 'DOUBLE')}) AS {c}"
-        for c in cols)
+        f"CAST({c if c in have else 'NULL'} AS {kind}) AS {c}" for c, kind in KPI_FIXED.items())
 
 
 def touched_sql(dataset_id: str, table: str) -> str:

@@ -88,17 +88,13 @@ def custom_headers(con) -> dict[str, list[str]]:
     """For each KPI file column kept by header (catalogue.kpi_columns), the headers loaded under it: any
     header that normalises (etl/contract.py) to its id, Chinese or English name or an alias — so a column
     loaded before its definition existed is read once it is defined."""
-    from etl.contract import normalize_header
+    from etl.contract import header_names, normalize_header
 
     cols = kpi_columns()
     if not cols:
         return {}
     raw = [r for (r,) in con.execute("SELECT DISTINCT metric FROM fct_kpi_custom ORDER BY 1").fetchall()]
-    out = {}
-    for c in cols:
-        names = {normalize_header(n) for n in (c.id, c.zh, c.en, *c.aliases)}
-        out[c.id] = [r for r in raw if normalize_header(r) in names]
-    return out
+    return {c.id: [r for r in raw if normalize_header(r) in header_names(c)] for c in cols}
 
 
 def _with_custom(base: str, custom: dict[str, list[str]]) -> str:
@@ -303,6 +299,27 @@ def refresh_panels(con: duckdb.DuckDBPyConnection, incremental: bool = False, fr
     con.execute("CREATE OR REPLACE TABLE panel_act_span_kept AS SELECT * FROM panel_act_span")
     set_meta(con, "panel_state", json.dumps(new))
     return done
+
+
+def republish(db: Path, change=None) -> None:
+    """Change a published warehouse the way a load does: under the writer lock in a private copy,
+    `change(con)` in one transaction, the catalogue the warehouse now records made active, the panels
+    refreshed, then one atomic replace (etl/publish.py). Nobody sees the change half made."""
+    from etl import publish
+
+    with publish.working_copy(db) as work:
+        con = connect(work)
+        try:
+            init_schema(con)
+            con.execute("BEGIN TRANSACTION")
+            if change is not None:
+                change(con)
+            activate_catalogue(con)
+            refresh_panels(con)
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
 
 
 def set_meta(con, key: str, value: str) -> None:

@@ -12,6 +12,7 @@ import streamlit as st
 import catalogue
 import settings
 from catalogue import datasets, metrics
+from catalogue.defined import definition_from_form
 from etl import definitions
 from etl import load as load_mod
 from etl import mappings
@@ -327,30 +328,17 @@ def metric_form(vm) -> None:
                               format_func=lambda w: mname(w) if w else tr("page.data.metric.no_scaling"),
                               help=tr("page.data.metric.scales_help"))
         if st.form_submit_button(tr("page.data.metric.save"), type="primary"):
-            cid = (mid or "").strip()
-            cols = [{"id": cid if kind != "ratio" else f"{cid}_num", "zh": header, "en": header}]
-            m = {"id": cid, "kind": kind, "zh": zh.strip(), "en": en.strip(), "unit_zh": unit_zh.strip(),
-                 "unit_en": unit_en.strip(), "role": role, "direction": direction, "decimals": int(decimals)}
-            if kind == "ratio":
-                cols.append({"id": f"{cid}_den", "zh": denominator, "en": denominator})
-                m.update(numerator=f"{cid}_num", denominator=f"{cid}_den", per=float(per))
-            else:
-                m["column"] = cid
-            if weight:
-                m["weight"] = weight
-            if index and role == "kpi":
-                m["index"] = "biz"
-            if scales:
-                m["scales_with"] = scales
-            for field_, text in (("valid_min", lo), ("valid_max", hi)):
-                if text.strip():
-                    try:
-                        m[field_] = float(text.replace(",", ""))
-                    except ValueError:
-                        st.error(tr("page.data.metric.not_a_number", value=text))
-                        return
             try:
-                definitions.save(settings.db_path(), {"metric": m, "columns": cols}, signin.current().account)
+                body = definition_from_form(
+                    mid, kind, header, denominator=denominator, per=per, weight=weight, zh=zh, en=en, unit_zh=unit_zh,
+                    unit_en=unit_en, role=role, direction=direction, decimals=decimals, index=index, scales_with=scales,
+                    valid_min=lo, valid_max=hi)
+            except ValueError as exc:
+                st.error(tr("page.data.metric.not_a_number", value=exc.args[0]))
+                return
+            cid = body["metric"]["id"]
+            try:
+                definitions.save(settings.db_path(), body, signin.current().account)
                 signin.audit("metric_defined", metric=cid, source=header)
                 st.session_state["dt_metric_saved"] = cid
                 st.rerun()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from application.context import Context
-from catalogue import defined_metrics, metrics
+from catalogue import defined_metrics, metrics, shared_metric_ids
 from etl.definitions import undefined
 
 COVERAGE_ROWS = 80  # business units in the coverage heatmap; beyond this it is unreadable
@@ -27,18 +27,12 @@ class DataView:
 def metric_catalogue() -> pd.DataFrame:
     """The business metrics of the active catalogue, with who defined them (the industry profile or an
     administrator in the app) and how each adds up."""
-    shared = set(_shared_ids())
+    shared = set(shared_metric_ids())
     mine = {b["metric"]["id"]: b for b in defined_metrics()}
     rows = [dict(id=m.id, zh=m.zh, en=m.en, unit_zh=m.unit_zh, unit_en=m.unit_en, role=m.role, direction=m.direction,
                  rollup=m.rollup, aggregation=m.aggregation, by="admin" if m.id in mine else "profile")
             for m in metrics().values() if m.id not in shared]
     return pd.DataFrame(rows)
-
-
-def _shared_ids() -> list[str]:
-    from catalogue import _load
-
-    return [m["id"] for m in _load("metrics.toml")["metric"]]
 
 
 def view(ctx: Context) -> DataView:

@@ -17,7 +17,7 @@ import catalogue
 from analytics.rollup import rollup
 from application import statistics as stats
 from application.warehouse import Warehouse, read_panel
-from catalogue.defined import check_definition, expand
+from catalogue.defined import check_definition, definition_from_form, expand
 from etl import definitions
 from etl.load import load_files
 from tests.etl.files import ORG_HEADER, ORG_ROWS, write_csv
@@ -238,3 +238,13 @@ def test_a_total_that_grows_with_size_is_left_to_its_rate_and_its_range_is_kept(
     assert "stim_oil" not in stats.kpis() and "stim_oil" in catalogue.metric_ids("kpi")  # the CLI still accepts it
     with pytest.raises(definitions.DefinitionError, match="下限"):
         definitions.save(db, total(mid="stim_two", valid_min=9.0, valid_max=1.0), "admin")
+
+
+def test_the_data_pages_form_makes_a_definition_check_definition_accepts():
+    body = definition_from_form(" open_share ", "ratio", "开井数", denominator="油井总数", per=100, weight="wells_n",
+                                zh="开井率", en="Open wells", unit_zh="%", unit_en="%", valid_min="0", valid_max="100")
+    assert body["metric"] == {**ratio(weight="wells_n")["metric"], "valid_min": 0.0, "valid_max": 100.0}
+    assert [(c["id"], c["zh"]) for c in body["columns"]] == [("open_share_num", "开井数"), ("open_share_den", "油井总数")]
+    assert check_definition(body, {"wells_n"}, set()) == []
+    with pytest.raises(ValueError, match="abc"):
+        definition_from_form("x1", "total", "h", valid_min="abc")

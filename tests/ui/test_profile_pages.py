@@ -1,7 +1,8 @@
 """Every page, export and command line under every industry profile (#20), in both languages, in that
 industry's own words: an oilfield's or a plant's dashboard shows its KPIs, its unit types and areas, and
 nothing of power supply. The page state space is swept under each profile as on the power demo
-(tests/ui/test_state_space.py): calm, and the figures on screen are the view model's."""
+(tests/ui/test_state_space.py, whose default-figures test also runs under each profile): calm, and the figures
+on screen are the view model's."""
 from __future__ import annotations
 
 import re
@@ -71,19 +72,6 @@ def test_every_selection_under_every_profile(request, monkeypatch, sel):
     at = run(db, sel)
     assert_calm(at, sel["lang"])
     assert shown_numbers(at, sel["page"]) == view_numbers(db, at, sel["page"], sel["lang"])
-
-
-@pytest.mark.parametrize("profile", OTHERS)
-@pytest.mark.parametrize("page", ["overview", "relationships", "tests", "whatif", "briefing"])
-def test_default_figures_under_every_profile(request, monkeypatch, profile, page):
-    """Non-vacuous: on each industry's demo every statistics page shows figures, and they are the view's."""
-    db = request.getfixturevalue(f"{profile}_db")
-    monkeypatch.setenv("PBKPI_DB", str(db))
-    at = run(db, {"page": page, "lang": "zh", "grain": "month", "types": [], "regions": [], "unit": None,
-                  "range": (0, len(MONTHS) - 1)})
-    assert_calm(at, "zh")
-    shown = shown_numbers(at, page)
-    assert shown and shown == view_numbers(db, at, page, "zh")
 
 
 @pytest.mark.parametrize("profile", OTHERS)

@@ -167,15 +167,17 @@ def test_every_selection_on_a_first_week_warehouse(first_week_db, monkeypatch, s
     assert shown_numbers(at, sel["page"]) == view_numbers(first_week_db, at, sel["page"], sel["lang"])
 
 
+@pytest.mark.parametrize("profile", ["power", "oilfield", "plant"])
 @pytest.mark.parametrize("page", ["overview", "relationships", "tests", "whatif", "briefing"])
-def test_default_figures_on_screen_are_the_view_models(demo_db, monkeypatch, page):
-    """Non-vacuous: on the demo every statistics page shows figures, and they are the view's."""
-    monkeypatch.setenv("PBKPI_DB", str(demo_db))
-    at = run(demo_db, {"page": page, "lang": "zh", "grain": "month", "types": [], "regions": [], "unit": None,
-                       "range": (0, len(MONTHS) - 1)})
+def test_default_figures_on_screen_are_the_view_models(request, monkeypatch, page, profile):
+    """Non-vacuous: on each industry's demo every statistics page shows figures, and they are the view's."""
+    db = request.getfixturevalue({"power": "demo_db"}.get(profile, f"{profile}_db"))
+    monkeypatch.setenv("PBKPI_DB", str(db))
+    at = run(db, {"page": page, "lang": "zh", "grain": "month", "types": [], "regions": [], "unit": None,
+                  "range": (0, len(MONTHS) - 1)})
     assert_calm(at, "zh")
     shown = shown_numbers(at, page)
-    assert shown and shown == view_numbers(demo_db, at, page, "zh")
+    assert shown and shown == view_numbers(db, at, page, "zh")
 
 
 @pytest.mark.parametrize("page", PAGES)
