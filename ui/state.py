@@ -137,6 +137,8 @@ def _url_text(value) -> str:
 
 
 def write_url(f: Selection) -> None:
+    if st.session_state.pop("_url_switching", False):  # this run ended by switching page: the switch set the URL
+        return
     want = url_params(f)
     current = {k: st.query_params.get(k) for k in st.query_params.keys()}
     if current != want:
@@ -170,6 +172,9 @@ def switch_page(page: str, view: dict | None = None, **picks) -> None:
         else:
             params[k] = _url_text(v)
     st.session_state["_url_read"] = False  # the next run reads the view back from the URL, every value checked
+    # app.py writes the URL when a run ends, also when it ends by this switch: that would put the old view
+    # back into the address bar after the switch set the new one (a crumb's org=… came back, now and then)
+    st.session_state["_url_switching"] = True
     st.switch_page(page, query_params=params)
 
 

@@ -868,6 +868,12 @@ def test_breadcrumbs_roll_the_view_up_the_org_tree(server, browser):
         page.locator('[class*="st-key-ov_crumbs"]').get_by_role("button").first.click()
         page.wait_for_function("() => !location.search.includes('org=')", timeout=60_000)
         wait_idle(page)
+        # and it stays so: the run that switched page once wrote its old view back into the address bar
+        page.wait_for_timeout(1500)
+        assert "org=" not in page.url, page.url
+        boxes = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').evaluate_all(
+            "els => els.map(e => e.innerText + ' ' + Array.from(e.querySelectorAll('input')).map(i => i.value).join(' '))")
+        assert not any("江北县供电公司党委" in b for b in boxes), boxes
         assert not page.locator('[data-testid="stException"]').count()
     finally:
         ctx.close()
