@@ -65,8 +65,10 @@ bench: setup
 	$(MAKE) bench-browser
 
 # page times in a real browser beside a one-chart Streamlit floor timed in the same run (bench/browser.py)
+# (and at group scale when `python -m bench --scales group` has left its warehouse)
+GROUP_DB ?= bench/results/group/w.duckdb
 bench-browser: setup system-deps $(DB)
-	$(PY) -m bench.browser --db $(DB) --repeat 3 --out bench/results/browser.json
+	$(PY) -m bench.browser --db demo=$(DB) $(if $(wildcard $(GROUP_DB)),--db group=$(GROUP_DB)) --repeat 3 --out bench/results/browser.json
 
 # Monte Carlo validation of every statistical verdict (about 4 minutes; bench/VALIDATION.md)
 validate: setup

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from analytics.errors import AnalysisError
@@ -33,39 +33,94 @@ def verdict_of(q: float | None) -> str:
     return "association" if q < ALPHA else "no_clear_association"
 
 
-def _standardise(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Columns scaled to mean square 1 (already centred); and which columns have no variation."""
-    ms = (M * M).mean(axis=0)
+def _scales(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Root mean square of each column (already centred), 1 where a column has no variation; and which."""
+    ms = np.einsum("ij,ij->j", M, M) / len(M)
     flat = ms <= 1e-24
-    return M / np.sqrt(np.where(flat, 1.0, ms)), flat
+    return np.sqrt(np.where(flat, 1.0, ms)), flat
 
 
-def _clustered_r(A: np.ndarray, B: np.ndarray, clusters: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+class _Clusters:
+    """The rows of one sample grouped by cluster, to form every cluster's cross-products at once: rows are
+    laid out as a zero-padded (cluster x slot) grid, so that sum over a cluster's rows of a b' is one
+    batched matrix product (a panel is nearly balanced: the padding is small)."""
+
+    CHUNK_CELLS = 2_000_000  # grid cells per batch (rows x columns): bounds the memory of the padded copies
+
+    def __init__(self, clusters: np.ndarray):
+        codes = np.unique(clusters, return_inverse=True)[1]
+        self.n, self.g = len(codes), int(codes.max()) + 1 if len(codes) else 0
+        self.order = np.argsort(codes, kind="stable")
+        sizes = np.bincount(codes, minlength=self.g)
+        self.width = int(sizes.max()) if self.g else 0
+        self.starts = np.concatenate([[0], np.cumsum(sizes)])  # cluster c: sorted rows starts[c]..starts[c+1]-1
+        sorted_codes = codes[self.order]
+        self.codes, self.slot = sorted_codes, np.arange(self.n) - self.starts[sorted_codes]
+
+    def _grid(self, M: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """Clusters lo..hi-1 of M (rows in the caller's order) as a (clusters x slot x column) array."""
+        out = np.zeros((hi - lo, self.width, M.shape[1]))
+        rows = slice(self.starts[lo], self.starts[hi])
+        out[self.codes[rows] - lo, self.slot[rows]] = M[self.order[rows]]
+        return out
+
+    def cross(self, A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For every cluster, the sum over its rows of a b' (G x ka x kb) and of a*a (G x ka)."""
+        ab = np.empty((self.g, A.shape[1], B.shape[1]))
+        aa = np.empty((self.g, A.shape[1]))
+        step = max(1, self.CHUNK_CELLS // max(1, self.width * (A.shape[1] + B.shape[1])))
+        for lo in range(0, self.g, step):
+            hi = min(self.g, lo + step)
+            a = self._grid(A, lo, hi)
+            ab[lo:hi] = np.matmul(a.transpose(0, 2, 1), self._grid(B, lo, hi))
+            aa[lo:hi] = np.einsum("gsi,gsi->gi", a, a)
+        return ab, aa
+
+
+def _clustered_r(A: np.ndarray, B: np.ndarray, clusters: _Clusters) -> tuple[np.ndarray, np.ndarray, int]:
     """r of every column pair of A and B (centred) with its cluster-robust standard error: r is the slope of
-    b on a (both standardised), the score of cluster g is sum_g a*b - r * sum_g a*a."""
+    b on a (both standardised), the score of cluster g is sum_g a*b - r * sum_g a*a. The sums are formed on
+    the unscaled columns and scaled afterwards (the same numbers, without two scaled copies of the data)."""
     n = len(A)
-    A, flat_a = _standardise(A)
-    B, flat_b = _standardise(B)
-    r = (A.T @ B) / n
-    codes, n_g = np.unique(clusters, return_inverse=True)[1], len(np.unique(clusters))
-    ind = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_g, n))
-    saa = np.asarray(ind @ (A * A))  # G x ka
-    var = np.empty_like(r)
-    for i in range(A.shape[1]):
-        sab = np.asarray(ind @ (A[:, [i]] * B))  # G x kb
-        score = sab - r[i][None, :] * saa[:, [i]]
-        var[i] = (score * score).sum(axis=0) / (n * n)
+    sa, flat_a = _scales(A)
+    sb, flat_b = _scales(B)
+    scale = np.outer(sa, sb)
+    r = (A.T @ B) / n / scale
+    ab, aa = clusters.cross(A, B)
+    score = ab / scale[None] - r[None, :, :] * (aa / (sa * sa)[None])[:, :, None]  # G x ka x kb
+    var = np.einsum("gij,gij->ij", score, score) / (n * n)
+    n_g = clusters.g
     se = np.sqrt(var * n_g / max(n_g - 1, 1))
     bad = flat_a[:, None] | flat_b[None, :]
     return np.where(bad, np.nan, r), np.where(bad, np.nan, se), n_g
 
 
-def _pair_block(xv: np.ndarray, yv: np.ndarray, unit: np.ndarray, period: np.ndarray, method: str):
-    """(r, se) pooled and within for every (x column, y column) on one common sample, and the clusters."""
-    if method == "spearman":
-        xv, yv = stats.rankdata(xv, axis=0), stats.rankdata(yv, axis=0)
-    pooled = _clustered_r(xv - xv.mean(axis=0), yv - yv.mean(axis=0), unit)
-    within = _clustered_r(demean_two_way(xv, unit, period), demean_two_way(yv, unit, period), unit)
+def _ranks(M: np.ndarray, orders: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based, ties shared, as scipy's rankdata) within the sample `rows` (a mask over M's
+    rows) of each column of M; `orders` holds each column's sort order over all rows, computed once, so
+    that every sample a column enters is ranked without sorting again."""
+    position = np.cumsum(rows) - 1  # a kept row's place in the sample
+    n = int(rows.sum())
+    out = np.empty((n, M.shape[1]))
+    for j, order in enumerate(orders):
+        kept = order[rows[order]]
+        s = M[kept, j]
+        new = np.empty(n, bool)
+        new[:1] = True
+        np.not_equal(s[1:], s[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        average = (starts + np.append(starts[1:], n) + 1) / 2.0
+        out[position[kept], j] = average[np.cumsum(new) - 1]
+    return out
+
+
+def _pair_block(xv: np.ndarray, yv: np.ndarray, unit: np.ndarray, period: np.ndarray):
+    """(r, se) pooled and within for every (x column, y column) on one common sample."""
+    clusters = _Clusters(unit)
+    pooled = _clustered_r(xv - xv.mean(axis=0), yv - yv.mean(axis=0), clusters)
+    both = demean_two_way(np.hstack([xv, yv]), unit, period)  # one pass for both sides
+    k = xv.shape[1]
+    within = _clustered_r(both[:, :k], both[:, k:], clusters)
     return pooled, within
 
 
@@ -94,6 +149,9 @@ def correlate(panel: Panel, inputs: list[str], kpis: list[str], lag: int = 0,
     period_codes = pd.factorize(df["t"])[0]
     x_pat = pd.factorize(pd.Series([np.isnan(X[:, j]).tobytes() for j in range(X.shape[1])], dtype=object))[0]
     y_pat = pd.factorize(pd.Series([np.isnan(Y[:, j]).tobytes() for j in range(Y.shape[1])], dtype=object))[0]
+    # each column sorted once (missing values last) for the rank correlations of every sample it enters
+    x_order = [np.argsort(X[:, j]) for j in range(X.shape[1])] if "spearman" in methods else []
+    y_order = [np.argsort(Y[:, j]) for j in range(Y.shape[1])] if "spearman" in methods else []
     cells = {}
     for px in np.unique(x_pat):
         for py in np.unique(y_pat):
@@ -101,13 +159,17 @@ def correlate(panel: Panel, inputs: list[str], kpis: list[str], lag: int = 0,
             rows_ok = ~np.isnan(X[:, xi[0]]) & ~np.isnan(Y[:, yi[0]])
             n = int(rows_ok.sum())
             units = len(np.unique(unit_codes[rows_ok]))
-            xv, yv = X[rows_ok][:, xi], Y[rows_ok][:, yi]
             for method in methods:
                 if n < MIN_N:
                     nan = np.full((len(xi), len(yi)), np.nan)
                     pooled = within = (nan, nan, units)
                 else:
-                    pooled, within = _pair_block(xv, yv, unit_codes[rows_ok], period_codes[rows_ok], method)
+                    if method == "spearman":
+                        xv = _ranks(X[:, xi], [x_order[i] for i in xi], rows_ok)
+                        yv = _ranks(Y[:, yi], [y_order[j] for j in yi], rows_ok)
+                    else:
+                        xv, yv = X[np.ix_(rows_ok, xi)], Y[np.ix_(rows_ok, yi)]
+                    pooled, within = _pair_block(xv, yv, unit_codes[rows_ok], period_codes[rows_ok])
                 for a, i in enumerate(xi):
                     for b, j in enumerate(yi):
                         cells[(i, j, method)] = (n, units, pooled[0][a, b], pooled[1][a, b],

@@ -117,11 +117,13 @@ class Visit:
         # performance.now() counts from the navigation's start: the first visit's clock starts at 0
         return self.settle(0.0, t0_wall, before, n)
 
-    def act(self, action) -> dict:
+    def act(self, action, prepare=None) -> dict:
+        """Time `action` (a click) until the page is drawn again; `prepare` (opening a list) is not timed."""
+        act = prepare(self.page) if prepare else action
         before, n = self.counters(), len(self.frames)
         t0_page = self.page.evaluate("() => performance.now()")
         t0_wall = time.perf_counter()
-        action(self.page)
+        act(self.page) if prepare else action(self.page)
         return self.settle(t0_page, t0_wall, before, n)
 
     def close(self) -> None:
@@ -136,8 +138,9 @@ def floor_grain(page) -> None:
     page.locator('[data-testid="stRadio"] label').filter(has_text="quarter").first.click()
 
 
-def next_option(page) -> None:
-    """Open the page's first selectbox and choose an option other than the one selected."""
+def open_other_option(page):
+    """Open the page's first selectbox and find an option other than the one selected; the click on it (the
+    returned action) is what a pick costs: opening the list is the browser's own, and not timed."""
     box = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').first
     box.locator("input").first.click()  # Streamlit's combobox (react-aria) lists its options on a key press
     page.keyboard.press("ArrowDown")
@@ -149,7 +152,7 @@ def next_option(page) -> None:
     if other is None or len(states) < 2:
         page.keyboard.press("Escape")
         raise NoPick()
-    options.nth(other).click()
+    return lambda page: options.nth(other).click()
 
 
 class NoPick(Exception):
@@ -164,7 +167,7 @@ def measure(browser, base: str, path: str, picks: bool, floor: bool = False) -> 
         out["filter"] = v.act(floor_grain if floor else change_grain)
         if picks and not floor and v.page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').count():
             try:
-                out["pick"] = v.act(next_option)
+                out["pick"] = v.act(None, prepare=open_other_option)
             except NoPick:
                 pass
     finally:
@@ -188,9 +191,47 @@ def medians(runs: list[dict]) -> dict:
     return out
 
 
+def run_scale(browser_type, db: Path, repeat: int, warm: bool, logs: Path) -> dict:
+    """Every page at one warehouse, the floor app timed in the same run (interleaved with the pages)."""
+    env = dict(os.environ, PBKPI_DB=str(db), PBKPI_AUTH="none", PBKPI_WARM="0", PBKPI_HEALTH_PORT="0", PBKPI_LOG_FILE="off")
+    if warm:
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "application.warm"], cwd=ROOT, env=env, check=True, capture_output=True)
+        warm_seconds = time.perf_counter() - t
+    else:
+        warm_seconds = None
+    floor_proc, floor_url = start(["-m", "streamlit", "run"], env, logs / "floor.log", [str(ROOT / "bench" / "floor_app.py")])
+    app_proc, app_url = start(["-m", "ui.serve"], env, logs / f"dashboard_{db.stem}.log")
+    results: dict = {"floor": [], "pages": {p: [] for p in PAGES}}
+    try:
+        browser = browser_type.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        try:
+            measure(browser, app_url, "", picks=False)  # the server's own first run (imports, first reads) is not a visit
+            measure(browser, floor_url, "", picks=False, floor=True)
+            for _ in range(repeat):  # interleaved, so the floor sees the same machine as the pages
+                results["floor"].append(measure(browser, floor_url, "", picks=False, floor=True))
+                for name, path in PAGES.items():
+                    results["pages"][name].append(measure(browser, app_url, path, picks=True))
+        finally:
+            browser.close()
+    finally:
+        for proc in (floor_proc, app_proc):
+            proc.terminate()
+            proc.wait(10)
+    floor = medians(results["floor"])
+    out = {"warehouse": str(db), "warm_seconds": warm_seconds, "floor": floor,
+           "pages": {name: medians(runs) for name, runs in results["pages"].items()}}
+    for page in out["pages"].values():
+        for kind, row in page.items():
+            base = floor["first" if kind in ("first", "slice") else "filter"]["seconds"]
+            row["ratio_to_floor"] = row["seconds"] / base if base else None
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.browser", description=__doc__.splitlines()[0])
-    ap.add_argument("--db", required=True)
+    ap.add_argument("--db", required=True, action="append",
+                    help="a warehouse, or scale=warehouse (demo=data/warehouse.duckdb); give it once per scale")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "browser.json"))
     ap.add_argument("--md", default=str(ROOT / "bench" / "BROWSER.md"), help="the Markdown report (committed)")
@@ -201,63 +242,57 @@ def main(argv=None) -> int:
         return 2
     from playwright.sync_api import sync_playwright
 
-    db = Path(args.db).resolve()
-    env = dict(os.environ, PBKPI_DB=str(db), PBKPI_AUTH="none", PBKPI_WARM="0", PBKPI_HEALTH_PORT="0", PBKPI_LOG_FILE="off")
-    if not args.no_warm:
-        subprocess.run([sys.executable, "-m", "application.warm"], cwd=ROOT, env=env, check=True, capture_output=True)
+    scales = {}
+    for item in args.db:
+        name, _, path = item.rpartition("=")
+        scales[name or "demo"] = Path(path).resolve()
     logs = Path(args.out).parent
     logs.mkdir(parents=True, exist_ok=True)
-    floor_proc, floor_url = start(["-m", "streamlit", "run"], env, logs / "floor.log", [str(ROOT / "bench" / "floor_app.py")])
-    app_proc, app_url = start(["-m", "ui.serve"], env, logs / "dashboard.log")
-    results: dict = {"floor": [], "pages": {p: [] for p in PAGES}}
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
-            measure(browser, app_url, "", picks=False)  # the server's own first run (imports, first reads) is not a visit
-            measure(browser, floor_url, "", picks=False, floor=True)
-            for _ in range(args.repeat):  # interleaved, so the floor sees the same machine as the pages
-                results["floor"].append(measure(browser, floor_url, "", picks=False, floor=True))
-                for name, path in PAGES.items():
-                    results["pages"][name].append(measure(browser, app_url, path, picks=True))
-            browser.close()
-    finally:
-        for proc in (floor_proc, app_proc):
-            proc.terminate()
-            proc.wait(10)
-    floor = medians(results["floor"])
     report = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                           "chromium": subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()},
-              "warehouse": str(db), "repeat": args.repeat, "floor": floor,
-              "pages": {name: medians(runs) for name, runs in results["pages"].items()}}
-    for name, page in report["pages"].items():
-        for kind, row in page.items():
-            base = floor["first" if kind in ("first", "slice") else "filter"]["seconds"]
-            row["ratio_to_floor"] = row["seconds"] / base if base else None
+              "repeat": args.repeat, "when": time.strftime("%Y-%m-%d %H:%M"), "scales": {}}
+    with sync_playwright() as pw:
+        for name, db in scales.items():
+            report["scales"][name] = run_scale(pw.chromium, db, args.repeat, not args.no_warm, logs)
+            report["scales"][name]["units"] = units_of(db)
     Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=2))
     m = report["machine"]
     text = (f"# Page times in a real browser\n\nWritten by `python -m bench.browser` (`make bench-browser`) on "
-            f"{time.strftime('%Y-%m-%d %H:%M')}: {m['cpus']} cores, {m['platform']}, Python {m['python']}, {m['chromium']}; "
-            f"warehouse `{db.name}` after `application.warm`; 1366×768, a fresh browser context per visit; medians of "
+            f"{report['when']}: {m['cpus']} cores, {m['platform']}, Python {m['python']}, {m['chromium']}; "
+            f"each warehouse after `application.warm`; 1366×768, a fresh browser context per visit; medians of "
             f"{args.repeat}. Steps: *first* visit in a new session, *filter* (sidebar grain → quarter), *pick* (the "
-            f"page's first selectbox, another option), *slice* (first visit to 县城, quarterly: nobody precomputed it). "
-            f"A page counts as drawn when no run is in progress and the number of drawn charts stopped changing; "
-            f"*until last message* is from the action to the last websocket message (server run and transfer), the "
-            f"rest is drawing in the browser; *script* and *layout* are Chromium's own (CDP Performance).\n\n"
-            + markdown(report) + "\n")
+            f"page's first selectbox: the click on another option, after the list is open), *slice* (first visit to "
+            f"县城, quarterly: nobody precomputed it). A page counts as drawn when no run is in progress and the number "
+            f"of drawn charts stopped changing; *until last message* is from the action to the last websocket "
+            f"message (server run and transfer), the rest is drawing in the browser; *script* and *layout* are "
+            f"Chromium's own (CDP Performance).\n\n"
+            + "\n\n".join(markdown(name, scale, args.repeat) for name, scale in report["scales"].items()) + "\n")
     Path(args.md).write_text(text, encoding="utf-8")
     print(text)
     return 0
 
 
-def markdown(report: dict) -> str:
-    f = report["floor"]
-    lines = [f"Floor (one-chart Streamlit app, same run): first visit {f['first']['seconds']:.2f} s, "
-             f"a widget change {f['filter']['seconds']:.2f} s (medians of {report['repeat']}).", "",
+def units_of(db: Path) -> int | None:
+    import duckdb
+
+    try:
+        with duckdb.connect(str(db), read_only=True) as con:
+            return con.execute("SELECT count(*) FROM dim_business_units").fetchone()[0]
+    except duckdb.Error:
+        return None
+
+
+def markdown(name: str, scale: dict, repeat: int) -> str:
+    f = scale["floor"]
+    warm = f", warm-up after a load {scale['warm_seconds']:.0f} s" if scale.get("warm_seconds") else ""
+    lines = [f"## {name} ({scale.get('units') or '?'} business units{warm})", "",
+             f"Floor (one-chart Streamlit app, same run): first visit {f['first']['seconds']:.2f} s, "
+             f"a widget change {f['filter']['seconds']:.2f} s (medians of {repeat}).", "",
              "| page | step | median s | × floor | until last message s | messages | KB | script s | layout s |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for name, page in report["pages"].items():
+    for page_name, page in scale["pages"].items():
         for kind, r in page.items():
-            lines.append(f"| {name} | {kind} | {r['seconds']:.2f} | {r['ratio_to_floor']:.1f} | {r['until_last_message']:.2f} | "
+            lines.append(f"| {page_name} | {kind} | {r['seconds']:.2f} | {r['ratio_to_floor']:.1f} | {r['until_last_message']:.2f} | "
                          f"{r['messages']:.0f} | {r['kbytes']:.0f} | {r['ScriptDuration']:.2f} | {r['LayoutDuration']:.2f} |")
     return "\n".join(lines)
 

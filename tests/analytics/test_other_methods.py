@@ -79,8 +79,9 @@ def test_correlation_matches_independent_computation_and_bh():
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), holes=st.lists(st.floats(0, 0.4), min_size=4, max_size=4))
 def test_correlation_matrix_equals_pair_by_pair(seed, holes):
-    """The matrix computation (one product per missing-value pattern) equals scipy on each pair's own
-    complete cases, pooled and within, Pearson and Spearman, with columns that miss different rows."""
+    """The matrix computation (one product per missing-value pattern, ranks from one sort a column, clustered
+    errors from one batched product) equals scipy and a pair-by-pair group-by on each pair's own complete
+    cases, pooled and within, Pearson and Spearman, with columns that miss different rows."""
     rng = np.random.default_rng(seed)
     p = make_panel(n_units=12, n_t=15, seed=seed % 50)
     d = p.df.copy()
@@ -91,13 +92,21 @@ def test_correlation_matrix_equals_pair_by_pair(seed, holes):
     for x in ["theme_days", "members"]:
         for y in ["complaints_per_10k", "customers"]:
             s = d[["unit", x, y]].dropna()
-            got = r[(r.input == x) & (r.kpi == y)].set_index(["method", "scope"])["r"]
+            rows = r[(r.input == x) & (r.kpi == y)].set_index(["method", "scope"])
+            got, p_got = rows["r"], rows["p_value"]
             assert got[("pearson", "pooled")] == pytest.approx(stats.pearsonr(s[x], s[y])[0], abs=1e-12)
             assert got[("spearman", "pooled")] == pytest.approx(stats.spearmanr(s[x], s[y])[0], abs=1e-12)
+            # the clustered standard errors (one batched product over every cluster and pair) equal a
+            # pair-by-pair group-by of the scores, on the pair's own complete cases
+            for method, (a, b) in (("pearson", (s[x], s[y])), ("spearman", (stats.rankdata(s[x]), stats.rankdata(s[y])))):
+                if np.std(a) > 1e-9 and np.std(b) > 1e-9:
+                    assert p_got[(method, "pooled")] == pytest.approx(
+                        clustered_r_p(np.asarray(a, float), np.asarray(b, float), s["unit"])[1], rel=1e-9, abs=1e-15)
             s = d[["unit", "t", x, y]].dropna()
             xw, yw = two_way_residuals(s, x), two_way_residuals(s, y)
             if yw.std() > 1e-9 and xw.std() > 1e-9:
                 assert got[("pearson", "within")] == pytest.approx(np.corrcoef(xw, yw)[0, 1], abs=1e-8)
+                assert p_got[("pearson", "within")] == pytest.approx(clustered_r_p(xw, yw, s["unit"])[1], rel=1e-6, abs=1e-12)
             else:
                 assert np.isnan(got[("pearson", "within")])
 
