@@ -153,6 +153,7 @@ class Warehouse:
         self.memory = _Memory()
         self._seen: str | None = None
         self._catalogue: tuple[str | None, list[dict]] = (None, [])
+        self._readable: tuple[str, bool] | None = None  # (version, whether it opens)
 
     def version(self) -> str:
         """Changes whenever the warehouse file changes."""
@@ -214,13 +215,19 @@ class Warehouse:
             return None, []
 
     def readable(self) -> bool:
-        """False when the warehouse file exists but cannot be opened as a database."""
-        try:
-            self.query("SELECT 1")
-            return True
-        except WarehouseUnreadable:
-            log.error("warehouse %s is unreadable", self.path, exc_info=True)
-            return False
+        """False when the warehouse file exists but cannot be opened as a database. Asked by every page run:
+        the answer is kept for the file's version (opening the file was a tenth of a filter change)."""
+        v = self.version()
+        kept = self._readable
+        if kept is None or kept[0] != v:
+            try:
+                self.query("SELECT 1")
+                kept = (v, True)
+            except WarehouseUnreadable:
+                log.error("warehouse %s is unreadable", self.path, exc_info=True)
+                kept = (v, False)
+            self._readable = kept
+        return kept[1]
 
     def forget(self) -> None:
         """Drop every read kept in memory (what a freshly started process has)."""

@@ -51,13 +51,28 @@ def line(df: pd.DataFrame, x: str, ys: dict[str, str], title: str = "", y_title:
     return fig
 
 
+def vline(x, **line) -> dict:
+    """A vertical line across the plot at x, as Figure.add_vline draws it (the shape itself: adding shapes one
+    at a time re-validates all earlier ones, a few ms each)."""
+    return dict(type="line", xref="x", yref="y domain", x0=x, x1=x, y0=0, y1=1, line=line)
+
+
+def hline(y, **line) -> dict:
+    return dict(type="line", xref="x domain", yref="y", x0=0, x1=1, y0=y, y1=y, line=line)
+
+
+def add_marks(fig: go.Figure, shapes: list[dict] = (), annotations: list[dict] = ()) -> go.Figure:
+    """Shapes and annotations added in one layout update, after those the figure has."""
+    fig.update_layout(shapes=[*fig.layout.shapes, *shapes], annotations=[*fig.layout.annotations, *annotations])
+    return fig
+
+
 def annotate_events(fig: go.Figure, events: list[tuple], color: str = GREY) -> go.Figure:
     """Vertical markers with labels: [(date, label), ...]."""
-    for when, label in events:
-        fig.add_vline(x=pd.Timestamp(when).timestamp() * 1000, line_width=1, line_dash="dot", line_color=color)
-        fig.add_annotation(x=pd.Timestamp(when), y=0.99, yref="paper", text=label, showarrow=False, yanchor="top",
-                           xanchor="left", font=dict(size=11, color=color), bgcolor="rgba(255,255,255,0.8)")
-    return fig
+    return add_marks(
+        fig, [vline(pd.Timestamp(when).timestamp() * 1000, width=1, dash="dot", color=color) for when, _ in events],
+        [dict(x=pd.Timestamp(when), y=0.99, yref="paper", text=label, showarrow=False, yanchor="top", xanchor="left",
+              font=dict(size=11, color=color), bgcolor="rgba(255,255,255,0.8)") for when, label in events])
 
 
 def quadrant(df: pd.DataFrame, labels: dict[str, str], x_title: str, y_title: str, counts_fmt, height: int = 460,
@@ -78,15 +93,14 @@ def quadrant(df: pd.DataFrame, labels: dict[str, str], x_title: str, y_title: st
             textposition=["bottom center" if y > 50 else "top center" for y in d["biz_index"]],
             textfont=dict(size=11, color=palette.INK), customdata=d[["unit_type_label", "region_label", "unit"]],
             hovertemplate="<b>%{text}</b><br>%{customdata[0]} · %{customdata[1]}<br>" + x_title + " %{x:.0f}<br>" + y_title + " %{y:.0f}<extra></extra>"))
-    fig.add_hline(y=50, line_dash="dash", line_color=GREY)
-    fig.add_vline(x=50, line_dash="dash", line_color=GREY)
     corners = {"both_strong": (99, 99, "right", "top"), "pb_strong_biz_weak": (99, 1, "right", "bottom"),
                "biz_strong_pb_weak": (1, 99, "left", "top"), "both_weak": (1, 1, "left", "bottom")}
-    for q, (x, y, xa, ya) in corners.items():
-        n = int((df["quadrant"] == q).sum())
-        fig.add_annotation(x=x, y=y, text=f"{labels[q]}（{n}）" if counts_fmt == "zh" else f"{labels[q]} ({n})",
-                           showarrow=False, xanchor=xa, yanchor=ya, font=dict(color=QUAD_COLORS[q], size=13),
-                           bgcolor="rgba(255,255,255,0.75)")
+    counts = df["quadrant"].value_counts()
+    add_marks(fig, [hline(50, dash="dash", color=GREY), vline(50, dash="dash", color=GREY)],
+              [dict(x=x, y=y, text=f"{labels[q]}（{n}）" if counts_fmt == "zh" else f"{labels[q]} ({n})",
+                    showarrow=False, xanchor=xa, yanchor=ya, font=dict(color=QUAD_COLORS[q], size=13),
+                    bgcolor="rgba(255,255,255,0.75)")
+               for q, (x, y, xa, ya) in corners.items() for n in [int(counts.get(q, 0))]])
     fig.update_layout(xaxis=dict(range=[0, 100], title=x_title), yaxis=dict(range=[0, 100], title=y_title), height=height,
                       margin=dict(t=30, b=50))
     return fig
@@ -182,7 +196,7 @@ def funnel(df: pd.DataFrame, rate: str, size: str, overall: float, x_title: str,
         sd = np.sqrt(overall / per / xs) * per  # SD of a Poisson rate per `per` customers
         fig.add_trace(go.Scatter(x=xs, y=overall + z * sd, mode="lines", line=dict(color=GREY, dash=dash), showlegend=False, hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=xs, y=np.maximum(overall - z * sd, 0), mode="lines", line=dict(color=GREY, dash=dash), showlegend=False, hoverinfo="skip"))
-    fig.add_hline(y=overall, line_color=BRAND)
+    add_marks(fig, [hline(overall, color=BRAND)])
     fig.update_layout(xaxis_title=x_title, yaxis_title=y_title, height=height)
     return fig
 
