@@ -1,5 +1,6 @@
 """PB-KPI Lens (党建–经营关联分析看板): entry point — sign-in, navigation, language switch, global filters."""
 import logging
+import time
 import uuid
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from ui import layout, session, signin, state
 from ui.i18n import tr
 
 ICON = Path(__file__).resolve().parent / "ui" / "assets" / "icon.png"
+layout.run_started(time.perf_counter())  # the run's own time goes on its end marker (bench/browser.py reads it)
 
 # the icon is a file of ours: a :material/…: icon would be fetched from fonts.gstatic.com (intranets have no internet)
 st.set_page_config(page_title="PB-KPI Lens 党建–经营关联分析看板", page_icon=str(ICON), layout="wide")

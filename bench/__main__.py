@@ -182,6 +182,11 @@ def markdown(all_res: list[dict], env: dict) -> str:
         for name, part in ((r.get("etl_xlsx_same") or {}).get("parts") or {}).items():
             lines.append(f"{head}| ETL, {name} as one Excel workbook ({part['rows']:,} rows) | {part['seconds']:.2f} | "
                          f"{part['rows'] / part['seconds']:,.0f} | |")
+            if part.get("bare_calamine_seconds"):
+                bare = part["bare_calamine_seconds"]
+                lines.append(f"{head}| bare calamine → DuckDB, same workbook (cells as text, nothing checked) | {bare:.2f} | "
+                             f"{part['rows'] / bare:,.0f} | |")
+                lines.append(f"{head}| **Excel ETL throughput ÷ bare calamine** ({name}) | {bare / part['seconds']:.2f}× | | |")
         ph = (r.get("etl_phases") or {}).get("phases")
         if ph:
             parts = ", ".join(f"{k} {v:.2f}" for k, v in sorted(ph.items(), key=lambda kv: -kv[1]) if v >= 0.005)

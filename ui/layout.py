@@ -74,13 +74,20 @@ def uploader_texts() -> None:
 </style>""")
 
 
+def run_started(t0: float) -> None:
+    st.session_state["_run_started"] = t0
+
+
 def run_done() -> None:
-    """The run's last element, invisible: a browser (and its tests) can tell that this run has finished.
-    app.py draws it at the end of every run; `stop` draws it before stopping early (nothing can be drawn
-    after st.stop)."""
+    """The run's last element, invisible: a browser (and its tests) can tell that this run has finished, and
+    how long the server took to run it (data-ms: from app.py's start to here). app.py draws it at the end of
+    every run; `stop` draws it before stopping early (nothing can be drawn after st.stop)."""
+    import time
     import uuid
 
-    st.sidebar.html(f'<span data-testid="pbkpi-run-done" data-run="{uuid.uuid4().hex[:12]}"></span>')
+    t0 = st.session_state.get("_run_started")
+    ms = f' data-ms="{(time.perf_counter() - t0) * 1000:.0f}"' if t0 is not None else ""
+    st.sidebar.html(f'<span data-testid="pbkpi-run-done" data-run="{uuid.uuid4().hex[:12]}"{ms}></span>')
 
 
 def stop() -> None:
