@@ -6,7 +6,8 @@ For each page, medians of --repeat visits of:
   first   the first visit in a new browser session, until the run is over and the charts stop changing
   filter  a sidebar filter change (grain month → quarter)
   pick    the page's own first pick (its first selectbox: the next option)
-  slice   the first visit to a slice nobody precomputed (one area type, quarterly)
+  slice   the first visit to a slice nobody precomputed (one area type, quarterly), until its statistics
+          are drawn (computed in the background meanwhile)
 and where the time goes: until the last websocket message arrived (server run and transfer) and after it
 (drawing in the browser), the websocket messages and bytes, and Chromium's own scripting, layout and style
 time (CDP Performance metrics).
@@ -38,14 +39,15 @@ PAGES = {"overview": "", "profile": "profile", "relationships": "relationships",
          "briefing": "briefing", "data": "data"}
 QUIET_MS = 500  # the page counts as drawn when nothing changed for this long; the time reported is when it began
 
-# Done when the run marker changed, no run is in progress, nothing is stale, and the number of drawn charts
-# stopped changing; window.__pbDrawn is the moment that state began (performance.now()).
+# Done when the run marker changed, no run is in progress, nothing is stale, no statistic is still being
+# computed in the background (the run marker's data-pending), and the number of drawn charts stopped changing;
+# window.__pbDrawn is the moment that state began (performance.now()).
 SETTLED_JS = """(ms) => {
   const done = document.querySelector('[data-testid="pbkpi-run-done"]');
   const run = done && done.getAttribute('data-run');
   const charts = document.querySelectorAll('.js-plotly-plot .main-svg').length;
   const busy = !run || run === window.__pbLastRun || document.querySelector('[data-testid="stStatusWidget"]')
-               || document.querySelector('[data-stale="true"]');
+               || document.querySelector('[data-stale="true"]') || (done.getAttribute('data-pending') || '0') !== '0';
   const now = performance.now();
   if (busy || charts !== window.__pbCharts) { window.__pbCharts = charts; window.__pbDrawn = undefined; return false; }
   if (window.__pbDrawn === undefined) { window.__pbDrawn = now; return false; }
@@ -265,7 +267,7 @@ def main(argv=None) -> int:
             f"each warehouse after `application.warm`; 1366×768, a fresh browser context per visit; medians of "
             f"{args.repeat}. Steps: *first* visit in a new session, *filter* (sidebar grain → quarter), *pick* (the "
             f"page's first selectbox: the click on another option, after the list is open), *slice* (first visit to "
-            f"县城, quarterly: nobody precomputed it). A page counts as drawn when no run is in progress and the number "
+            f"县城, quarterly: nobody precomputed it; until its statistics are drawn). A page counts as drawn when no run is in progress and the number "
             f"of drawn charts stopped changing; *until last message* is from the action to the last websocket "
             f"message (server run and transfer), the rest is drawing in the browser; *server run* is the script's own "
             f"time on the server (app.py's start to its end marker; the floor app has none); *script* and *layout* are "

@@ -79,15 +79,18 @@ def run_started(t0: float) -> None:
 
 
 def run_done() -> None:
-    """The run's last element, invisible: a browser (and its tests) can tell that this run has finished, and
-    how long the server took to run it (data-ms: from app.py's start to here). app.py draws it at the end of
+    """The run's last element, invisible: a browser (and its tests) can tell that this run has finished, how
+    long the server took to run it (data-ms: from app.py's start to here) and whether statistics it shows as
+    being computed are still to come (data-pending: how many; the page reruns itself when they are ready). app.py draws it at the end of
     every run; `stop` draws it before stopping early (nothing can be drawn after st.stop)."""
     import time
     import uuid
 
     t0 = st.session_state.get("_run_started")
     ms = f' data-ms="{(time.perf_counter() - t0) * 1000:.0f}"' if t0 is not None else ""
-    st.sidebar.html(f'<span data-testid="pbkpi-run-done" data-run="{uuid.uuid4().hex[:12]}"{ms}></span>')
+    pending = st.session_state.pop("_run_pending", 0)  # statistics still computing: the page reruns when ready
+    st.sidebar.html(f'<span data-testid="pbkpi-run-done" data-run="{uuid.uuid4().hex[:12]}"{ms} '
+                    f'data-pending="{pending}"></span>')
 
 
 def stop() -> None:
@@ -130,6 +133,7 @@ def rerun_when_ready(jobs: list) -> None:
     """After a page drew what it has: while any of `jobs` is computing, check every second and rerun the
     page once they are all kept."""
     if jobs:
+        st.session_state["_run_pending"] = len(jobs)  # on the run's end marker: the page is not complete yet
         _rerun_when_ready(jobs)
 
 
