@@ -7,7 +7,7 @@ from application.views import overview
 from briefing.content import alert_text
 from ui import cards, charts, layout, palette, session
 from catalogue.formats import fmt_period
-from catalogue import metric
+from catalogue import metric, t
 from ui.i18n import fmt, lang, mlabel, mname, tr, value_label
 
 def card_text(card) -> cards.CardText:
@@ -18,11 +18,16 @@ def card_text(card) -> cards.CardText:
 LEVEL_BG = {level: palette.STATUS[level][1] for level in ("red", "amber")}
 
 
-def alert_table(alerts: pd.DataFrame) -> pd.DataFrame:
-    words = {"red": tr("alert.red"), "amber": tr("alert.amber")}
-    return pd.DataFrame({tr("table.level"): alerts["level"].map(words),
-                         tr("table.unit"): alerts["business_unit_name"],
-                         tr("table.alert"): [alert_text(r, lang()) for _, r in alerts.iterrows()]})
+ALERTS_SHOWN = 200
+
+
+def alert_table(alerts: pd.DataFrame, language: str) -> pd.DataFrame:
+    """The alerts as the reader's table. Reads no session state (the language is passed): the CSV is built
+    by the download button on a thread of its own."""
+    words = {"red": t("alert.red", language), "amber": t("alert.amber", language)}
+    return pd.DataFrame({t("table.level", language): alerts["level"].map(words),
+                         t("table.unit", language): alerts["business_unit_name"],
+                         t("table.alert", language): [alert_text(r, language) for _, r in alerts.iterrows()]})
 
 
 if layout.header("page.overview.title", "page.overview.caption"):
@@ -60,11 +65,17 @@ if layout.header("page.overview.title", "page.overview.caption"):
         reds, ambers = int((vm.alerts["level"] == "red").sum()), int((vm.alerts["level"] == "amber").sum())
         st.markdown(tr("page.overview.alerts_counts", red=reds, amber=ambers,
                        branches=vm.alerts["unit_id"].nunique(), units=vm.alerts["business_unit_id"].nunique()))
-        table = alert_table(vm.alerts)
+        # red first; a group has thousands: the table shows the first ALERTS_SHOWN (a styled table of all of
+        # them was 12 MB to send and seconds to build on every run), the CSV holds them all, built on click
+        ordered = vm.alerts.sort_values("level", key=lambda s: s.map({"red": 0, "amber": 1}), kind="stable")
+        table = alert_table(ordered.head(ALERTS_SHOWN), lang())
         bg = {tr(f"alert.{level}"): colour for level, colour in LEVEL_BG.items()}
         st.dataframe(table.style.map(lambda v: f"background-color: {bg[v]}" if v in bg else "", subset=[tr("table.level")]),
                      hide_index=True, height=min(38 + 35 * len(table), 320))
-        layout.download_csv(table, f"alerts_{vm.quarter}", key="dl_ov_alerts")
+        if len(ordered) > ALERTS_SHOWN:
+            st.caption(tr("page.overview.alerts_shown", shown=ALERTS_SHOWN, total=len(ordered)))
+        language = lang()
+        layout.download_csv(lambda: alert_table(ordered, language), f"alerts_{vm.quarter}", key="dl_ov_alerts")
         st.caption(tr("page.overview.alerts_note"))
 
     st.subheader(tr("page.overview.quadrant", quarter=fmt_period(vm.quarter, lang())))

@@ -233,11 +233,13 @@ def fishing_note(narrowed: bool) -> None:
 
 
 def download_csv(df, name: str, key: str) -> None:
-    """A CSV download, for roles that may export; every download is audited."""
+    """A CSV download, for roles that may export; every download is audited. `df` may be a function
+    returning the frame: it is then built when the button is clicked, not on every run of the page."""
     from briefing.safe_export import to_safe_csv
     from ui import signin
 
     if not signin.may("export"):
         return
-    st.download_button(tr("app.download_csv"), to_safe_csv(df), file_name=f"{name}.csv", mime="text/csv", key=key,
+    data = (lambda: to_safe_csv(df())) if callable(df) else to_safe_csv(df)
+    st.download_button(tr("app.download_csv"), data, file_name=f"{name}.csv", mime="text/csv", key=key,
                        on_click=signin.exported, args=(name, "csv"))
