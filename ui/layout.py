@@ -76,13 +76,15 @@ def uploader_texts() -> None:
 
 def run_started(t0: float) -> None:
     st.session_state["_run_started"] = t0
+    st.session_state.pop("_run_pending", None)  # a run that ended by a rerun left its count behind
 
 
 def run_done() -> None:
     """The run's last element, invisible: a browser (and its tests) can tell that this run has finished, how
     long the server took to run it (data-ms: from app.py's start to here) and whether statistics it shows as
-    being computed are still to come (data-pending: how many; the page reruns itself when they are ready). app.py draws it at the end of
-    every run; `stop` draws it before stopping early (nothing can be drawn after st.stop)."""
+    being computed are still to come (data-pending: how many; the page reruns itself when they are ready).
+    app.py draws it at the end of every run; `stop` draws it before stopping early (nothing can be drawn
+    after st.stop)."""
     import time
     import uuid
 
