@@ -24,14 +24,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 setup: $(VENV)/.installed
 
-# Chromium and CJK fonts for the browser test and static chart export (Debian packages, needs root).
+# Chromium and CJK fonts for the browser test and static chart export, PostgreSQL for the lake's catalog in
+# the lake tests and `make cluster` (Debian packages, needs root).
 system-deps:
-	@if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
-	  echo "chromium and fonts-noto-cjk present"; \
+	@if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "Noto Sans CJK" \
+	    && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "chromium, fonts-noto-cjk and postgresql present"; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
-	  || echo "WARNING: could not install chromium/fonts-noto-cjk; browser tests will be skipped"; \
-	else echo "WARNING: not root: install chromium and fonts-noto-cjk to run the browser test"; fi
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk postgresql >/dev/null) \
+	  || echo "WARNING: could not install chromium/fonts-noto-cjk/postgresql; browser and lake tests will fail"; \
+	else echo "WARNING: not root: install chromium, fonts-noto-cjk and postgresql to run the browser and lake tests"; fi
 
 $(DB): | setup
 	$(PY) -m etl demo --profile $(PROFILE) --db $(DB) --out $(DEMO_DIR)
@@ -58,7 +60,7 @@ test-fast: setup
 
 # the load-while-reading and SIGKILL tests at five times the suite's size
 stress: setup
-	PBKPI_STRESS=5 $(PY) -m pytest tests/robustness -q
+	PBKPI_STRESS=5 $(PY) -m pytest tests/robustness tests/lake/test_writers.py -q
 
 bench: setup
 	$(PY) -m bench

@@ -46,7 +46,7 @@ ctx = session.new_context(user)  # this run's warehouse version (and the user's 
 
 
 def unreadable_warehouse() -> None:
-    st.error(tr("app.unreadable", path=str(ctx.snapshot.path)), icon=":material/error:")
+    st.error(tr("app.unreadable", path=ctx.snapshot.warehouse.name), icon=":material/error:")
 
 
 if not ctx.snapshot.warehouse.readable():

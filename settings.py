@@ -29,7 +29,7 @@ class SettingError(ValueError):
 @dataclass(frozen=True)
 class Setting:
     name: str
-    kind: str  # path | count | number | size | memory | bool | choice | text | list
+    kind: str  # path | warehouse | count | number | size | memory | bool | choice | text | list
     default: str  # as it would be written in the environment ("" for a path: see `fallback`)
     doc: str
     choices: tuple[str, ...] = ()
@@ -39,7 +39,13 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("PBKPI_DB", "path", "data/warehouse.duckdb", "path of the DuckDB warehouse"),
+    Setting("PBKPI_DB", "warehouse", "data/warehouse.duckdb",
+            "the warehouse: a DuckDB file path, or a DuckLake URL `ducklake+postgres://user@host:port/db?data_path=…` "
+            "(etl/lake.py; README, \"Beyond one machine\")"),
+    Setting("PBKPI_LAKE_SECRETS", "path", "",
+            "TOML file with the lake's catalog password ([postgres] password) and object-store keys ([s3] key_id, "
+            "secret), readable by its owner only; PBKPI_LAKE_PG_PASSWORD, PBKPI_LAKE_S3_KEY_ID and "
+            "PBKPI_LAKE_S3_SECRET override it"),
     Setting("PBKPI_DEMO_DIR", "path", "data/demo", "where `etl demo` writes its synthetic source files"),
     Setting("PBKPI_PROFILE", "choice", "power", "the industry profile a new warehouse is created with (an existing "
             "warehouse keeps the one it records)", choices=("power", "oilfield", "plant")),
@@ -180,13 +186,22 @@ def parse(setting: Setting, text: str):
         return tuple(a.strip() for a in text.split(",") if a.strip())
     if k == "path":
         return Path(text)
+    if k == "warehouse":  # a lake URL is parsed (and checked) by etl/lake.py; anything else is a file path
+        from etl import lake
+
+        if lake.is_lake(text):
+            try:
+                return lake.parse(text)
+            except lake.LakeError as exc:
+                raise SettingError(f"{setting.name}: {exc}") from None  # the text may hold a password: not echoed
+        return Path(text)
     return text
 
 
 def value(name: str):
     setting = BY_NAME[name]
     text, from_env = raw(name)
-    if setting.kind == "path" and not from_env:  # defaults lie in the project; a value given stays as written
+    if setting.kind in ("path", "warehouse") and not from_env:  # defaults lie in the project; a value given stays as written
         return ROOT / text if text else None
     return parse(setting, text)
 
@@ -218,6 +233,10 @@ def listing() -> list[dict]:
             shown, problem = value(s.name), None
         except SettingError as exc:
             shown, problem = text, str(exc)
+            if s.kind == "warehouse":  # a password wrongly written into a lake URL is not shown again
+                from etl import lake
+
+                shown = lake.redact(text)
         if s.name == "PBKPI_LOG_FILE" and not from_env:
             shown = log_file()
         if isinstance(shown, tuple):
@@ -229,8 +248,23 @@ def listing() -> list[dict]:
     return rows
 
 
-def db_path() -> Path:
+def warehouse():
+    """The warehouse PBKPI_DB names: a file Path, or an etl.lake.LakeURL."""
     return value("PBKPI_DB")
+
+
+def db_path() -> Path:
+    """The warehouse file, for what works on a file only (loads, the demo, the Data page): a lake URL in
+    PBKPI_DB is refused with what to do instead."""
+    target = warehouse()
+    if not isinstance(target, Path):
+        raise SettingError(f"PBKPI_DB 指向湖仓 {target}：此命令只用于单文件仓库。在文件仓库中导入后，用 "
+                           f"`python -m etl migrate --to <湖仓地址>` 迁入湖仓。(this command needs a warehouse file)")
+    return target
+
+
+def lake_secrets() -> Path | None:
+    return value("PBKPI_LAKE_SECRETS")
 
 
 def demo_dir() -> Path:

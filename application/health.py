@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 import settings
+from etl import engine
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def warehouse_facts(db: Path) -> dict:
     info = db.stat()
     out.update(bytes=info.st_size, published=_iso(info.st_mtime), version=f"{info.st_mtime_ns}:{info.st_size}")
     try:
-        con = duckdb.connect(str(db), read_only=True)
+        con = engine.connect(db, read_only=True)
         try:
             schema = migrations.stored_version(con)
             last = con.execute("SELECT max(loaded_at), count(*) FROM etl_loads").fetchall()[0] if schema else (None, 0)

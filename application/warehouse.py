@@ -26,9 +26,10 @@ from analytics.panel import Panel, PanelFilter, filter_mask, from_warehouse_fram
 from analytics.periods import GRAINS
 from application.selection import Selection, vocabulary
 import catalogue
-from etl import personal
-from etl.errors import unreadable_message
+from etl import engine, personal
+from etl.errors import is_unreadable, unreadable_message
 from etl.warehouse import catalogue_of
+import settings
 
 log = logging.getLogger(__name__)
 RETRIES = 5
@@ -54,9 +55,9 @@ def fetch_frame(result) -> pd.DataFrame:
 def open_read_only(db_path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the warehouse, or an AnalysisError saying the file cannot be read."""
     try:
-        return duckdb.connect(str(db_path), read_only=True)
+        return engine.connect(db_path, read_only=True)
     except duckdb.IOException as exc:
-        if "not a valid DuckDB database" in str(exc):
+        if is_unreadable(exc):
             raise AnalysisError(unreadable_message(db_path, exc)) from None
         raise
 
@@ -145,18 +146,20 @@ def _kept(limit: int):
     return wrap
 
 
-class Warehouse:
-    """A warehouse file, opened read-only for each query."""
+class _FileSource:
+    """A DuckDB warehouse file: its version is its size and modification time; each read opens it."""
 
     def __init__(self, path):
         self.path = Path(path).resolve()  # one file, one version string, however it was named
-        self.memory = _Memory()
-        self._seen: str | None = None
-        self._catalogue: tuple[str | None, list[dict]] = (None, [])
-        self._readable: tuple[str, bool] | None = None  # (version, whether it opens)
+        self.cache_dir = Path(str(self.path) + ".cache")
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def exists(self) -> bool:
+        return self.path.exists()
 
     def version(self) -> str:
-        """Changes whenever the warehouse file changes."""
         parts = []
         for f in (self.path, Path(str(self.path) + ".wal")):
             try:
@@ -166,51 +169,163 @@ class Warehouse:
                 parts.append("-")
         return f"{self.path}|{'|'.join(parts)}"
 
-    def snapshot(self, nodes: frozenset[str] | None = None) -> Snapshot:
-        """The warehouse as it is now, for the whole company (`nodes` None) or for the business units
-        beneath a set of org nodes (a user's data permission). When the file changed since the last
-        snapshot, what was kept for the old version is dropped (at group scale each panel is ~0.5 GB)."""
-        v = self.version()
-        if v != self._seen:
-            if self._seen is not None:
-                self.memory.clear()
-            self._catalogue = self._read_catalogue()
-            self._seen = v
-        catalogue.activate(*self._catalogue)  # every read of this warehouse speaks its industry's catalogue
-        whole = Snapshot(self, v)
-        return whole if nodes is None else Snapshot(self, v, whole.units_beneath(frozenset(nodes)))
-
-    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        """Run one read-only query (an empty frame when there is no warehouse file yet)."""
-        if not self.path.exists():
-            return pd.DataFrame()
-        return self._read(lambda con: fetch_frame(con.execute(sql, params or [])))
-
-    def _read(self, read: Callable):
+    def read(self, version: str | None, read: Callable):
         """`read(con)` on a read-only connection. A writer holding the file lock briefly makes DuckDB refuse
         the open; retry a few times before giving up."""
         last = None
         for attempt in range(RETRIES):
             try:
-                con = duckdb.connect(str(self.path), read_only=True)
+                con = engine.connect(self.path, read_only=True)
                 try:
                     return read(con)
                 finally:
                     con.close()
             except duckdb.IOException as exc:
-                if "not a valid DuckDB database" in str(exc):  # no retry will help: say so
+                if is_unreadable(exc):  # no retry will help: say so
                     raise WarehouseUnreadable(str(exc)) from exc
                 last = exc  # lock held by a loader
                 time.sleep(0.2 * (attempt + 1))
         raise last
 
-    def _read_catalogue(self) -> tuple[str | None, list[dict]]:
+
+class _LakeSource:
+    """A DuckLake warehouse (etl/lake.py): its version is the published snapshot, and every read of a
+    version sees the lake at that snapshot, whatever is being loaded or published meanwhile. One DuckDB
+    instance is kept attached per snapshot in use (attaching costs a catalog round trip); reads take a
+    cursor of it, so sessions read in parallel."""
+
+    KEEP = 2  # the snapshot being read and the one before it (sessions still on it finish their run)
+    ALIAS = "lake"
+
+    def __init__(self, url):
+        from etl import lake
+
+        self.url = lake.parse(url) if isinstance(url, str) else url
+        self.path = settings.DATA_DIR / f"lake-{self.url.key}"  # local anchor: the kept results beside it
+        self.cache_dir = Path(str(self.path) + ".cache")
+        self._lock = threading.Lock()
+        self._catalog = None
+        self._attached: OrderedDict[int, duckdb.DuckDBPyConnection] = OrderedDict()
+
+    def __str__(self) -> str:
+        return str(self.url)
+
+    def published(self) -> int | None:
+        """The published snapshot, asked of the catalog database on every call (a loopback round trip)."""
+        import psycopg
+
+        from etl import lake
+
+        with self._lock:
+            for attempt in range(2):
+                try:
+                    if self._catalog is None or self._catalog.closed:
+                        self._catalog = lake.catalog(self.url)
+                    return lake.published(self._catalog)
+                except psycopg.OperationalError:
+                    log.warning("catalog connection to %s lost; reconnecting", self.url, exc_info=True)
+                    self._catalog = None
+                    if attempt:
+                        raise
+
+    def exists(self) -> bool:
+        return self.published() is not None
+
+    def version(self) -> str:
+        snap = self.published()
+        return f"{self.url}@{'-' if snap is None else snap}"
+
+    @staticmethod
+    def snapshot_of(version: str) -> int | None:
+        tail = version.rsplit("@", 1)[-1]
+        return int(tail) if tail.isdigit() else None
+
+    def _connection(self, snapshot: int) -> duckdb.DuckDBPyConnection:
+        from etl import lake
+
+        with self._lock:
+            con = self._attached.get(snapshot)
+            if con is not None:
+                self._attached.move_to_end(snapshot)
+                return con
+        con = lake.connect(self.url, snapshot=snapshot)
+        with self._lock:
+            if snapshot in self._attached:  # another thread attached it meanwhile
+                con.close()
+                return self._attached[snapshot]
+            self._attached[snapshot] = con
+            while len(self._attached) > self.KEEP:
+                self._attached.popitem(last=False)  # closed when its last cursor is gone
+        return con
+
+    def read(self, version: str | None, read: Callable):
+        snapshot = self.snapshot_of(version) if version else self.published()
+        if snapshot is None:
+            raise duckdb.CatalogException("the lake has no published snapshot yet")
+        cur = self._connection(snapshot).cursor()
+        try:
+            cur.execute(f"USE {self.ALIAS}")  # a cursor is a connection of its own: its default database too
+            return read(cur)
+        finally:
+            cur.close()
+
+
+class Warehouse:
+    """A warehouse: a DuckDB file (opened read-only for each query) or a DuckLake (read at its published
+    snapshot). Nothing above this class knows which."""
+
+    def __init__(self, target):
+        from etl import lake
+
+        self.source = _LakeSource(target) if lake.is_lake(target) else _FileSource(target)
+        self.path = self.source.path
+        self.memory = _Memory()
+        self._seen: str | None = None
+        self._catalogue: tuple[str | None, list[dict]] = (None, [])
+        self._readable: tuple[str, bool] | None = None  # (version, whether it opens)
+
+    @property
+    def name(self) -> str:
+        """The file path or the lake URL (never a secret), for messages."""
+        return str(self.source)
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where the pages' kept results of this warehouse live (application/store.py)."""
+        return self.source.cache_dir
+
+    def version(self) -> str:
+        """Changes whenever the warehouse changes: the file's size and time, or the lake's published snapshot."""
+        return self.source.version()
+
+    def snapshot(self, nodes: frozenset[str] | None = None) -> Snapshot:
+        """The warehouse as it is now, for the whole company (`nodes` None) or for the business units
+        beneath a set of org nodes (a user's data permission). When the warehouse changed since the last
+        snapshot, what was kept for the old version is dropped (at group scale each panel is ~0.5 GB)."""
+        v = self.version()
+        if v != self._seen:
+            if self._seen is not None:
+                self.memory.clear()
+            self._catalogue = self._read_catalogue(v)
+            self._seen = v
+        catalogue.activate(*self._catalogue)  # every read of this warehouse speaks its industry's catalogue
+        whole = Snapshot(self, v)
+        return whole if nodes is None else Snapshot(self, v, whole.units_beneath(frozenset(nodes)))
+
+    def query(self, sql: str, params: list | None = None, version: str | None = None) -> pd.DataFrame:
+        """Run one read-only query at a version (the current one when None); an empty frame when there is
+        no warehouse yet."""
+        if not self.source.exists():
+            return pd.DataFrame()
+        return self.source.read(version, lambda con: fetch_frame(con.execute(sql, params or [])))
+
+    def _read_catalogue(self, version: str) -> tuple[str | None, list[dict]]:
         """The warehouse's industry profile and defined metrics (etl.warehouse.catalogue_of); an unreadable
         file has none (readable() says so on the page)."""
-        if not self.path.exists():
+        if not self.source.exists():
             return None, []
         try:
-            return self._read(catalogue_of)
+            return self.source.read(version, catalogue_of)
         except WarehouseUnreadable:
             return None, []
 
@@ -221,10 +336,10 @@ class Warehouse:
         kept = self._readable
         if kept is None or kept[0] != v:
             try:
-                self.query("SELECT 1")
+                self.query("SELECT 1", version=v)
                 kept = (v, True)
             except WarehouseUnreadable:
-                log.error("warehouse %s is unreadable", self.path, exc_info=True)
+                log.error("warehouse %s is unreadable", self.name, exc_info=True)
                 kept = (v, False)
             self._readable = kept
         return kept[1]
@@ -376,7 +491,7 @@ class Snapshot:
         return self.warehouse.path
 
     def _query(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        return self.warehouse.query(sql, params)
+        return self.warehouse.query(sql, params, self.version)
 
     # ------------------------------------------------------------------ about the warehouse
 
@@ -628,7 +743,7 @@ class Snapshot:
                                     SELECT file_bytes, seconds FROM etl_loads WHERE file_bytes >= 1048576 AND seconds > 0
                                     ORDER BY load_id DESC LIMIT 50)""")
         except duckdb.Error:  # no such columns yet: the estimate is only left out
-            log.debug("no load durations in %s", self.path, exc_info=True)
+            log.debug("no load durations in %s", self.warehouse.name, exc_info=True)
             return None
         rate = df["rate"].iloc[0] if len(df) else None
         return None if rate is None or pd.isna(rate) else float(rate)

@@ -1,4 +1,4 @@
-"""Command line: python -m etl load|status|template|demo|metric|refresh|migrate|docs|config|health|mappings|watch
+"""Command line: python -m etl load|status|template|demo|metric|refresh|migrate|push|publish|maintain|docs|config|health|mappings|watch
 (see README "Command line")."""
 from __future__ import annotations
 
@@ -191,6 +191,62 @@ def cmd_migrate(args) -> int:
         finally:
             con.close()
     print(f"仓库结构版本 schema version: {before} → {migrations.SCHEMA_VERSION}")
+    if args.to:
+        from etl import lake
+
+        url = lake.parse(args.to)
+        started = time.monotonic()
+        done = lake.migrate(db, url)
+        rows = sum(done["tables"].values())
+        print(f"已迁入湖仓 migrated into {url}: {len(done['tables'])} 个表/视图 tables and views, {rows:,} 行 rows, "
+              f"逐行校验一致 verified row for row; 已发布快照 published snapshot {done['snapshot']} "
+              f"({time.monotonic() - started:.1f} s)")
+    return 0
+
+
+def _lake_url(args):
+    from etl import lake
+
+    target = args.to or settings.warehouse()
+    url = lake.parse(target) if isinstance(target, str) else target
+    if not isinstance(url, lake.LakeURL):
+        raise EtlError("请用 --to 指定湖仓地址，或把 PBKPI_DB 设为湖仓地址（ducklake+postgres://…）。(no lake URL given)")
+    return url
+
+
+def cmd_push(args) -> int:
+    """A province's warehouse file into its tables of the lake (one commit; published by `etl publish`)."""
+    from etl import lake
+
+    url = _lake_url(args)
+    db = Path(args.db) if args.db else settings.db_path()
+    started = time.monotonic()
+    snapshot = lake.push(db, url, args.province)
+    print(f"省份 {args.province} 已推送 pushed into {url}: 快照 snapshot {snapshot} "
+          f"({time.monotonic() - started:.1f} s)；发布后看板可见 visible once published (`python -m etl publish`)")
+    if args.publish:
+        return cmd_publish(args)
+    return 0
+
+
+def cmd_publish(args) -> int:
+    """The publisher: group views, aggregates and panels from every province, then the published snapshot."""
+    from etl import lake
+
+    url = _lake_url(args)
+    started = time.monotonic()
+    snapshot = lake.publish_lake(url)
+    print(f"已发布 published {url}: 快照 snapshot {snapshot} ({time.monotonic() - started:.1f} s)")
+    return 0
+
+
+def cmd_maintain(args) -> int:
+    from etl import lake
+
+    url = _lake_url(args)
+    done = lake.maintain(url, keep_days=args.keep_days)
+    print(f"湖仓维护 maintained {url}: 过期快照 snapshots expired {done['snapshots']}, 删除旧文件 old files deleted "
+          f"{done['files']}, 删除孤立文件 orphaned files deleted {done['orphans']}")
     return 0
 
 
@@ -352,9 +408,28 @@ def build_parser() -> argparse.ArgumentParser:
     rf.add_argument("--major-events", choices=["include", "exclude"],
                     help="include (DL/T 836 headline, default) or exclude major-event outages from reliability")
     rf.set_defaults(fn=cmd_refresh)
-    mg = sub.add_parser("migrate", help="bring an older warehouse to this version's schema (clears personal data kept by older versions)")
+    mg = sub.add_parser("migrate", help="bring an older warehouse to this version's schema (clears personal data kept by "
+                        "older versions); with --to, copy it into a lake")
     mg.add_argument("--db")
+    mg.add_argument("--to", metavar="LAKE_URL", help="then copy the warehouse into an empty DuckLake "
+                    "(ducklake+postgres://user@host:port/db?data_path=…), verify every table and publish it")
     mg.set_defaults(fn=cmd_migrate)
+    ps = sub.add_parser("push", help="a province's warehouse file into its own tables of the lake (one commit, "
+                        "retried on a conflict; readers see it once published)")
+    ps.add_argument("--province", required=True, help="the province's code (its schema in the lake), e.g. gd")
+    ps.add_argument("--db", help="the province's warehouse file (default $PBKPI_DB)")
+    ps.add_argument("--to", metavar="LAKE_URL", required=True, help="the lake (ducklake+postgres://…)")
+    ps.add_argument("--publish", action="store_true", help="then publish (waits for the publisher lock)")
+    ps.set_defaults(fn=cmd_push)
+    pb = sub.add_parser("publish", help="the lake's publisher: group views, aggregates and panels from every "
+                        "province, then a new published snapshot (one publisher at a time)")
+    pb.add_argument("--to", metavar="LAKE_URL", help="the lake (default: $PBKPI_DB when it is a lake URL)")
+    pb.set_defaults(fn=cmd_publish)
+    mn = sub.add_parser("maintain", help="tidy the lake: expire old snapshots (never the last two published), delete "
+                        "data files nothing reads and files a killed push left")
+    mn.add_argument("--to", metavar="LAKE_URL", help="the lake (default: $PBKPI_DB when it is a lake URL)")
+    mn.add_argument("--keep-days", type=float, default=7.0, help="keep snapshots younger than this (default 7)")
+    mn.set_defaults(fn=cmd_maintain)
     dc = sub.add_parser("docs", help="print (or --write into README.md) the data-contract, metric and settings tables")
     dc.add_argument("--write", action="store_true")
     dc.set_defaults(fn=cmd_docs)

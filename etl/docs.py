@@ -106,7 +106,7 @@ def settings_markdown() -> str:
     """Every setting, from the one registry settings.py reads (names, kinds, defaults, meaning)."""
     import settings
 
-    kinds = {"path": "path", "count": "whole number", "number": "number", "size": "size", "memory": "memory size",
+    kinds = {"path": "path", "warehouse": "path or lake URL", "count": "whole number", "number": "number", "size": "size", "memory": "memory size",
              "bool": "yes/no", "choice": "one of", "text": "text", "list": "comma-separated"}
     out = ["| variable | default | accepts | meaning |", "| --- | --- | --- | --- |"]
     for st in settings.SETTINGS:

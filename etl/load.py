@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 import logsetup
-from etl import bulk_csv, contract, mappings, publish, readers, upserts, validate, warehouse
+from etl import bulk_csv, contract, engine, mappings, publish, readers, upserts, validate, warehouse
 from etl.errors import EtlError, UnknownKind, UnreadableFile
 from etl.validate import q
 
@@ -188,7 +188,10 @@ def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, fra
     if not bulk:
         bulk_csv.drop(con)  # a bulk file before may have left its view
         con.register("raw_view", frame)
-        con.execute("CREATE OR REPLACE TEMP TABLE raw_in AS SELECT * FROM raw_view")
+        # every cell is text (a column of empty cells would otherwise be typed from no values at all)
+        names = [c for (c, *_) in con.execute("DESCRIBE raw_view").fetchall() if c != "_row"]
+        cells = ", ".join(f"CAST({validate.q(c)} AS VARCHAR) AS {validate.q(c)}" for c in names)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE raw_in AS SELECT _row, {cells} FROM raw_view")
         con.unregister("raw_view")
     con.execute(validate.staging_sql(ds))
     rules = validate.rules_sql(ds)
@@ -525,7 +528,7 @@ def _units_frame(db: Path):
     if not Path(db).exists():
         return None
     try:
-        con = duckdb.connect(str(db), read_only=True)
+        con = engine.connect(db, read_only=True)
         try:
             return con.sql("SELECT * FROM dim_units").to_arrow_table()
         finally:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import settings
 from catalogue import Dataset, datasets
-from etl import contract
+from etl import contract, engine
 from etl.errors import EtlError
 from etl.personal import is_personal_header
 from etl.readers import Sheet
@@ -362,7 +362,7 @@ def known_units(db: Path | None = None) -> set[str]:
     if not db.exists():
         return set()
     try:
-        con = duckdb.connect(str(db), read_only=True)
+        con = engine.connect(db, read_only=True)
         try:
             rows = con.execute("SELECT unit_id, unit_name, business_unit_id, business_unit_name FROM dim_units").fetchall()
         finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 _ACTIVITY_CELLS = ("resolved_ref", "CAST(date AS VARCHAR)", "activity_type", "CAST(participants AS VARCHAR)",
                    "CAST(expected AS VARCHAR)", "CAST(hours AS VARCHAR)", "topic", "business_link")
 DERIVED_ACTIVITY_KEY = ("'r:' || md5(concat_ws('|', "
-                        + ", ".join(f"COALESCE({c}, '\x00')" for c in _ACTIVITY_CELLS) + "))")
+                        + ", ".join(f"COALESCE({c}, chr(0))" for c in _ACTIVITY_CELLS) + "))")
 ACTIVITY_KEY = f"COALESCE(activity_id, {DERIVED_ACTIVITY_KEY})"
 
 SELECTS: dict[str, str] = {

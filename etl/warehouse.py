@@ -16,7 +16,7 @@ import duckdb
 import catalogue
 import settings
 from catalogue import kpi_columns, metrics
-from etl import personal
+from etl import engine, personal
 
 SQL_DIR = Path(__file__).parent / "sql"
 UNIT_ATTRS = "bu.business_unit_name, bu.unit_type, bu.region"
@@ -34,7 +34,7 @@ def connect(path: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPy
     config = {"memory_limit": settings.duckdb_memory()}
     if not read_only:
         config["temp_directory"] = str(path.parent / ".duckdb_tmp")
-    con = duckdb.connect(str(path), read_only=read_only, config=config)
+    con = engine.connect(path, read_only=read_only, config=config)
     con.execute(sql_file("macros.sql"))
     con.execute(personal.macros_sql())
     activate_catalogue(con)
@@ -323,7 +323,9 @@ def republish(db: Path, change=None) -> None:
 
 
 def set_meta(con, key: str, value: str) -> None:
-    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+    # delete + insert rather than INSERT OR REPLACE: a lake's meta has no primary key (etl/lake.py)
+    con.execute("DELETE FROM meta WHERE key = ?", [key])
+    con.execute("INSERT INTO meta VALUES (?, ?)", [key, value])
 
 
 def get_meta(con, key: str, default: str | None = None) -> str | None:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from etl import engine
 from etl.errors import EtlError
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def _loaded_before(db: Path, digests: dict[Path, str]) -> dict[Path, tuple[int, 
     """Files whose content the warehouse already holds: {path: (load_id, loaded_at)}."""
     if not db.exists() or not digests:
         return {}
-    con = duckdb.connect(str(db), read_only=True)
+    con = engine.connect(db, read_only=True)
     try:
         rows = con.execute("SELECT content_hash, max(load_id), strftime(max(loaded_at), '%Y-%m-%d %H:%M:%S') "
                            "FROM etl_loads WHERE list_contains(?, content_hash) GROUP BY content_hash",

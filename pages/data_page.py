@@ -172,7 +172,11 @@ def progress_boxes(items: list[tuple[str, Path, int]]):
 st.subheader(tr("page.data.upload"))
 user = signin.current()
 scope = None if user.company else frozenset(user.nodes)  # a scoped steward loads rows of their units only
-if not signin.may("upload"):
+on_lake = not isinstance(settings.warehouse(), Path)  # a lake is loaded by its provincial loaders (etl/lake.py)
+if on_lake:
+    files = None
+    st.info(tr("page.data.lake_read_only"))
+elif not signin.may("upload"):
     files = None
     st.info(tr("page.data.no_upload"))
 else:
@@ -234,7 +238,7 @@ for r in st.session_state.get("dt_results", []):
         st.dataframe(rj, hide_index=True)
         layout.download_csv(pd.DataFrame(r["rejects"]), f"rejects_{Path(r['file']).stem}", key=f"dl_rj_{r['load_id']}")
 
-state = warm.read_state(settings.db_path())
+state = None if on_lake else warm.read_state(settings.db_path())
 if state is not None:
     kw = {"started": state.get("started", ""), "finished": state.get("finished") or "", "reason": state.get("reason") or "",
           "s": state.get("seconds", "")}
@@ -368,7 +372,7 @@ if vm.has_data:
             "header": tr("page.data.metric.source"), "rows": tr("table.rows"), "units": tr("table.units"),
             "first": tr("table.first_month"), "last": tr("table.last_month"), "min": tr("table.min"), "max": tr("table.max")}),
             hide_index=True)
-    if signin.may("admin"):
+    if signin.may("admin") and not on_lake:
         with st.expander(tr("page.data.metric.define"), expanded=bool(len(vm.undefined))):
             metric_form(vm)
         mine = vm.metrics[vm.metrics["by"] == "admin"]["id"].tolist()

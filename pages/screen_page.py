@@ -109,7 +109,7 @@ def panel_title(kind: str, quarter: str, L: str) -> str:
 def rotating(vm, L: str) -> None:
     """One panel per run of this fragment; a new warehouse version starts the whole page again."""
     ctx = session.context()
-    warehouse = session.services(str(settings.db_path()))[0]
+    warehouse = session.services(str(settings.warehouse()))[0]
     if warehouse.version() != ctx.snapshot.version:
         st.rerun()  # a publish: the page (and this screen) start again from the new warehouse
     i = st.session_state.get("scr_panel", -1) + 1

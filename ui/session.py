@@ -3,7 +3,6 @@ one JobRunner per warehouse file, created on first use; and the Context of the c
 app.py builds once per run (so every part of a page reads the same warehouse version)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import streamlit as st
 
@@ -18,7 +17,7 @@ from application.warehouse import Warehouse
 @st.cache_resource(show_spinner=False)
 def services(db_path: str) -> tuple[Warehouse, ResultStore, JobRunner]:
     warehouse = Warehouse(db_path)
-    store = ResultStore(Path(str(warehouse.path) + ".cache"))
+    store = ResultStore(warehouse.cache_dir)
     return warehouse, store, JobRunner(store)
 
 
@@ -37,7 +36,7 @@ def notes():
 def new_context(user=None) -> Context:
     """A context at the warehouse's current version, restricted to the user's scope (app.py, once per
     run): every read of the run goes through this snapshot."""
-    warehouse, store, runner = services(str(settings.db_path()))
+    warehouse, store, runner = services(str(settings.warehouse()))
     nodes = None if user is None or user.company else user.nodes
     ctx = Context(warehouse.snapshot(nodes), store, runner, settings.background_rows())
     st.session_state["_ctx"] = ctx
