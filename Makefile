@@ -14,7 +14,7 @@ BESIDE = PBKPI_AUTH_DB=$(abspath $(AUTH_DB)) PBKPI_NOTES=$(abspath $(or $(PBKPI_
          PBKPI_TARGETS=$(abspath $(or $(PBKPI_TARGETS),data/targets$(SUFFIX).json))
 PORT   ?= 8501
 
-.PHONY: setup system-deps run warm demo test test-fast stress bench bench-browser validate lock clean
+.PHONY: setup system-deps run warm demo test test-fast stress bench bench-browser validate lock clean cluster cluster-stop
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,16 +24,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 setup: $(VENV)/.installed
 
-# Chromium and CJK fonts for the browser test and static chart export, PostgreSQL for the lake's catalog in
-# the lake tests and `make cluster` (Debian packages, needs root).
+# Chromium and CJK fonts for the browser test and static chart export, PostgreSQL (the lake's catalog) and
+# HAProxy (the cluster's proxy) for the lake tests and `make cluster` (Debian packages, needs root).
 system-deps:
 	@if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "Noto Sans CJK" \
-	    && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-	  echo "chromium, fonts-noto-cjk and postgresql present"; \
+	    && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v haproxy >/dev/null 2>&1; then \
+	  echo "chromium, fonts-noto-cjk, postgresql and haproxy present"; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk postgresql >/dev/null) \
-	  || echo "WARNING: could not install chromium/fonts-noto-cjk/postgresql; browser and lake tests will fail"; \
-	else echo "WARNING: not root: install chromium, fonts-noto-cjk and postgresql to run the browser and lake tests"; fi
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk postgresql haproxy >/dev/null) \
+	  || echo "WARNING: could not install chromium/fonts-noto-cjk/postgresql/haproxy; browser and lake tests will fail"; \
+	else echo "WARNING: not root: install chromium, fonts-noto-cjk, postgresql and haproxy to run the browser and lake tests"; fi
 
 $(DB): | setup
 	$(PY) -m etl demo --profile $(PROFILE) --db $(DB) --out $(DEMO_DIR)
@@ -48,6 +48,16 @@ run: setup $(DB)
 	@PBKPI_DB=$(abspath $(DB)) nohup $(PY) -m application.warm >/dev/null 2>&1 &
 	@PBKPI_DB=$(abspath $(DB)) $(BESIDE) $(PY) -m auth demo
 	PBKPI_DB=$(abspath $(DB)) $(BESIDE) $(PY) -m ui.serve --server.port $(PORT)
+
+# several servers on one lake, on this machine: PostgreSQL + SeaweedFS + the demo lake + two dashboard servers
+# behind HAProxy with sticky sessions (cluster/__main__.py; README, "Beyond one machine")
+CLUSTER_DIR ?= data/cluster
+CLUSTER_PORT ?= 8080
+cluster: setup system-deps $(DB)
+	$(PY) -m cluster up --dir $(CLUSTER_DIR) --port $(CLUSTER_PORT) --db $(DB)
+
+cluster-stop: setup
+	$(PY) -m cluster down --dir $(CLUSTER_DIR)
 
 warm: setup
 	PBKPI_DB=$(abspath $(DB)) $(PY) -m application.warm

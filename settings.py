@@ -380,7 +380,10 @@ def log_file() -> Path | None:
     text, from_env = raw("PBKPI_LOG_FILE")
     if from_env and text.lower() in ("off", "none", "-", "0", "false", "no"):
         return None
-    return Path(text) if from_env else db_path().parent / "logs" / "pbkpi.log"
+    if from_env:
+        return Path(text)
+    target = warehouse()
+    return (target.parent if isinstance(target, Path) else DATA_DIR) / "logs" / "pbkpi.log"
 
 
 def health_port() -> int:

@@ -51,7 +51,7 @@ class Context:
     def open(cls, db_path, background: bool = False, disk: bool = True) -> Context:
         """A context over a warehouse file, with its on-disk results beside it (the CLIs and the warm-up)."""
         warehouse = Warehouse(db_path)
-        store = ResultStore(warehouse.cache_dir if disk else None)
+        store = ResultStore(warehouse.results() if disk else None)
         return cls(warehouse.snapshot(), store, JobRunner(store) if background else None, settings.background_rows())
 
     @property

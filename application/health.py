@@ -51,6 +51,35 @@ def warehouse_facts(db: Path) -> dict:
     return out
 
 
+_LAKES: dict = {}  # one Warehouse per lake URL: a proxy polls every few seconds, attaching is not free
+
+
+def lake_facts(target) -> dict:
+    """Whether the lake answers and has a published snapshot readers can attach, with that snapshot."""
+    from application.warehouse import Warehouse
+
+    out: dict = {"path": str(target), "exists": False, "readable": False}
+    try:
+        wh = _LAKES.get(str(target))
+        if wh is None:
+            wh = _LAKES.setdefault(str(target), Warehouse(str(target)))
+        snap = wh.source.published()
+        out["exists"] = snap is not None
+        if snap is None:
+            out["problem"] = "湖仓还没有已发布的快照，请运行 `python -m etl publish`。(nothing published)"
+            return out
+        loads = wh.query("SELECT max(loaded_at) AS last, count(*) AS n FROM etl_loads")
+    except Exception as exc:  # the catalog or the object store is unreachable: not ready, and why
+        log.error("health: lake %s unreadable: %s", target, exc)
+        out["problem"] = f"湖仓无法读取：{exc}"
+        return out
+    last = loads["last"].iloc[0]
+    out.update(readable=True, version=wh.version(), snapshot=snap,
+               last_load=None if last is None or last != last else last.isoformat(timespec="seconds"),
+               loads=int(loads["n"].iloc[0]))
+    return out
+
+
 def check(db: Path | None = None) -> dict:
     """{"ready", "checked_at", "settings", "warehouse", "warm", "log_file"}."""
     from application import warm
@@ -61,8 +90,15 @@ def check(db: Path | None = None) -> dict:
     if problems and db is None:
         doc.update(ready=False, warehouse=None, warm=None, log_file=None)
         return doc
-    db = Path(db) if db is not None else settings.db_path()
-    doc["warehouse"] = warehouse_facts(db)
+    from etl import lake
+
+    target = db if db is not None else settings.warehouse()
+    if lake.is_lake(target):
+        db = str(target)
+        doc["warehouse"] = lake_facts(db)
+    else:
+        db = Path(target)
+        doc["warehouse"] = warehouse_facts(db)
     doc["warm"] = warm.read_state(db)
     doc["log_file"] = None if problems else (str(settings.log_file()) if settings.log_file() else None)
     doc["ready"] = not problems and doc["warehouse"]["readable"]
@@ -79,8 +115,12 @@ def describe(doc: dict) -> str:
         if w.get("problem"):
             lines.append(f"  ✗ {w['problem']}")
         else:
-            lines.append(f"  ✓ 仓库 warehouse {w['path']}  结构 schema {w['schema_version']}  "
-                         f"发布于 published {w['published']}  最近导入 last load {w['last_load'] or '—'}  ({w['loads']} loads)")
+            if "snapshot" in w:
+                lines.append(f"  ✓ 湖仓 lake {w['path']}  已发布快照 published snapshot {w['snapshot']}  "
+                             f"最近导入 last load {w['last_load'] or '—'}  ({w['loads']} loads)")
+            else:
+                lines.append(f"  ✓ 仓库 warehouse {w['path']}  结构 schema {w['schema_version']}  "
+                             f"发布于 published {w['published']}  最近导入 last load {w['last_load'] or '—'}  ({w['loads']} loads)")
     state = doc.get("warm")
     if state:
         why = f"：{state['reason']}" if state.get("reason") else ""

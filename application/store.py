@@ -1,6 +1,7 @@
 """The result store: each statistic computed once per warehouse version and kept twice — in memory for the
-server process, and on disk beside the warehouse (`<warehouse>.cache/<key>/`), so that a freshly started
-server, and the first leader to open a page after a load, reads instead of fitting.
+server process, and on a shelf: on disk beside a warehouse file (`<warehouse>.cache/<key>/`), or in a lake's
+object store shared by every dashboard server — so that a freshly started server, a second server, and the
+first leader to open a page after a load, read instead of fitting.
 
 A result's key holds the warehouse version (file size and modification time), the statistic and its
 arguments, and `code_version()`: a hash of every first-party module results depend on and the versions of
@@ -69,12 +70,107 @@ class Job:
         return self.name, snapshot.version, digest
 
 
-class ResultStore:
-    """Results in memory (least recently used dropped past `memory_entries`) over pickles on disk under
-    `root` (None: memory only)."""
+class DirShelf:
+    """Kept results as files in a directory (beside a warehouse file, or a lake's shared directory)."""
 
-    def __init__(self, root: Path | None, memory_entries: int = 64, code: str | None = None):
-        self.root = Path(root) if root is not None else None
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def __str__(self) -> str:
+        return str(self.root)
+
+    def exists(self, rel: str) -> bool:
+        return (self.root / rel).exists()
+
+    def read(self, rel: str) -> bytes | None:
+        try:
+            return (self.root / rel).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write(self, rel: str, data: bytes) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)  # readers see the whole file or none
+
+    def prune(self, keep: str) -> int:
+        gone = 0
+        if self.root.is_dir():
+            for d in self.root.iterdir():
+                if d.is_dir() and d.name != keep:
+                    shutil.rmtree(d, ignore_errors=True)
+                    gone += 1
+        return gone
+
+
+class S3Shelf:
+    """Kept results as objects in S3-compatible storage, shared by every dashboard server of a lake: the
+    first server (or the warm-up) to compute a statistic for a published snapshot puts it, the others get it.
+    A PUT is atomic: a reader gets the whole object or none."""
+
+    def __init__(self, endpoint: str, key_id: str, secret: str, bucket: str, prefix: str, secure: bool, region: str):
+        from minio import Minio
+
+        self.client = Minio(endpoint, access_key=key_id, secret_key=secret, secure=secure, region=region)
+        self.bucket, self.prefix = bucket, prefix.strip("/") + "/"
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def _missing(self, exc) -> bool:
+        return getattr(exc, "code", "") in ("NoSuchKey", "NoSuchObject", "ResourceNotFound")
+
+    def exists(self, rel: str) -> bool:
+        from minio.error import S3Error
+
+        try:
+            self.client.stat_object(self.bucket, self.prefix + rel)
+            return True
+        except S3Error as exc:
+            if self._missing(exc):
+                return False
+            raise
+
+    def read(self, rel: str) -> bytes | None:
+        from minio.error import S3Error
+
+        try:
+            resp = self.client.get_object(self.bucket, self.prefix + rel)
+        except S3Error as exc:
+            if self._missing(exc):
+                return None
+            raise
+        try:
+            return resp.read()
+        finally:
+            resp.close()
+            resp.release_conn()
+
+    def write(self, rel: str, data: bytes) -> None:
+        import io
+
+        self.client.put_object(self.bucket, self.prefix + rel, io.BytesIO(data), len(data))
+
+    def prune(self, keep: str) -> int:
+        dirs = set()
+        for obj in self.client.list_objects(self.bucket, prefix=self.prefix, recursive=True):
+            top = obj.object_name[len(self.prefix):].split("/", 1)[0]
+            if top != keep:
+                self.client.remove_object(self.bucket, obj.object_name)
+                dirs.add(top)
+        return len(dirs)
+
+
+class ResultStore:
+    """Results in memory (least recently used dropped past `memory_entries`) over pickles kept on a shelf:
+    a directory (a Path or DirShelf), a lake's object store (S3Shelf), or None (memory only)."""
+
+    def __init__(self, root, memory_entries: int = 64, code: str | None = None):
+        self.shelf = None if root is None else DirShelf(root) if isinstance(root, (str, Path)) else root
+        self.root = self.shelf.root if isinstance(self.shelf, DirShelf) else None
         self.code = code or code_version()
         self.memory_entries = memory_entries
         self.stats = {"computed": 0, "from_disk": 0, "background": 0}
@@ -84,25 +180,21 @@ class ResultStore:
 
     # ------------------------------------------------------------------ where
 
-    def version_dir(self, version: str) -> Path | None:
-        if self.root is None:
-            return None
-        return self.root / hashlib.sha256(f"{version}|{self.code}".encode()).hexdigest()[:16]
+    def version_name(self, version: str) -> str:
+        """The directory (or object prefix) of one warehouse and code version's results."""
+        return hashlib.sha256(f"{version}|{self.code}".encode()).hexdigest()[:16]
 
-    def _path(self, key) -> Path | None:
-        d = self.version_dir(key[1])
-        return None if d is None else d / f"{key[0].rsplit('.', 1)[-1]}-{key[2]}.pkl"
+    def version_dir(self, version: str) -> Path | None:
+        return None if self.root is None else self.root / self.version_name(version)
+
+    def _rel(self, key) -> str | None:
+        if self.shelf is None:
+            return None
+        return f"{self.version_name(key[1])}/{key[0].rsplit('.', 1)[-1]}-{key[2]}.pkl"
 
     def prune(self, version: str) -> int:
         """Remove the results of other warehouse versions (and code versions); how many directories went."""
-        keep = self.version_dir(version)
-        gone = 0
-        if keep is not None and keep.parent.is_dir():
-            for d in keep.parent.iterdir():
-                if d.is_dir() and d != keep:
-                    shutil.rmtree(d, ignore_errors=True)
-                    gone += 1
-        return gone
+        return 0 if self.shelf is None else self.shelf.prune(self.version_name(version))
 
     # ------------------------------------------------------------------ reading
 
@@ -125,13 +217,16 @@ class ResultStore:
                 if not sticky:
                     del self._failed[key]
                 raise exc
-        path = self._path(key)
-        if path is None or not path.exists():
+        rel = self._rel(key)
+        if rel is None:
             return False, None
         try:
-            value = pickle.loads(path.read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            log.warning("kept result %s unreadable; computing it again", path, exc_info=True)
+            data = self.shelf.read(rel)
+            if data is None:
+                return False, None
+            value = pickle.loads(data)
+        except Exception:  # damaged, or the shelf unreachable: computed again, and said so in the log
+            log.warning("kept result %s/%s unreadable; computing it again", self.shelf, rel, exc_info=True)
             return False, None
         self.stats["from_disk"] += 1
         self._remember(key, value)
@@ -143,8 +238,12 @@ class ResultStore:
         with self._lock:
             if key in self._memory or key in self._failed:
                 return True
-        path = self._path(key)
-        return path is not None and path.exists()
+        rel = self._rel(key)
+        try:
+            return rel is not None and self.shelf.exists(rel)
+        except Exception:
+            log.warning("kept result %s/%s: shelf unreachable", self.shelf, rel, exc_info=True)
+            return False
 
     # ------------------------------------------------------------------ computing
 
@@ -166,17 +265,14 @@ class ResultStore:
         return value
 
     def _write(self, key, value) -> None:
-        path = self._path(key)
-        if path is None:
+        rel = self._rel(key)
+        if rel is None:
             return
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)  # readers see the whole file or none
-        except OSError:
-            log.warning("could not keep %s on disk (read-only or full?); it stays in memory", path, exc_info=True)
+            self.shelf.write(rel, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        except Exception:
+            log.warning("could not keep %s/%s (read-only, full or unreachable?); it stays in memory", self.shelf, rel,
+                        exc_info=True)
 
     def get(self, snapshot, job: Job):
         found, value = self.lookup(snapshot, job)

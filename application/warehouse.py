@@ -151,7 +151,9 @@ class _FileSource:
 
     def __init__(self, path):
         self.path = Path(path).resolve()  # one file, one version string, however it was named
-        self.cache_dir = Path(str(self.path) + ".cache")
+
+    def results(self) -> Path:
+        return Path(str(self.path) + ".cache")
 
     def __str__(self) -> str:
         return str(self.path)
@@ -201,8 +203,7 @@ class _LakeSource:
         from etl import lake
 
         self.url = lake.parse(url) if isinstance(url, str) else url
-        self.path = settings.DATA_DIR / f"lake-{self.url.key}"  # local anchor: the kept results beside it
-        self.cache_dir = Path(str(self.path) + ".cache")
+        self.path = settings.DATA_DIR / f"lake-{self.url.key}"  # a local name for it (messages, warm-up state)
         self._lock = threading.Lock()
         self._catalog = None
         self._attached: OrderedDict[int, duckdb.DuckDBPyConnection] = OrderedDict()
@@ -228,12 +229,20 @@ class _LakeSource:
                     if attempt:
                         raise
 
+    def results(self):
+        """Every server's statistics in the lake's object store (or shared directory): one shelf."""
+        from etl import lake
+
+        return lake.results_shelf(self.url)
+
     def exists(self) -> bool:
         return self.published() is not None
 
     def version(self) -> str:
+        """The lake (by its catalog and data path, however the URL was written) at its published snapshot:
+        the same on every server, so they share kept results."""
         snap = self.published()
-        return f"{self.url}@{'-' if snap is None else snap}"
+        return f"lake:{self.url.key}@{'-' if snap is None else snap}"
 
     @staticmethod
     def snapshot_of(version: str) -> int | None:
@@ -289,10 +298,10 @@ class Warehouse:
         """The file path or the lake URL (never a secret), for messages."""
         return str(self.source)
 
-    @property
-    def cache_dir(self) -> Path:
-        """Where the pages' kept results of this warehouse live (application/store.py)."""
-        return self.source.cache_dir
+    def results(self):
+        """Where the pages' kept results of this warehouse live (application/store.py): a directory beside
+        the file, or the lake's shared shelf."""
+        return self.source.results()
 
     def version(self) -> str:
         """Changes whenever the warehouse changes: the file's size and time, or the lake's published snapshot."""

@@ -30,7 +30,14 @@ log_ = logging.getLogger(__name__)
 
 # --- the warm-up's state, for the Data page and the health check ---------------------------------------
 
-def state_path(db: Path) -> Path:
+def state_path(db) -> Path:
+    """Beside the warehouse file; for a lake, beside this server's local name for it (data/lake-<key>)."""
+    from etl import lake
+
+    if lake.is_lake(db):
+        from application.warehouse import Warehouse
+
+        return Path(str(Warehouse(db).path) + ".warm.json")
     return Path(str(Path(db).resolve()) + ".warm.json")
 
 
@@ -42,7 +49,7 @@ def _alive(pid) -> bool:
         return False
 
 
-def read_state(db: Path) -> dict | None:
+def read_state(db) -> dict | None:
     """{"state": running|done|failed|interrupted, "started", "finished", "reason", "pages", "version"} of the
     last warm-up of this warehouse, or None when none ran. A warm-up whose process is gone while it still says
     running was interrupted (killed, machine restarted)."""
@@ -107,7 +114,7 @@ def warm(db: Path, which: str = "all,regions,types", log=print, pages=PAGES, iso
     each page is warmed in its own short-lived process, so that the peak memory is one page's, not the
     high-water mark of all of them in one process (at group scale 4.3 GB in one process)."""
     if isolate:
-        return _warm_isolated(Path(db), which, log, pages)
+        return _warm_isolated(db, which, log, pages)
     import gc
 
     from application.context import Context
@@ -138,7 +145,7 @@ def warm(db: Path, which: str = "all,regions,types", log=print, pages=PAGES, iso
     return timings
 
 
-def _warm_isolated(db: Path, which: str, log, pages) -> dict:
+def _warm_isolated(db, which: str, log, pages) -> dict:
     """Each page in its own process; {page: seconds}, and {"failed": {page: reason}} for those that failed."""
     import subprocess
 
@@ -184,18 +191,26 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if not logsetup.start_command("warm", stderr=True):  # run in the background: its log is its output
         return 2
-    db = Path(args.db) if args.db else settings.db_path()
-    if not db.exists():
-        print(f"仓库文件不存在：{db}。(no warehouse)", file=sys.stderr)
-        return 2
     from analytics.errors import AnalysisError
-    from application.warehouse import open_read_only
+    from application.warehouse import Warehouse, open_read_only
+    from etl import lake
 
-    try:
-        open_read_only(db).close()
-    except AnalysisError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
+    db = args.db or settings.warehouse()
+    if lake.is_lake(db):  # a lake's statistics go to its shared shelf: every server reads them
+        db = str(db)
+        if not Warehouse(db).source.exists():
+            print(f"湖仓还没有已发布的快照：{db}。请先运行 `python -m etl publish`。(nothing published)", file=sys.stderr)
+            return 2
+    else:
+        db = Path(db)
+        if not db.exists():
+            print(f"仓库文件不存在：{db}。(no warehouse)", file=sys.stderr)
+            return 2
+        try:
+            open_read_only(db).close()
+        except AnalysisError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
     if args.pages:
         unknown = set(args.pages.split(",")) - set(PAGES)
         if unknown:
@@ -210,12 +225,14 @@ def main(argv=None) -> int:
     return _warm_with_state(db, args.slices)
 
 
-def _warm_with_state(db: Path, which: str) -> int:
+def _warm_with_state(db, which: str) -> int:
     """The whole warm-up, its state written beside the warehouse as it goes (running, then done or failed
     with the reason), every step logged."""
     t = time.perf_counter()
     started = _now()
-    version = f"{db.stat().st_mtime_ns}:{db.stat().st_size}"
+    from application.warehouse import Warehouse
+
+    version = Warehouse(db).version()
     _write_state(db, state="running", pid=os.getpid(), started=started, version=version)
     log_.info("warming dashboard caches for %s", db)
     print(f"预热看板缓存 warming dashboard caches for {db} …", flush=True)

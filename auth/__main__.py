@@ -153,7 +153,7 @@ def demo(store: AuthStore, audit: AuditLog) -> int:
     them (the passwords are in the README). A real warehouse gets no demo accounts."""
     from application.warehouse import Warehouse
 
-    snap = Warehouse(settings.db_path()).snapshot()
+    snap = Warehouse(str(settings.warehouse())).snapshot()
     if not snap.is_demo():
         if store.is_empty():
             print("仓库不是演示数据，不创建演示账号；请用 `python -m auth init-admin 账号` 创建第一个管理员。"

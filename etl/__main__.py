@@ -278,8 +278,9 @@ def cmd_config(args) -> int:
 
 def cmd_health(args) -> int:
     from application import health
+    from etl import lake
 
-    doc = health.check(Path(args.db) if args.db else None)
+    doc = health.check((args.db if lake.is_lake(args.db) else Path(args.db)) if args.db else None)
     print(json.dumps(doc, ensure_ascii=False, indent=2, default=str) if args.json else health.describe(doc))
     return 0 if doc["ready"] else 1
 

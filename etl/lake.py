@@ -41,7 +41,7 @@ PUBLISH_LOCK = 0x50424B50  # "PBKP": the advisory lock key of the one publisher
 CREATE_LOCK = 0x50424B43  # "PBKC": held while a new lake's catalog tables are created
 PUBLISHED_DDL = """CREATE TABLE IF NOT EXISTS pbkpi_published (
     snapshot_id BIGINT NOT NULL, published_at TIMESTAMPTZ NOT NULL DEFAULT now(), note TEXT NOT NULL DEFAULT '')"""
-_OPTIONS = {"data_path", "s3_endpoint", "s3_use_ssl", "s3_region", "s3_url_style"}
+_OPTIONS = {"data_path", "results_path", "s3_endpoint", "s3_use_ssl", "s3_region", "s3_url_style"}
 
 
 class LakeError(EtlError):
@@ -62,9 +62,21 @@ class LakeURL:
     s3_use_ssl: bool = True
     s3_region: str = "us-east-1"
     s3_url_style: str = "path"
+    results_path: str = ""  # where every server keeps computed statistics (never under data_path)
 
     def __str__(self) -> str:
         return self.text
+
+    @property
+    def results(self) -> str:
+        """The kept statistics' location: results_path, or beside data_path (…/warehouse-results/). Never
+        inside data_path: DuckLake's maintenance deletes files there that no snapshot records."""
+        if self.results_path:
+            return self.results_path
+        head = self.data_path.rstrip("/")
+        if head.startswith("s3://") and "/" not in head[5:]:
+            return head + "/pbkpi-results/"
+        return head + "-results/"
 
     @property
     def key(self) -> str:
@@ -137,8 +149,14 @@ def parse(text: str) -> LakeURL:
     style = opt.get("s3_url_style", "path")
     if style not in ("path", "vhost"):
         raise bad("s3_url_style 只能是 path 或 vhost", "s3_url_style must be path or vhost")
+    results = opt.get("results_path", "")
+    if results:
+        results = results.rstrip("/") + "/"
+        if not (results.startswith("s3://") or Path(results).is_absolute()) or results.startswith(data_path):
+            raise bad("results_path 应为 s3://… 或绝对路径，且不能在 data_path 之内",
+                      "results_path must be s3://… or an absolute path outside data_path")
     return LakeURL(text, unquote(u.username), u.hostname, port, dbname, data_path, opt.get("s3_endpoint") or None,
-                   ssl in ("true", "1"), opt.get("s3_region") or "us-east-1", style)
+                   ssl in ("true", "1"), opt.get("s3_region") or "us-east-1", style, results)
 
 
 @dataclass(frozen=True)
@@ -231,6 +249,19 @@ def _attach(con, url: LakeURL, creds: Credentials, options: list[str]) -> None:
                 + ", ".join(f"{k} {_sql_lit(v)}" for k, v in pg.items()) + ")")
     opts = [f"DATA_PATH {_sql_lit(url.data_path)}", "META_SECRET 'pbkpi_pg'", *options]
     con.execute(f"ATTACH 'ducklake:postgres:' AS {ALIAS} ({', '.join(opts)})")
+
+
+def results_shelf(url: LakeURL, creds: Credentials | None = None):
+    """Where the dashboard servers of this lake keep computed statistics (application/store.py)."""
+    from application.store import DirShelf, S3Shelf
+
+    where = url.results
+    if not where.startswith("s3://"):
+        return DirShelf(Path(where))
+    creds = creds or credentials()
+    bucket, _, prefix = where[5:].partition("/")
+    endpoint = url.s3_endpoint or f"s3.{url.s3_region}.amazonaws.com"
+    return S3Shelf(endpoint, creds.s3_key_id or "", creds.s3_secret or "", bucket, prefix, url.s3_use_ssl, url.s3_region)
 
 
 def _ensure_created(url: LakeURL, creds: Credentials) -> None:

@@ -17,7 +17,7 @@ from application.warehouse import Warehouse
 @st.cache_resource(show_spinner=False)
 def services(db_path: str) -> tuple[Warehouse, ResultStore, JobRunner]:
     warehouse = Warehouse(db_path)
-    store = ResultStore(warehouse.cache_dir)
+    store = ResultStore(warehouse.results())
     return warehouse, store, JobRunner(store)
 
 

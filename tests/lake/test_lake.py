@@ -260,3 +260,32 @@ def test_every_page_runs_on_the_lake(migrated, monkeypatch, page):
     assert "无法读取" not in shown
     if page == "pages/data_page.py":  # no upload form on a lake: the page says why
         assert "湖仓" in shown and not at.get("file_uploader")
+
+
+def test_statistics_computed_by_one_server_are_served_by_the_other(migrated):
+    """Two dashboard servers of one lake (two processes in production: here two warehouses, stores and
+    contexts that share nothing but the lake): what the first computes for the published snapshot, the
+    second reads from the lake's shelf in the object store; a new publish starts both afresh."""
+    import pickle
+
+    from application.context import Context
+    from application.selection import Selection
+    from application.views import overview, relationships
+
+    url, _ = migrated
+    first, second = Context.open(str(url)), Context.open(str(url))
+    assert str(first.store.shelf).startswith("s3://lake/demo-results/")
+    sel = Selection()
+    jobs = {**overview.jobs(first, sel, overview.DEFAULTS), **relationships.jobs(first, sel, relationships.DEFAULTS)}
+    a = first.outcomes(jobs)
+    assert first.store.stats["computed"] == len(jobs) and all(o.error is None for o in a.values())
+    b = second.outcomes(jobs)
+    assert second.store.stats["computed"] == 0 and second.store.stats["from_disk"] == len(jobs)
+    for name in jobs:  # the same results, byte for byte
+        assert pickle.dumps(a[name].value) == pickle.dumps(b[name].value), name
+    lake.publish_lake(url)  # a new published snapshot: nothing kept for the old one is served for it
+    third = Context.open(str(url))
+    assert third.version != first.version
+    third.outcomes({k: j for k, j in list(jobs.items())[:1]})
+    assert third.store.stats["computed"] == 1
+    assert third.store.prune(third.version) >= 1  # the old snapshot's results leave the shelf
