@@ -14,7 +14,7 @@ BESIDE = PBKPI_AUTH_DB=$(abspath $(AUTH_DB)) PBKPI_NOTES=$(abspath $(or $(PBKPI_
          PBKPI_TARGETS=$(abspath $(or $(PBKPI_TARGETS),data/targets$(SUFFIX).json))
 PORT   ?= 8501
 
-.PHONY: setup system-deps run warm demo test test-fast stress bench bench-browser validate lock clean cluster cluster-stop
+.PHONY: setup system-deps run warm demo test test-fast stress bench bench-browser bench-lake validate lock clean cluster cluster-stop
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,12 @@ stress: setup
 bench: setup
 	$(PY) -m bench
 	$(MAKE) bench-browser
+	$(MAKE) bench-lake
+
+# the lake: concurrent provincial pushes, publish, commit-to-visible, file vs lake reads, page runs per second
+# with one and two servers (bench/lake.py; PostgreSQL and SeaweedFS started for the run)
+bench-lake: setup system-deps
+	$(PY) -m bench.lake --scales demo,province --repeat 3
 
 # page times in a real browser beside a one-chart Streamlit floor timed in the same run (bench/browser.py)
 # (and at group scale when `python -m bench --scales group` has left its warehouse)

@@ -161,6 +161,9 @@ class _FileSource:
     def exists(self) -> bool:
         return self.path.exists()
 
+    def exists_at(self, version: str | None) -> bool:
+        return self.path.exists()
+
     def version(self) -> str:
         parts = []
         for f in (self.path, Path(str(self.path) + ".wal")):
@@ -237,6 +240,11 @@ class _LakeSource:
 
     def exists(self) -> bool:
         return self.published() is not None
+
+    def exists_at(self, version: str | None) -> bool:
+        """A version naming a published snapshot exists (snapshots are not removed while readers may be
+        on them: etl maintain keeps the last two published); without one, ask the catalog."""
+        return (version is not None and self.snapshot_of(version) is not None) or self.exists()
 
     def version(self) -> str:
         """The lake (by its catalog and data path, however the URL was written) at its published snapshot:
@@ -324,7 +332,7 @@ class Warehouse:
     def query(self, sql: str, params: list | None = None, version: str | None = None) -> pd.DataFrame:
         """Run one read-only query at a version (the current one when None); an empty frame when there is
         no warehouse yet."""
-        if not self.source.exists():
+        if not self.source.exists_at(version):
             return pd.DataFrame()
         return self.source.read(version, lambda con: fetch_frame(con.execute(sql, params or [])))
 

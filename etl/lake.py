@@ -327,21 +327,43 @@ def published(cat) -> int | None:
 
 
 def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
-    """The lake's latest committed snapshot, as this connection sees it."""
+    """The lake's latest committed snapshot, as this connection (or its open transaction) sees it."""
     return int(con.execute(f"SELECT id FROM {ALIAS}.current_snapshot()").fetchone()[0])
+
+
+def committed_snapshot(con: duckdb.DuckDBPyConnection) -> int:
+    """The snapshot this connection's last commit made (another writer may have committed after it)."""
+    return int(con.execute(f"FROM ducklake_last_committed_snapshot('{ALIAS}')").fetchone()[0])
+
+
+class _Overtaken(duckdb.TransactionException):
+    """The publisher's commit landed on top of another writer's: its panels do not describe that snapshot."""
+
+
+def _advisory(cat, shared: bool, timeout: float, busy: str) -> None:
+    """Wait up to `timeout` seconds for the publish lock, shared (pushes) or exclusive (the publisher).
+    PostgreSQL queues a request behind a waiting one it conflicts with, so a waiting publisher is not
+    starved by pushes that keep coming, and pushes wait while a publish computes."""
+    import psycopg
+
+    cat.execute(f"SET lock_timeout = '{max(1, int(timeout * 1000))}ms'")
+    try:
+        cat.execute(f"SELECT pg_advisory_lock{'_shared' if shared else ''}(%s)", [PUBLISH_LOCK])
+    except psycopg.errors.LockNotAvailable:
+        raise LakeError(busy) from None
+    finally:
+        cat.execute("SET lock_timeout = 0")
 
 
 @contextmanager
 def publisher(url: LakeURL, creds: Credentials | None = None, timeout: float = 600.0):
-    """The one publisher: holds the PostgreSQL advisory lock (session-level: it is released when this
-    process ends, however it ends) and yields a function that records a snapshot as published."""
+    """The one publisher: holds the PostgreSQL advisory lock exclusively (session-level: it is released when
+    this process ends, however it ends) and yields a function that records a snapshot as published. While
+    it holds it no province commits a push (pushes hold it shared), so the panels it computes describe the
+    snapshot it commits."""
     cat = catalog(url, creds)
     try:
-        deadline = time.monotonic() + timeout
-        while not cat.execute("SELECT pg_try_advisory_lock(%s)", [PUBLISH_LOCK]).fetchone()[0]:
-            if time.monotonic() >= deadline:
-                raise LakeError(f"另一个发布任务占用湖仓发布锁已超过 {timeout:.0f} 秒，本次未发布。(publisher busy)")
-            time.sleep(0.2)
+        _advisory(cat, False, timeout, f"另一个发布或推送任务占用湖仓发布锁已超过 {timeout:.0f} 秒，本次未发布。(publisher busy)")
 
         def publish(snapshot: int, note: str = "") -> None:
             last = published(cat)
@@ -354,6 +376,20 @@ def publisher(url: LakeURL, creds: Credentials | None = None, timeout: float = 6
             yield publish
         finally:
             cat.execute("SELECT pg_advisory_unlock(%s)", [PUBLISH_LOCK])
+    finally:
+        cat.close()
+
+
+@contextmanager
+def pushing(url: LakeURL, creds: Credentials | None = None, timeout: float = 600.0):
+    """A province's push holds the publish lock shared: provinces push side by side, never during a publish."""
+    cat = catalog(url, creds)
+    try:
+        _advisory(cat, True, timeout, f"湖仓正在发布，等待 {timeout:.0f} 秒后仍未结束，本次未推送。(a publish holds the lake)")
+        try:
+            yield
+        finally:
+            cat.execute("SELECT pg_advisory_unlock_shared(%s)", [PUBLISH_LOCK])
     finally:
         cat.close()
 
@@ -447,9 +483,10 @@ def push(db: Path, url: LakeURL, province: str, creds: Credentials | None = None
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            return current_snapshot(con)
+            return committed_snapshot(con)
 
-        snapshot = _retrying(f"省份 {province} 的推送", once)
+        with pushing(url, creds):
+            snapshot = _retrying(f"省份 {province} 的推送", once)
         log.info("pushed %s into lake %s as province %s: snapshot %d", db, url, province, snapshot)
         return snapshot
     finally:
@@ -488,6 +525,7 @@ def publish_lake(url: LakeURL, creds: Credentials | None = None, note: str = "")
             def once() -> int:
                 con.execute("BEGIN")
                 try:
+                    start = current_snapshot(con)  # what this transaction reads
                     for t in PROVINCE_TABLES:
                         if t in GROUP_ONLY:
                             continue
@@ -514,7 +552,12 @@ def publish_lake(url: LakeURL, creds: Credentials | None = None, note: str = "")
                 except BaseException:
                     con.execute("ROLLBACK")
                     raise
-                return current_snapshot(con)
+                made = committed_snapshot(con)
+                if made != start + 1:
+                    # a province pushed while the panels were computed: DuckLake merged both commits, so the
+                    # snapshot holds facts the panels were not computed from. Publish it not; compute again.
+                    raise _Overtaken(f"snapshot {made} follows {start} and another writer's commit")
+                return made
 
             snapshot = _retrying("发布", once)
         finally:
