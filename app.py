@@ -46,7 +46,8 @@ ctx = session.new_context(user)  # this run's warehouse version (and the user's 
 
 
 def unreadable_warehouse() -> None:
-    st.error(tr("app.unreadable", path=ctx.snapshot.warehouse.name), icon=":material/error:")
+    wh = ctx.snapshot.warehouse
+    st.error(tr("app.lake_unreachable" if wh.is_lake else "app.unreadable", path=wh.name), icon=":material/error:")
 
 
 if not ctx.snapshot.warehouse.readable():

@@ -230,7 +230,9 @@ class _LakeSource:
                     log.warning("catalog connection to %s lost; reconnecting", self.url, exc_info=True)
                     self._catalog = None
                     if attempt:
-                        raise
+                        raise WarehouseUnreadable(f"lake catalog {self.url} unreachable") from None
+                except lake.LakeError as exc:  # the catalog cannot be reached at all: the pages say so
+                    raise WarehouseUnreadable(str(exc)) from exc
 
     def results(self):
         """Every server's statistics in the lake's object store (or shared directory): one shelf."""
@@ -249,7 +251,11 @@ class _LakeSource:
     def version(self) -> str:
         """The lake (by its catalog and data path, however the URL was written) at its published snapshot:
         the same on every server, so they share kept results."""
-        snap = self.published()
+        try:
+            snap = self.published()
+        except WarehouseUnreadable:
+            log.error("lake %s unreachable", self.url, exc_info=True)
+            return f"lake:{self.url.key}@unreachable"  # readable() is False for it: every page says so
         return f"lake:{self.url.key}@{'-' if snap is None else snap}"
 
     @staticmethod
@@ -265,7 +271,10 @@ class _LakeSource:
             if con is not None:
                 self._attached.move_to_end(snapshot)
                 return con
-        con = lake.connect(self.url, snapshot=snapshot)
+        try:
+            con = lake.connect(self.url, snapshot=snapshot)
+        except lake.LakeError as exc:  # the object store or the catalog is gone
+            raise WarehouseUnreadable(str(exc)) from exc
         with self._lock:
             if snapshot in self._attached:  # another thread attached it meanwhile
                 con.close()
@@ -300,6 +309,10 @@ class Warehouse:
         self._seen: str | None = None
         self._catalogue: tuple[str | None, list[dict]] = (None, [])
         self._readable: tuple[str, bool] | None = None  # (version, whether it opens)
+
+    @property
+    def is_lake(self) -> bool:
+        return isinstance(self.source, _LakeSource)
 
     @property
     def name(self) -> str:
@@ -339,9 +352,9 @@ class Warehouse:
     def _read_catalogue(self, version: str) -> tuple[str | None, list[dict]]:
         """The warehouse's industry profile and defined metrics (etl.warehouse.catalogue_of); an unreadable
         file has none (readable() says so on the page)."""
-        if not self.source.exists():
-            return None, []
         try:
+            if not self.source.exists_at(version):
+                return None, []
             return self.source.read(version, catalogue_of)
         except WarehouseUnreadable:
             return None, []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -289,3 +290,20 @@ def test_statistics_computed_by_one_server_are_served_by_the_other(migrated):
     third.outcomes({k: j for k, j in list(jobs.items())[:1]})
     assert third.store.stats["computed"] == 1
     assert third.store.prune(third.version) >= 1  # the old snapshot's results leave the shelf
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_lake_that_cannot_be_reached_is_said_not_thrown(services, monkeypatch, lang):
+    """Every page is then replaced by the message (app.py registers the message under every page's URL)."""
+    from streamlit.testing.v1 import AppTest
+
+    pg, s3 = services
+    dead = f"ducklake+postgres://{pg.user}@127.0.0.1:1/nowhere?data_path=s3://lake/x/&s3_endpoint={s3.endpoint}&s3_use_ssl=false"
+    monkeypatch.setenv("PBKPI_DB", dead)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=120)
+    at.query_params["lang"] = lang
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = texts(at)
+    assert ("无法读取湖仓" if lang == "zh" else "The lake cannot be read") in shown
+    assert pg.password not in shown
