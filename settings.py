@@ -193,7 +193,7 @@ def parse(setting: Setting, text: str):
             try:
                 return lake.parse(text)
             except lake.LakeError as exc:
-                raise SettingError(f"{setting.name}: {exc}") from None  # the text may hold a password: not echoed
+                raise SettingError(str(exc)) from None  # it names PBKPI_DB; the text (a password?) is not echoed
         return Path(text)
     return text
 
@@ -382,7 +382,10 @@ def log_file() -> Path | None:
         return None
     if from_env:
         return Path(text)
-    target = warehouse()
+    try:
+        target = warehouse()
+    except SettingError:  # reported by check(); meanwhile the log goes where a lake's would
+        target = None
     return (target.parent if isinstance(target, Path) else DATA_DIR) / "logs" / "pbkpi.log"
 
 

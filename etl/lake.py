@@ -71,12 +71,7 @@ class LakeURL:
     def results(self) -> str:
         """The kept statistics' location: results_path, or beside data_path (…/warehouse-results/). Never
         inside data_path: DuckLake's maintenance deletes files there that no snapshot records."""
-        if self.results_path:
-            return self.results_path
-        head = self.data_path.rstrip("/")
-        if head.startswith("s3://") and "/" not in head[5:]:
-            return head + "/pbkpi-results/"
-        return head + "-results/"
+        return self.results_path or self.data_path.rstrip("/") + "-results/"
 
     @property
     def key(self) -> str:
@@ -150,6 +145,10 @@ def parse(text: str) -> LakeURL:
     if style not in ("path", "vhost"):
         raise bad("s3_url_style 只能是 path 或 vhost", "s3_url_style must be path or vhost")
     results = opt.get("results_path", "")
+    root = data_path == "/" or (data_path.startswith("s3://") and "/" not in data_path[5:].rstrip("/"))
+    if root and not results:  # the default, beside data_path, would have nowhere to go but inside it
+        raise bad("data_path 是整个存储桶或根目录时，须另给 results_path（看板缓存的统计结果放在 data_path 之外）",
+                  "data_path is a whole bucket or the root: give results_path outside it")
     if results:
         results = results.rstrip("/") + "/"
         if not (results.startswith("s3://") or Path(results).is_absolute()) or results.startswith(data_path):
@@ -494,19 +493,18 @@ def push(db: Path, url: LakeURL, province: str, creds: Credentials | None = None
 
 
 def _group_sql(provs: list[str], table: str) -> str:
-    parts = [f'SELECT * FROM {ALIAS}.{p}."{table}"' for p in provs]
-    union = " UNION ALL BY NAME ".join(parts)
-    if table == "dim_units":  # an org node every province's file lists (the group's root) is one node
-        tagged = " UNION ALL BY NAME ".join(f"SELECT *, {i} AS _p FROM {ALIAS}.{p}.dim_units" for i, p in enumerate(provs))
-        return f"SELECT * EXCLUDE (_p) FROM ({tagged}) QUALIFY row_number() OVER (PARTITION BY unit_id ORDER BY _p) = 1"
-    return union
+    if table != "dim_units":
+        return " UNION ALL BY NAME ".join(f'SELECT * FROM {ALIAS}.{p}."{table}"' for p in provs)
+    # an org node several provinces' files list (the group's root) is one node
+    tagged = " UNION ALL BY NAME ".join(f"SELECT *, {i} AS _p FROM {ALIAS}.{p}.dim_units" for i, p in enumerate(provs))
+    return f"SELECT * EXCLUDE (_p) FROM ({tagged}) QUALIFY row_number() OVER (PARTITION BY unit_id ORDER BY _p) = 1"
 
 
 def publish_lake(url: LakeURL, creds: Credentials | None = None, note: str = "") -> int:
     """The publisher: under the advisory lock, put the provinces side by side (group views), merge their
     meta and defined metrics, rebuild the aggregates and panels from every province's facts, commit, and
     record that snapshot as published. Returns it."""
-    from etl import personal, warehouse
+    from etl import warehouse
 
     with publisher(url, creds) as publish:
         con = connect(url, creds=creds)
@@ -519,8 +517,6 @@ def publish_lake(url: LakeURL, creds: Credentials | None = None, note: str = "")
                 f"SELECT value FROM {ALIAS}.{p}.meta WHERE key = 'profile'" for p in provs if "meta" in have[p])).fetchall()}
             if len(profiles) > 1:
                 raise LakeError(f"各省仓库的行业配置不一致（{', '.join(sorted(profiles))}），不能合并发布。(profiles differ)")
-            con.execute(sql_file_macros())
-            con.execute(personal.macros_sql())
 
             def once() -> int:
                 con.execute("BEGIN")
@@ -564,12 +560,6 @@ def publish_lake(url: LakeURL, creds: Credentials | None = None, note: str = "")
             con.close()
         publish(snapshot, note or f"provinces: {', '.join(provs)}")
     return snapshot
-
-
-def sql_file_macros() -> str:
-    from etl.warehouse import sql_file
-
-    return sql_file("macros.sql")
 
 
 def migrate(db: Path, url: LakeURL, province: str = "company", creds: Credentials | None = None) -> dict:

@@ -56,6 +56,8 @@ def test_lake_urls_parse_to_what_they_say(user, port, db, bucket, ssl):
     ("ducklake+postgres://u@h/db?data_path=relative/dir", "绝对路径"),
     ("ducklake+postgres://u@h/db?data_path=s3://b/p&colour=red", "colour"),
     ("ducklake+postgres://u@h/db?data_path=s3://b/p&s3_use_ssl=maybe", "s3_use_ssl"),
+    ("ducklake+postgres://u@h/db?data_path=s3://bucket/", "results_path"),
+    ("ducklake+postgres://u@h/db?data_path=s3://b/p/&results_path=s3://b/p/cache/", "results_path"),
 ])
 def test_bad_lake_urls_say_what_to_fix(text, words):
     with pytest.raises(lake.LakeError) as err:
@@ -75,6 +77,7 @@ def test_pbkpi_db_takes_a_lake_url_and_never_echoes_a_password(monkeypatch):
     monkeypatch.setenv("PBKPI_DB", "ducklake+postgres://u:s3cret-pw@h/db?data_path=s3://b/p")
     problems = settings.check()
     assert any("PBKPI_DB" in p for p in problems) and not any("s3cret-pw" in p for p in problems)
+    monkeypatch.delenv("PBKPI_LOG_FILE", raising=False)  # the log file's default is derived from PBKPI_DB
     assert not any("s3cret-pw" in r["value"] + str(r["problem"]) for r in settings.listing())
 
 
