@@ -96,6 +96,25 @@ class DirShelf:
             fh.write(data)
         os.replace(tmp, path)  # readers see the whole file or none
 
+    def put_file(self, rel: str, source: Path) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(fd)
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, path)
+
+    def get_file(self, rel: str, target: Path) -> bool:
+        """Copy an object to a local file; False when there is none."""
+        try:
+            shutil.copyfile(self.root / rel, target)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def delete(self, rel: str) -> None:
+        (self.root / rel).unlink(missing_ok=True)
+
     def prune(self, keep: str) -> int:
         gone = 0
         if self.root.is_dir():
@@ -153,6 +172,24 @@ class S3Shelf:
         import io
 
         self.client.put_object(self.bucket, self.prefix + rel, io.BytesIO(data), len(data))
+
+    def put_file(self, rel: str, source: Path) -> None:
+        self.client.fput_object(self.bucket, self.prefix + rel, str(source))  # streamed, in parts when big
+
+    def get_file(self, rel: str, target: Path) -> bool:
+        """Copy an object to a local file; False when there is none."""
+        from minio.error import S3Error
+
+        try:
+            self.client.fget_object(self.bucket, self.prefix + rel, str(target))
+        except S3Error as exc:
+            if self._missing(exc):
+                return False
+            raise
+        return True
+
+    def delete(self, rel: str) -> None:
+        self.client.remove_object(self.bucket, self.prefix + rel)
 
     def prune(self, keep: str) -> int:
         dirs = set()

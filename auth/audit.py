@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 EVENTS = ("signin", "signin_failed", "signout", "session_expired", "page_view", "url_rejected", "export",
-          "upload", "account_changed", "mapping_saved", "mapping_deleted",
+          "upload", "upload_queued", "account_changed", "mapping_saved", "mapping_deleted",
           "targets_changed", "note_added", "note_deleted", "metric_defined", "metric_removed",
           "session_resumed")
 FORBIDDEN = ("password", "secret", "token")  # detail keys refused outright

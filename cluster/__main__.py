@@ -5,6 +5,8 @@
 - the lake, filled once from a warehouse file (the synthetic demo unless --db names another) and published;
 - the warm-up, which keeps the statistics of the published snapshot on the lake's shelf for every server;
 - the demo's sign-in accounts (on the synthetic demo only), in one accounts file every server reads;
+- the loader of the lake's one province, `company` (`etl worker`, on its own copy of the warehouse file):
+  it runs the load jobs the Data page of any server queues;
 - `--servers` dashboard servers (default 2), each with its own health port;
 - HAProxy in front of them on --port, with sticky sessions: a cookie (PBKPI_SRV) keeps each browser on
   the server that holds its Streamlit session, and a server whose /health fails is taken out.
@@ -118,7 +120,10 @@ def up(root: Path, port: int, servers: int, db: Path | None, warm: bool = True) 
             print(f"building the synthetic demo warehouse {source} …", flush=True)
             subprocess.run([sys.executable, "-m", "etl", "demo", "--db", str(source)], cwd=ROOT, check=True,
                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-        out = subprocess.run([sys.executable, "-m", "etl", "migrate", "--db", str(source), "--to", str(url)], cwd=ROOT,
+        # the province `company` keeps loading into its own copy of the file: its worker runs the upload jobs
+        province_db = root / "company.duckdb"
+        shutil.copyfile(source, province_db)
+        out = subprocess.run([sys.executable, "-m", "etl", "migrate", "--db", str(province_db), "--to", str(url)], cwd=ROOT,
                              env=env, capture_output=True, text=True)
         if out.returncode:
             raise ServiceError(f"migrating {source} into the lake failed: {out.stderr.strip()[-1500:]}")
@@ -133,6 +138,12 @@ def up(root: Path, port: int, servers: int, db: Path | None, warm: bool = True) 
         if accounts.returncode:
             raise ServiceError(f"creating the demo accounts failed: {accounts.stderr.strip()[-1000:]}")
         print(accounts.stdout.strip(), flush=True)
+        with open(root / "worker-company.log", "ab") as fh:
+            worker = subprocess.Popen([sys.executable, "-m", "etl", "worker", "--province", "company", "--db",
+                                       str(province_db)], cwd=ROOT, env={**env, "PBKPI_LOG_FILE": str(root / "worker.pbkpi.log")},
+                                      stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        started["pids"]["worker-company"] = worker.pid
+        started["province_db"] = str(province_db)
         cookie_secret = secrets.token_urlsafe(32)
         started["servers"], procs = [], []
         for i in range(servers):
@@ -189,7 +200,7 @@ def group_alive(pgid: int) -> bool:
 
 
 def _stop(state: dict) -> None:
-    order = ["haproxy", *[k for k in state.get("pids", {}) if k.startswith("server")], "seaweedfs", "postgres"]
+    order = ["haproxy", *[k for k in state.get("pids", {}) if k.startswith(("server", "worker"))], "seaweedfs", "postgres"]
     for name in order:
         pid = state.get("pids", {}).get(name)
         if not pid:

@@ -1,4 +1,4 @@
-"""Command line: python -m etl load|status|template|demo|metric|refresh|migrate|push|publish|maintain|docs|config|health|mappings|watch
+"""Command line: python -m etl load|status|template|demo|metric|refresh|migrate|push|publish|worker|maintain|docs|config|health|mappings|watch
 (see README "Command line")."""
 from __future__ import annotations
 
@@ -240,6 +240,13 @@ def cmd_publish(args) -> int:
     return 0
 
 
+def cmd_worker(args) -> int:
+    """A province's loader on a lake: the upload page's jobs for that province (etl/jobs.py)."""
+    from etl import jobs
+
+    return jobs.run(args)
+
+
 def cmd_maintain(args) -> int:
     from etl import lake
 
@@ -426,6 +433,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "province, then a new published snapshot (one publisher at a time)")
     pb.add_argument("--to", metavar="LAKE_URL", help="the lake (default: $PBKPI_DB when it is a lake URL)")
     pb.set_defaults(fn=cmd_publish)
+    wk = sub.add_parser("worker", help="a province's loader on a lake: runs the load jobs the upload page queues "
+                        "for that province (load, push, publish), one worker per province")
+    wk.add_argument("--province", required=True, help="the province's code (its schema in the lake)")
+    wk.add_argument("--db", required=True, help="the province's warehouse file (on this machine)")
+    wk.add_argument("--to", metavar="LAKE_URL", help="the lake (default: $PBKPI_DB when it is a lake URL)")
+    wk.add_argument("--once", action="store_true", help="run the jobs waiting now, then stop")
+    wk.add_argument("--poll", type=float, default=2.0, help="seconds between looks for a new job (default 2)")
+    wk.add_argument("--no-warm", action="store_true", help="do not warm the statistics after a publish")
+    wk.set_defaults(fn=cmd_worker)
     mn = sub.add_parser("maintain", help="tidy the lake: expire old snapshots (never the last two published), delete "
                         "data files nothing reads and files a killed push left")
     mn.add_argument("--to", metavar="LAKE_URL", help="the lake (default: $PBKPI_DB when it is a lake URL)")
@@ -462,8 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    # `config` lists the settings itself, problems included; a watcher runs as a service: its log is its output
-    if args.cmd != "config" and not logsetup.start_command("etl", stderr=args.cmd == "watch"):
+    # `config` lists the settings itself, problems included; a watcher or worker runs as a service: its log is its output
+    if args.cmd != "config" and not logsetup.start_command("etl", stderr=args.cmd in ("watch", "worker")):
         return 2
     try:
         with logsetup.context(cmd=args.cmd):

@@ -39,8 +39,18 @@ SCHEME = "ducklake+postgres"
 ALIAS = "lake"
 PUBLISH_LOCK = 0x50424B50  # "PBKP": the advisory lock key of the one publisher
 CREATE_LOCK = 0x50424B43  # "PBKC": held while a new lake's catalog tables are created
-PUBLISHED_DDL = """CREATE TABLE IF NOT EXISTS pbkpi_published (
-    snapshot_id BIGINT NOT NULL, published_at TIMESTAMPTZ NOT NULL DEFAULT now(), note TEXT NOT NULL DEFAULT '')"""
+CATALOG_TABLES = ("pbkpi_published", "pbkpi_jobs", "pbkpi_workers")
+CATALOG_DDL = """CREATE TABLE IF NOT EXISTS pbkpi_published (
+    snapshot_id BIGINT NOT NULL, published_at TIMESTAMPTZ NOT NULL DEFAULT now(), note TEXT NOT NULL DEFAULT '');
+-- the upload page's load jobs and the provinces' workers that run them (etl/jobs.py)
+CREATE TABLE IF NOT EXISTS pbkpi_jobs (
+    id TEXT PRIMARY KEY, province TEXT NOT NULL, account TEXT NOT NULL, scope JSONB, files JSONB NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued', phase TEXT, progress JSONB NOT NULL DEFAULT '[]', results JSONB,
+    snapshot BIGINT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0, worker TEXT,
+    created TIMESTAMPTZ NOT NULL DEFAULT now(), started TIMESTAMPTZ, finished TIMESTAMPTZ);
+CREATE INDEX IF NOT EXISTS pbkpi_jobs_queue ON pbkpi_jobs (province, state, created);
+CREATE TABLE IF NOT EXISTS pbkpi_workers (
+    province TEXT PRIMARY KEY, worker TEXT NOT NULL, started TIMESTAMPTZ NOT NULL, beat TIMESTAMPTZ NOT NULL, busy TEXT)"""
 _OPTIONS = {"data_path", "results_path", "s3_endpoint", "s3_use_ssl", "s3_region", "s3_url_style"}
 
 
@@ -72,6 +82,11 @@ class LakeURL:
         """The kept statistics' location: results_path, or beside data_path (…/warehouse-results/). Never
         inside data_path: DuckLake's maintenance deletes files there that no snapshot records."""
         return self.results_path or self.data_path.rstrip("/") + "-results/"
+
+    @property
+    def uploads(self) -> str:
+        """Uploaded files waiting for a province's worker: beside the results, …/<results>-uploads/."""
+        return self.results.rstrip("/") + "-uploads/"
 
     @property
     def key(self) -> str:
@@ -252,15 +267,25 @@ def _attach(con, url: LakeURL, creds: Credentials, options: list[str]) -> None:
 
 def results_shelf(url: LakeURL, creds: Credentials | None = None):
     """Where the dashboard servers of this lake keep computed statistics (application/store.py)."""
+    return _shelf(url, url.results, creds)
+
+
+def _shelf(url: LakeURL, where: str, creds: Credentials | None):
     from application.store import DirShelf, S3Shelf
 
-    where = url.results
     if not where.startswith("s3://"):
         return DirShelf(Path(where))
     creds = creds or credentials()
     bucket, _, prefix = where[5:].partition("/")
     endpoint = url.s3_endpoint or f"s3.{url.s3_region}.amazonaws.com"
     return S3Shelf(endpoint, creds.s3_key_id or "", creds.s3_secret or "", bucket, prefix, url.s3_use_ssl, url.s3_region)
+
+
+def uploads_shelf(url: LakeURL, creds: Credentials | None = None):
+    """Where the upload page leaves a job's files for the province's worker (etl/jobs.py): beside the kept
+    statistics, never inside data_path (DuckLake's cleanup deletes files no snapshot records) nor inside
+    the results location (pruned to the current snapshot's)."""
+    return _shelf(url, url.uploads, creds)
 
 
 def _ensure_created(url: LakeURL, creds: Credentials) -> None:
@@ -309,11 +334,12 @@ def catalog(url: LakeURL, creds: Credentials | None = None, autocommit: bool = T
     except psycopg.Error as exc:
         raise LakeError(f"无法连接湖仓目录数据库 {url.host}:{url.port}/{url.dbname}：{_scrub(str(exc), creds)}"
                         f"(cannot reach the catalog)") from None
-    if not con.execute("SELECT to_regclass('pbkpi_published') IS NOT NULL").fetchone()[0]:
-        # PostgreSQL's CREATE TABLE IF NOT EXISTS races with itself: two first connections create it in turn
+    have = con.execute("SELECT count(to_regclass(t)) FROM unnest(%s::text[]) AS t", [list(CATALOG_TABLES)]).fetchone()[0]
+    if have < len(CATALOG_TABLES):
+        # PostgreSQL's CREATE TABLE IF NOT EXISTS races with itself: two first connections create them in turn
         con.execute("SELECT pg_advisory_lock(%s)", [CREATE_LOCK])
         try:
-            con.execute(PUBLISHED_DDL)
+            con.execute(CATALOG_DDL)
         finally:
             con.execute("SELECT pg_advisory_unlock(%s)", [CREATE_LOCK])
     return con

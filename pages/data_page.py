@@ -13,7 +13,7 @@ import catalogue
 import settings
 from catalogue import datasets, metrics
 from catalogue.defined import definition_from_form
-from etl import definitions
+from etl import definitions, jobs
 from etl import load as load_mod
 from etl import mappings
 from etl.errors import EtlError
@@ -172,18 +172,28 @@ def progress_boxes(items: list[tuple[str, Path, int]]):
 st.subheader(tr("page.data.upload"))
 user = signin.current()
 scope = None if user.company else frozenset(user.nodes)  # a scoped steward loads rows of their units only
-on_lake = not isinstance(settings.warehouse(), Path)  # a lake is loaded by its provincial loaders (etl/lake.py)
-if on_lake:
-    files = None
-    st.info(tr("page.data.lake_read_only"))
-elif not signin.may("upload"):
+lake_url = settings.warehouse()
+on_lake = not isinstance(lake_url, Path)  # on a lake an upload is a job for a province's loader (etl/jobs.py)
+province = None
+if not signin.may("upload"):
     files = None
     st.info(tr("page.data.no_upload"))
 else:
     if scope is not None:
         st.caption(tr("page.data.upload_scoped", nodes="、".join(sorted(scope))))
-    layout.uploader_texts()
-    files = st.file_uploader(tr("page.data.uploader"), type=["csv", "xlsx", "xls"], accept_multiple_files=True, key="dt_files")
+    provinces = data_view.upload_provinces(session.context(), scope) if on_lake else []
+    if on_lake:
+        st.caption(tr("page.data.lake_jobs"))
+    if on_lake and not provinces:
+        files = None
+        st.warning(tr("page.data.lake_no_province"))
+    else:
+        if on_lake:
+            province = provinces[0] if len(provinces) == 1 else st.selectbox(tr("page.data.province"), provinces,
+                                                                                key="dt_province")
+        layout.uploader_texts()
+        files = st.file_uploader(tr("page.data.uploader"), type=["csv", "xlsx", "xls"], accept_multiple_files=True,
+                                 key=f"dt_files_{st.session_state.get('dt_uploads', 0)}")
 if st.session_state.get("dt_saved"):
     st.success(tr("page.data.map.saved", tag=st.session_state.pop("dt_saved")))
 if files:
@@ -201,6 +211,9 @@ if files:
     }), hide_index=True)
     foreign = [(i, c) for i, c in enumerate(checks) if c[3] is None and c[5] is not None]
     for i, (label, path, _, _, _, sheet) in foreign:
+        if on_lake:  # the dry-run preview needs the province's warehouse, which lives with its loader
+            st.warning(tr("page.data.lake_needs_mapping", file=layout.md_escape(label)))
+            continue
         with st.expander(tr("page.data.map.title", file=label), expanded=True):
             st.caption(tr("page.data.map.help"))
             mapping_editor(i, label, path, sheet)
@@ -208,7 +221,21 @@ if files:
     unreadable = [c[0] for c in checks if c[3] is None and c[5] is None]
     if unreadable:  # the loader says why (encoding, damage, type) when they are loaded
         ready += [(label, path, size) for label, path, size, *_ in checks if label in unreadable]
-    if ready and st.button(tr("page.data.load_n", n=len(ready)), type="primary", key="dt_load"):
+    if on_lake:
+        profiles_of = {c[0]: c[4] for c in checks}  # the saved mapping each file was recognised by, for the worker
+        if ready and st.button(tr("page.data.submit_n", n=len(ready)), type="primary", key="dt_submit"):
+            try:
+                job = jobs.submit(lake_url, province, user.account, scope,
+                                  [(label, path, profiles_of.get(label)) for label, path, _ in ready])
+            except EtlError as exc:
+                st.error(layout.md_escape(said(exc)))
+                layout.stop()
+            signin.audit("upload_queued", job=job, province=province, files=[label for label, _, _ in ready],
+                         scope=sorted(scope) if scope is not None else "company")
+            st.session_state["dt_submitted"] = job
+            st.session_state["dt_uploads"] = st.session_state.get("dt_uploads", 0) + 1  # an empty uploader: they went
+            st.rerun()
+    elif ready and st.button(tr("page.data.load_n", n=len(ready)), type="primary", key="dt_load"):
         try:
             results = load_files([p for _, p, _ in ready], settings.db_path(), labels=[lb for lb, _, _ in ready],
                                  progress=progress_boxes(ready), scope=scope)
@@ -224,19 +251,90 @@ if files:
         st.session_state.pop("dt_units", None)  # new units may have arrived
         st.rerun()
 
-for r in st.session_state.get("dt_results", []):
-    if r["error"]:
-        st.error(layout.md_escape(f"{r['file']}：{r['error']}"))
-        continue
-    st.success(tr("page.data.result", file=layout.md_escape(r["file"]), kind="、".join(kind_name(k) for k in r["kind"].split(",")),
-                  loaded=f"{r['rows_loaded']:,}",
-                  rejected=f"{r['rows_rejected']:,}", skipped=f"{r['rows_skipped']:,}"))
-    for n in r["notes"]:
-        st.caption("· " + layout.md_escape(n))
-    if r["rejects"]:
-        rj = pd.DataFrame(r["rejects"]).rename(columns={"sheet": tr("table.sheet"), "row": tr("table.row"), "reason": tr("table.reason")})
-        st.dataframe(rj, hide_index=True)
-        layout.download_csv(pd.DataFrame(r["rejects"]), f"rejects_{Path(r['file']).stem}", key=f"dl_rj_{r['load_id']}")
+
+def show_results(results: list[dict], key: str) -> None:
+    """Each file's outcome: loaded, rejected and skipped rows, its notes, and its rejects with the reasons."""
+    for r in results:
+        if r["error"]:
+            st.error(layout.md_escape(f"{r['file']}：{r['error']}"))
+            continue
+        st.success(tr("page.data.result", file=layout.md_escape(r["file"]), kind="、".join(kind_name(k) for k in r["kind"].split(",")),
+                      loaded=f"{r['rows_loaded']:,}",
+                      rejected=f"{r['rows_rejected']:,}", skipped=f"{r['rows_skipped']:,}"))
+        for n in r["notes"]:
+            st.caption("· " + layout.md_escape(n))
+        if r["rejects"]:
+            rj = pd.DataFrame(r["rejects"]).rename(columns={"sheet": tr("table.sheet"), "row": tr("table.row"), "reason": tr("table.reason")})
+            st.dataframe(rj, hide_index=True)
+            layout.download_csv(pd.DataFrame(r["rejects"]), f"rejects_{Path(r['file']).stem}", key=f"dl_rj_{key}_{r['load_id']}")
+
+
+def job_line(job) -> None:
+    """One load job as its state says: queued (and whether the province's loader runs), each phase while
+    it runs, the published snapshot and each file's result when done, the reason when it failed."""
+    files = "、".join(job.labels) if len(job.labels) <= 3 else tr("page.data.files_n", n=len(job.labels))
+    st.markdown("**" + layout.md_escape(tr("page.data.job.title", id=job.id, province=job.province, files=files,
+                                           created=job.created)) + "**")
+    retry = tr("page.data.job.retry", n=job.attempts) if job.attempts > 1 else ""
+    if job.state == "queued":
+        st.info(tr("page.data.job.queued", province=job.province) + retry)
+    elif job.state == "running":
+        if job.phase == "load" and job.progress:
+            last = next((e for e in reversed(job.progress) if e.get("file")), None)
+            if last is not None:
+                st.info(tr("page.data.job.load", i=last["index"], n=last["total"], file=layout.md_escape(last["file"]),
+                           phase=tr(f"page.data.phase.{last['phase']}")) + retry)
+                st.progress(min(1.0, sum(e["phase"] in ("done", "failed") for e in job.progress) / max(1, last["total"])))
+            else:
+                st.info(tr("page.data.job.fetch") + retry)
+        else:
+            st.info(tr(f"page.data.job.{job.phase or 'fetch'}") + retry)
+    elif job.state == "done":
+        if job.snapshot is not None:
+            st.success(tr("page.data.job.done", snapshot=job.snapshot))
+        else:
+            st.warning(tr("page.data.job.done_nothing"))
+    else:
+        st.error(layout.md_escape(tr("page.data.job.failed", error=said(job.error or ""))))
+    if job.active and not job.worker_alive:
+        st.warning(tr("page.data.job.no_worker", province=job.province, s=int(jobs.ALIVE)))
+    if job.results and not job.active:
+        show_results(job.results, job.id)
+
+
+def jobs_panel() -> None:
+    """This account's newest load jobs, read from the lake's catalog (any server shows the same); redrawn
+    every two seconds while one is queued or running, and the whole page once one of them finishes."""
+    try:
+        mine = jobs.recent(lake_url, account=user.account, limit=5)
+    except EtlError as exc:
+        st.warning(tr("page.data.job.unreachable", error=layout.md_escape(said(exc))))
+        return
+    active = {j.id for j in mine if j.active}
+    watched = st.session_state.get("dt_jobs_active", set())
+    st.session_state["dt_jobs_active"] = active
+    if watched - active and not st.session_state.get("dt_full_run"):
+        st.rerun(scope="app")  # a job finished while only this panel reran: the whole page shows the new snapshot
+    if not mine:
+        return
+    st.subheader(tr("page.data.jobs"))
+    for job in mine:
+        with st.container(border=True):
+            job_line(job)
+
+
+if on_lake and signin.may("upload"):
+    if st.session_state.get("dt_submitted"):
+        st.success(tr("page.data.job.submitted", id=st.session_state.pop("dt_submitted")))
+    try:
+        polling = any(j.active for j in jobs.recent(lake_url, account=user.account, limit=5))
+    except EtlError:
+        polling = False  # jobs_panel says why
+    st.session_state["dt_full_run"] = True  # (the page's own run: it reads the newest snapshot anyway)
+    st.fragment(jobs_panel, run_every=2.0 if polling else None)()
+    st.session_state["dt_full_run"] = False
+
+show_results(st.session_state.get("dt_results", []), "dt")
 
 state = None if on_lake else warm.read_state(settings.db_path())
 if state is not None:
@@ -372,7 +470,9 @@ if vm.has_data:
             "header": tr("page.data.metric.source"), "rows": tr("table.rows"), "units": tr("table.units"),
             "first": tr("table.first_month"), "last": tr("table.last_month"), "min": tr("table.min"), "max": tr("table.max")}),
             hide_index=True)
-    if signin.may("admin") and not on_lake:
+    if signin.may("admin") and on_lake:
+        st.caption(tr("page.data.metric.lake"))
+    elif signin.may("admin"):
         with st.expander(tr("page.data.metric.define"), expanded=bool(len(vm.undefined))):
             metric_form(vm)
         mine = vm.metrics[vm.metrics["by"] == "admin"]["id"].tolist()

@@ -47,3 +47,29 @@ def view(ctx: Context) -> DataView:
     headers = snap.kpi_headers()
     return DataView(True, snap.load_history(), snap.rejects(), cov, n_units, metric_catalogue(), undefined(headers),
                     headers["header"].tolist())
+
+
+def upload_provinces(ctx: Context, nodes: frozenset[str] | None) -> list[str]:
+    """On a lake, the provinces an upload of this user may go to: those whose org tree (at the published
+    snapshot) has a business unit at or beneath one of the user's scope nodes (the group's root and the
+    levels above a province are listed by several provinces' files); every province for the whole company
+    (None)."""
+    from etl.lake import PROVINCE_NAME, RESERVED
+
+    snap = ctx.snapshot
+    wh = snap.warehouse
+    if not wh.is_lake:
+        return []
+    found = wh.query("SELECT schema_name FROM information_schema.schemata WHERE catalog_name = current_database() "
+                     "ORDER BY schema_name", version=snap.version)
+    provs = [p for p in found["schema_name"] if p not in RESERVED and PROVINCE_NAME.fullmatch(p)] if len(found) else []
+    if nodes is None or not provs:
+        return provs
+    holding = wh.query(" UNION ALL ".join(f"""
+        SELECT '{p}' AS province FROM (
+            WITH RECURSIVE down(unit_id) AS (
+                SELECT unit_id FROM {p}.dim_units WHERE unit_id IN (SELECT unnest(?::VARCHAR[]))
+                UNION SELECT d.unit_id FROM {p}.dim_units d JOIN down ON d.parent_id = down.unit_id)
+            SELECT 1 FROM {p}.dim_units WHERE unit_id IN (SELECT unit_id FROM down) AND business_unit_id IS NOT NULL LIMIT 1)"""
+                                          for p in provs), [sorted(nodes)] * len(provs), version=snap.version)
+    return sorted(set(holding["province"])) if len(holding) else []

@@ -4,8 +4,12 @@ one real SeaweedFS S3 server (the data), started once per test session on free l
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+import duckdb
 import pytest
+
+from catalogue import datasets
 
 from etl import lake
 
@@ -36,3 +40,18 @@ def services(tmp_path_factory):
 def lake_url(pg, s3, db: str, prefix: str) -> lake.LakeURL:
     return lake.parse(f"ducklake+postgres://{pg.user}@127.0.0.1:{pg.port}/{db}"
                       f"?data_path=s3://lake/{prefix}/&s3_endpoint={s3.endpoint}&s3_use_ssl=false")
+
+
+def kpi_file(demo: Path, path: Path, month_offset: int, headers: dict[str, str] | None = None) -> tuple[str, int]:
+    """The KPI monthly file of every unit for the month `month_offset` months after the demo's last (each
+    test its own months, none in the future), with the contract's Chinese headers (or `headers`: contract
+    id → the file's own header). Returns (month, units)."""
+    con = duckdb.connect(str(demo), read_only=True)
+    cols = [c.id for c in datasets()["kpi_monthly"].columns if c.id != "business_unit_name"]
+    frame = con.execute(f"""SELECT {', '.join(c if c != 'month' else f"strftime(month + INTERVAL {month_offset} MONTH, '%Y-%m') AS month" for c in cols)}
+                            FROM fct_kpi_monthly WHERE month = (SELECT max(month) FROM fct_kpi_monthly)""").df()
+    con.close()
+    names = {c.id: c.zh for c in datasets()["kpi_monthly"].columns}
+    frame.columns = [(headers or {}).get(c, names[c]) for c in cols]
+    frame.to_csv(path, index=False)
+    return str(frame.iloc[0, cols.index("month")]), len(frame)

@@ -83,6 +83,45 @@ def test_a_leader_signs_in_through_the_proxy_and_sees_the_company(running):
             b.close()
 
 
+@pytest.mark.browser
+def test_a_steward_uploads_through_the_proxy_and_every_server_shows_it(running, demo_db, tmp_path):
+    """The Data page on a lake, in Chromium through the proxy: a steward's file becomes a job, the page
+    follows it by itself (queued, loading, pushing, publishing, done: the panel polls, no reload), and then
+    both servers serve the new published snapshot."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.test_browser import ARTIFACTS, CHROME_ARGS, CHROMIUM, full_screenshot, sign_in, wait_idle
+    from tests.lake.conftest import kpi_file
+
+    if not CHROMIUM:
+        pytest.fail("Chromium is missing: make system-deps installs it")
+    _, state = running
+    base = f"http://127.0.0.1:{state['port']}/"
+    before = {json.loads(_get(f"http://127.0.0.1:{s['health']}/health")[3])["warehouse"]["snapshot"] for s in state["servers"]}
+    path = tmp_path / "经营指标月报_下月.csv"
+    _, units = kpi_file(demo_db, path, 1)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        try:
+            page = b.new_page(viewport={"width": 1366, "height": 900})
+            sign_in(page, base, "steward", "steward-demo-2026")
+            page.goto(f"{base}data?lang=zh", wait_until="domcontentloaded")
+            wait_idle(page, "zh")
+            assert "装载任务" in page.inner_text("body")
+            page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+            page.get_by_role("button", name="提交装载任务（1 个文件）").click()
+            page.wait_for_selector("text=已提交装载任务", timeout=60_000)
+            page.wait_for_selector("text=已完成：已发布为快照", timeout=180_000)  # no reload: the panel polls
+            wait_idle(page, "zh")
+            page.wait_for_selector(f"text=导入 {units:,} 行，拒绝 0 行", timeout=30_000)
+            full_screenshot(page, ARTIFACTS / "data_lake_job_zh_1366.png", 1366)
+            assert page.locator('[data-testid="stException"]').count() == 0
+        finally:
+            b.close()
+    after = {json.loads(_get(f"http://127.0.0.1:{s['health']}/health")[3])["warehouse"]["snapshot"] for s in state["servers"]}
+    assert len(after) == 1 and after.pop() > max(before)
+
+
 def test_a_server_that_dies_is_taken_out_and_its_browsers_go_to_the_other(running):
     _, state = running
     base = f"http://127.0.0.1:{state['port']}/"
