@@ -59,7 +59,8 @@ def build_figures(b: Briefing, lang: str) -> dict[str, go.Figure]:
     q["unit_type_label"] = q["unit_type"].map(lambda v: _value("unit_type", v, lang))
     q["region_label"] = q["region"].map(lambda v: _value("region", v, lang))
     labels = {k: t(f"quadrant.{k}", lang) for k in QUADRANTS}
-    fig = charts.quadrant(q, labels, t("chart.pb_index", lang), t("chart.biz_index", lang), lang, height=560)
+    fig = charts.quadrant(q, labels, t("chart.pb_index", lang), t("chart.biz_index", lang), lang, height=560,
+                          count_label=t("chart.units_in_cell", lang))
     fig.update_layout(title=f"{t('brief.chart.quadrant', lang)}（{quarter_label(b.quarter, lang)}）" if lang == "zh"
                       else f"{t('brief.chart.quadrant', lang)} ({quarter_label(b.quarter, lang)})")
     figs["quadrant"] = fig

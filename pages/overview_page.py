@@ -84,8 +84,10 @@ if layout.header("page.overview.title", "page.overview.caption"):
                         region_label=vm.now["region"].map(lambda x: value_label("region", x)))
     labels = {q: tr(f"quadrant.{q}") for q in QUADRANTS}
     left, right = st.columns([3, 2])
-    picked = layout.plot(charts.quadrant(now, labels, tr("chart.pb_index"), tr("chart.biz_index"), lang()), "ov_quad", left,
-                         select=True)
+    picked = layout.plot(charts.quadrant(now, labels, tr("chart.pb_index"), tr("chart.biz_index"), lang(),
+                                         count_label=tr("chart.units_in_cell")), "ov_quad", left, select=True)
+    if charts.many(len(now)):
+        left.caption(tr("chart.density_note", total=f"{len(now):,}", shown=charts.MARKED))
     layout.drill_to_profile(picked, "ov_quad")
     with right:
         st.markdown(tr("page.overview.quadrant_counts"))
@@ -104,8 +106,11 @@ if layout.header("page.overview.title", "page.overview.caption"):
         fn = overview.funnel_spec()
         picked = layout.plot(charts.funnel(vm.funnel, fn["rate"], fn["exposure"], vm.funnel_overall, mlabel(fn["exposure"]),
                                            mname(fn["rate"]), "business_unit_name", per=fn["per"], ids="business_unit_id",
-                                           lower_is_better=metric(fn["rate"]).sign < 0),
+                                           lower_is_better=metric(fn["rate"]).sign < 0,
+                                           count_label=tr("chart.units_in_cell")),
                              "ov_funnel", select=True)
+        if charts.many(len(vm.funnel)):
+            st.caption(tr("chart.density_note", total=f"{len(vm.funnel):,}", shown=charts.MARKED))
         layout.drill_to_profile(picked, "ov_funnel", index=0)
         st.caption(tr("page.overview.funnel_note"))
     else:

@@ -86,8 +86,9 @@ def panel(kind: str, vm, L: str) -> None:
     elif kind == "quadrant":
         now = vm.now.assign(unit_type_label=vm.now["unit_type"].map(lambda x: value_label("unit_type", x)),
                             region_label=vm.now["region"].map(lambda x: value_label("region", x)))
-        fig = charts.quadrant(now, {q: tr(f"quadrant.{q}") for q in QUADRANTS}, tr("chart.pb_index"), tr("chart.biz_index"), L)
-        fig.update_traces(marker_size=18, textfont_size=20, textfont_color=TEXT)
+        fig = charts.quadrant(now, {q: tr(f"quadrant.{q}") for q in QUADRANTS}, tr("chart.pb_index"), tr("chart.biz_index"), L,
+                              count_label=tr("chart.units_in_cell"))
+        fig.update_traces(marker_size=18, textfont_size=20, textfont_color=TEXT, selector=dict(type="scatter"))
         layout.plot(dark(fig), "scr_quad")
     elif vm.alerts is None:
         st.markdown(f"### {tr('page.overview.alerts_pending')}")

@@ -75,17 +75,46 @@ def annotate_events(fig: go.Figure, events: list[tuple], color: str = GREY) -> g
               font=dict(size=11, color=color), bgcolor="rgba(255,255,255,0.8)") for when, label in events])
 
 
+MANY = 1_500  # units: beyond this a chart draws all of them as a density and marks only those a reader acts on
+MARKED = 300  # the units marked one by one on a chart of MANY or more
+
+
+def many(n: int) -> bool:
+    """Whether a chart of n units is drawn as a density with the MARKED units that matter as points (a
+    browser draws an SVG marker per point: 11,842 of them took seconds, and a screenshot shows a blot)."""
+    return n > MANY
+
+
+def density(x: pd.Series, y: pd.Series, xrange: tuple[float, float], yrange: tuple[float, float], count_label: str,
+            colour: str = GREY, bins: int = 40) -> go.Heatmap:
+    """Every unit as a cell count on a bins × bins grid (empty cells transparent), the layer beneath the
+    marked points of a chart of many units."""
+    counts, xe, ye = np.histogram2d(x, y, bins=bins, range=[xrange, yrange])
+    z = counts.T.astype(float)
+    z[z == 0] = np.nan
+    return go.Heatmap(x=(xe[:-1] + xe[1:]) / 2, y=(ye[:-1] + ye[1:]) / 2, z=z, showscale=False, hoverongaps=False,
+                      colorscale=[[0, palette.faded(colour, 0.15)], [1, palette.faded(colour, 0.85)]],
+                      hovertemplate=count_label + " %{z:,.0f}<extra></extra>")
+
+
 def quadrant(df: pd.DataFrame, labels: dict[str, str], x_title: str, y_title: str, counts_fmt, height: int = 460,
-             named: int = 3) -> go.Figure:
+             named: int = 3, count_label: str = "") -> go.Figure:
     """Units by party-building index (x) and business index (y), coloured by quadrant. Each corner names its
     quadrant and how many units are in it (no legend to collide with the axis title); the `named` best and
     worst units (by the sum of both indices) carry their names on the chart, since a screenshot or a slide
-    loses the hover."""
+    loses the hover. With many units (`many`), all of them are a density and the MARKED farthest from the
+    centre (the clearest cases of each quadrant, the 两张皮 ones among them) are points."""
+    fig = go.Figure()
+    marked = df
+    if many(len(df)):
+        fig.add_trace(density(df["pb_index"], df["biz_index"], (0, 100), (0, 100), count_label))
     total = df["pb_index"] + df["biz_index"]
     ends = set(total.nsmallest(named).index) | set(total.nlargest(named).index) if named else set()
-    fig = go.Figure()
+    if many(len(df)):
+        far = (df["pb_index"] - 50) ** 2 + (df["biz_index"] - 50) ** 2
+        marked = df.loc[sorted(set(far.nlargest(MARKED).index) | ends)]
     for q, color in QUAD_COLORS.items():
-        d = df[df["quadrant"] == q]
+        d = marked[marked["quadrant"] == q]
         fig.add_trace(go.Scatter(
             x=d["pb_index"], y=d["biz_index"], mode="markers+text", name=labels[q], showlegend=False,
             marker=dict(size=11, color=color, line=dict(width=1, color="white")),
@@ -176,26 +205,37 @@ def event_study(df: pd.DataFrame, naive: pd.DataFrame | None, x_title: str, y_ti
 
 
 def funnel(df: pd.DataFrame, rate: str, size: str, overall: float, x_title: str, y_title: str, label: str,
-           per: float = 10_000, height: int = 420, ids: str | None = None, lower_is_better: bool = True) -> go.Figure:
+           per: float = 10_000, height: int = 420, ids: str | None = None, lower_is_better: bool = True,
+           count_label: str = "") -> go.Figure:
     """Funnel plot of a Poisson rate against unit size, with 95% and 99.8% control limits, so a small
     unit's noisy rate is not read as a ranking. The units beyond the 99.8% limits are named on the chart
     (they are what a leader acts on, and a screenshot or slide loses the hover), red beyond the bad limit
-    and green beyond the good one; the rest are neutral."""
-    sd_unit = np.sqrt(overall / per / df[size].clip(lower=1)) * per
-    excess = (df[rate] - overall) * (1 if lower_is_better else -1)  # > 0: on the bad side
-    beyond = excess.abs() > 3.09 * sd_unit
-    colours = [(BAD if e > 0 else GOOD) if b else palette.faded(BRAND, 0.6) for b, e in zip(beyond, excess)]
-    fig = go.Figure(go.Scatter(x=df[size], y=df[rate], mode="markers+text", text=df[label], showlegend=False,
-                               texttemplate=[("%{text}" if b else "") for b in beyond], textposition="top center",
-                               textfont=dict(size=11, color=[c if b else GREY for c, b in zip(colours, beyond)]),
-                               customdata=df[[ids]] if ids else None,
-                               marker=dict(size=9, color=colours, opacity=0.9),
-                               hovertemplate="%{text}<br>%{x:,.0f}<br>%{y:.2f}<extra></extra>"))
+    and green beyond the good one; the rest are neutral. With many units (`many`), all of them are a
+    density; the MARKED farthest beyond their limits are points, and the 20 farthest are named."""
     xs = np.linspace(max(df[size].min() * 0.8, 1), df[size].max() * 1.1, 100)
-    for z, dash in ((1.96, "dash"), (3.09, "dot")):
+    z = (df[rate] - overall) / (np.sqrt(overall / per / df[size].clip(lower=1)) * per)
+    beyond = z.abs() > 3.09
+    named = beyond
+    fig = go.Figure()
+    if many(len(df)):
+        lo, hi = float(df[rate].min()), float(df[rate].max())
+        fig.add_trace(density(df[size], df[rate], (float(xs[0]), float(xs[-1])), (lo, hi if hi > lo else lo + 1),
+                              count_label, colour=BRAND))
+        far = z.abs()[beyond].nlargest(MARKED)
+        df, z, beyond = df.loc[far.index], z.loc[far.index], beyond.loc[far.index]
+        named = pd.Series(df.index.isin(far.nlargest(20).index), index=df.index)
+    bad = z * (1 if lower_is_better else -1) > 0  # on the bad side of the overall rate
+    colours = [(BAD if w else GOOD) if b else palette.faded(BRAND, 0.6) for b, w in zip(beyond, bad)]
+    fig.add_trace(go.Scatter(x=df[size], y=df[rate], mode="markers+text", text=df[label], showlegend=False,
+                             texttemplate=[("%{text}" if n else "") for n in named], textposition="top center",
+                             textfont=dict(size=11, color=[c if b else GREY for c, b in zip(colours, beyond)]),
+                             customdata=df[[ids]] if ids else None,
+                             marker=dict(size=9, color=colours, opacity=0.9),
+                             hovertemplate="%{text}<br>%{x:,.0f}<br>%{y:.2f}<extra></extra>"))
+    for zz, dash in ((1.96, "dash"), (3.09, "dot")):
         sd = np.sqrt(overall / per / xs) * per  # SD of a Poisson rate per `per` customers
-        fig.add_trace(go.Scatter(x=xs, y=overall + z * sd, mode="lines", line=dict(color=GREY, dash=dash), showlegend=False, hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=xs, y=np.maximum(overall - z * sd, 0), mode="lines", line=dict(color=GREY, dash=dash), showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=xs, y=overall + zz * sd, mode="lines", line=dict(color=GREY, dash=dash), showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=xs, y=np.maximum(overall - zz * sd, 0), mode="lines", line=dict(color=GREY, dash=dash), showlegend=False, hoverinfo="skip"))
     add_marks(fig, [hline(overall, color=BRAND)])
     fig.update_layout(xaxis_title=x_title, yaxis_title=y_title, height=height)
     return fig

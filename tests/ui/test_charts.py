@@ -52,14 +52,22 @@ def test_funnel_colours_by_side_and_names_the_units_beyond():
     assert dict(zip(df["name"], higher_better.data[0].marker.color))["高投诉所"] == palette.GOOD
 
 
-def test_quadrant_names_the_best_and_worst_and_counts_each_corner():
-    rng = np.random.default_rng(1)
-    df = pd.DataFrame({"pb_index": rng.uniform(0, 100, 40), "biz_index": rng.uniform(0, 100, 40)})
+QUAD_LABELS = {"both_strong": "双强", "pb_strong_biz_weak": "党建强业务弱", "biz_strong_pb_weak": "业务强党建弱", "both_weak": "双弱"}
+
+
+def _units(n: int, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"pb_index": rng.uniform(0, 100, n), "biz_index": rng.uniform(0, 100, n)})
     df["quadrant"] = np.select([(df.pb_index >= 50) & (df.biz_index >= 50), (df.pb_index >= 50), (df.biz_index >= 50)],
                                ["both_strong", "pb_strong_biz_weak", "biz_strong_pb_weak"], "both_weak")
-    df["business_unit_name"] = [f"单位{i}" for i in range(40)]
-    df["unit_type_label"], df["region_label"], df["unit"] = "供电所", "城区", [f"BU{i:03d}" for i in range(40)]
-    labels = {"both_strong": "双强", "pb_strong_biz_weak": "党建强业务弱", "biz_strong_pb_weak": "业务强党建弱", "both_weak": "双弱"}
+    df["business_unit_name"] = [f"单位{i}" for i in range(n)]
+    df["unit_type_label"], df["region_label"], df["unit"] = "供电所", "城区", [f"BU{i:05d}" for i in range(n)]
+    return df
+
+
+def test_quadrant_names_the_best_and_worst_and_counts_each_corner():
+    df = _units(40)
+    labels = QUAD_LABELS
     fig = charts.quadrant(df, labels, "党建指数", "业务指数", "zh")
     named = {t for tr in fig.data for t, tpl in zip(tr.text, tr.texttemplate) if tpl}
     total = df.pb_index + df.biz_index
@@ -98,3 +106,55 @@ def test_period_codes_on_a_heatmap_are_named_not_guessed_as_dates(lang):
     fig = charts.localize(go.Figure(go.Heatmap(z=[list(range(24))], x=codes, y=["甲"])), lang)
     assert fig.layout.xaxis.type == "category"
     assert list(fig.layout.xaxis.ticktext) == [fmt_period(c, lang) for c in fig.layout.xaxis.tickvals]
+
+
+@given(n=st.integers(charts.MANY - 5, charts.MANY * 4), seed=st.integers(0, 10**6))
+@settings(max_examples=25, deadline=None)
+def test_a_quadrant_of_many_units_counts_all_of_them_and_marks_the_farthest(n, seed):
+    """Beyond MANY units: the density holds every unit once, the corners count every unit, and the points
+    are exactly the MARKED farthest from the centre plus the named best and worst; below it, every unit is
+    a point and there is no density."""
+    df = _units(n, seed)
+    fig = charts.quadrant(df, QUAD_LABELS, "党建指数", "业务指数", "zh", count_label="单位数")
+    heat = [t for t in fig.data if t.type == "heatmap"]
+    points = [t for t in fig.data if t.type == "scatter"]
+    shown = {u for t in points for u in (c[2] for c in t.customdata)}
+    for q, word in QUAD_LABELS.items():
+        assert f"{word}（{int((df.quadrant == q).sum())}）" in {a.text for a in fig.layout.annotations}
+    total = df.pb_index + df.biz_index
+    ends = set(df.loc[total.nsmallest(3).index, "unit"]) | set(df.loc[total.nlargest(3).index, "unit"])
+    if not charts.many(n):
+        assert not heat and shown == set(df["unit"])
+        return
+    (h,) = heat
+    assert np.nansum(np.array(h.z, dtype=float)) == n
+    far = (df.pb_index - 50) ** 2 + (df.biz_index - 50) ** 2
+    assert shown == set(df.loc[far.nlargest(charts.MARKED).index, "unit"]) | ends
+    named = {t for tr in points for t, tpl in zip(tr.text, tr.texttemplate) if tpl}
+    assert named == set(df.loc[df["unit"].isin(ends), "business_unit_name"])
+
+
+@given(n=st.integers(charts.MANY - 5, charts.MANY * 4), seed=st.integers(0, 10**6), lower=st.booleans())
+@settings(max_examples=25, deadline=None)
+def test_a_funnel_of_many_units_counts_all_of_them_and_marks_the_farthest_beyond(n, seed, lower):
+    rng = np.random.default_rng(seed)
+    size = rng.integers(2_000, 200_000, n).astype(float)
+    rate = rng.poisson(1.0 * size / 10_000) / size * 10_000 * rng.choice([1.0, 1.0, 1.0, 2.5], n)
+    df = pd.DataFrame({"rate": rate, "size": size, "name": [f"所{i}" for i in range(n)], "id": [f"U{i}" for i in range(n)]})
+    fig = charts.funnel(df, "rate", "size", 1.0, "x", "y", "name", ids="id", lower_is_better=lower, count_label="单位数")
+    heat = [t for t in fig.data if t.type == "heatmap"]
+    points = fig.data[1] if heat else fig.data[0]
+    shown = [c[0] for c in points.customdata]
+    z = (df.rate - 1.0) / np.sqrt(1.0 / 10_000 / df["size"]) / 10_000
+    if not charts.many(n):
+        assert not heat and shown == list(df["id"])
+        return
+    (h,) = heat
+    assert np.nansum(np.array(h.z, dtype=float)) == n  # every unit in the density, none lost at the edges
+    beyond = z.abs()[z.abs() > 3.09]
+    assert set(shown) == set(df.loc[beyond.nlargest(charts.MARKED).index, "id"])
+    named = {i for i, tpl in zip(shown, points.texttemplate) if tpl}
+    assert named == set(df.loc[beyond.nlargest(20).index, "id"])
+    colours = dict(zip(shown, points.marker.color))
+    bad = z * (1 if lower else -1) > 0
+    assert all(colours[i] == (palette.BAD if bad[k] else palette.GOOD) for k, i in zip(df.index, df["id"]) if i in colours)
