@@ -79,11 +79,13 @@ bench: setup
 
 # the lake: concurrent provincial pushes, publish, commit-to-visible, file vs lake reads, page runs per second
 # with one and two servers (bench/lake.py; PostgreSQL and SeaweedFS started for the run)
+# (and at group scale when a group-scale bench run has left its warehouse, GROUP_DB)
 bench-lake: setup system-deps
-	$(PY) -m bench.lake --scales demo,province --repeat 3
+	$(PY) -m bench.lake --scales demo,province$(if $(wildcard $(GROUP_DB)),$(COMMA)group) --repeat 3
 
 # page times in a real browser beside a one-chart Streamlit floor timed in the same run (bench/browser.py)
 # (and at group scale when `python -m bench --scales group` has left its warehouse)
+COMMA := ,
 GROUP_DB ?= bench/results/group/w.duckdb
 bench-browser: setup system-deps $(DB)
 	$(PY) -m bench.browser --db demo=$(DB) $(if $(wildcard $(GROUP_DB)),--db group=$(GROUP_DB)) --repeat 3 --out bench/results/browser.json
