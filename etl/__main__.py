@@ -494,6 +494,15 @@ def main(argv=None) -> int:
         log.error("%s failed on the warehouse: %s", args.cmd, exc)
         print(printable(f"错误 error: {unreadable_message(_db(args), exc)}"), file=sys.stderr)
         return 2
+    except Exception as exc:
+        if not type(exc).__module__.startswith("psycopg"):
+            raise
+        # a lake's catalog database failed mid-command (it went down, a connection was cut): one line
+        log.error("%s failed on the lake's catalog database: %s", args.cmd, exc)
+        print(printable(f"错误 error: 湖仓目录数据库（PostgreSQL）在执行中出错：{str(exc).strip()}。请确认数据库可用后重新运行；"
+                        f"推送与发布都是单个事务，中断不会留下一半的数据。(the catalog database failed; run again)"),
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -310,3 +310,20 @@ def test_a_lake_that_cannot_be_reached_is_said_not_thrown(services, monkeypatch,
     shown = texts(at)
     assert ("无法读取湖仓" if lang == "zh" else "The lake cannot be read") in shown
     assert pg.password not in shown
+
+
+def test_a_catalog_database_failing_mid_command_is_one_line_not_a_traceback(monkeypatch, capsys):
+    """PostgreSQL going away after the lake was reached (psycopg raises mid-publish): `etl` says so in one
+    line, with what to do, and exits 2."""
+    import psycopg
+
+    from etl.__main__ import main
+
+    def dies(*_, **__):
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(lake, "publish_lake", dies)
+    rc = main(["publish", "--to", "ducklake+postgres://u@127.0.0.1:5432/db?data_path=s3://b/p/"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "server closed the connection" in err and "重新运行" in err
