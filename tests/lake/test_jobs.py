@@ -53,6 +53,15 @@ def _published(url) -> int:
         cat.close()
 
 
+def _run_waiting(url, db: Path) -> int:
+    """A worker of province `company` runs the jobs waiting now, then stops."""
+    worker = jobs.Worker(url, "company", db, warm=False)
+    try:
+        return worker.serve(once=True)
+    finally:
+        worker.close()
+
+
 def _worker_cmd(url, db: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "etl", "worker", "--province", "company", "--db", str(db), "--to", str(url),
             "--no-warm", *extra]
@@ -97,11 +106,7 @@ def test_a_scoped_stewards_rows_for_other_units_are_rejected(province, tmp_path)
     (unit,) = con.execute("SELECT unit_id FROM dim_units WHERE business_unit_id IS NOT NULL ORDER BY 1 LIMIT 1").fetchone()
     con.close()
     job = jobs.submit(url, "company", "county_steward", frozenset({unit}), [("kpi.csv", path, None)])
-    worker = jobs.Worker(url, "company", db, warm=False)
-    try:
-        worker.serve(once=True)
-    finally:
-        worker.close()
+    _run_waiting(url, db)
     (done,) = jobs.recent(url, account="county_steward", limit=1)
     assert done.id == job and done.state == "done"
     (r,) = done.results
@@ -116,11 +121,7 @@ def test_a_file_with_its_own_headers_loads_through_the_mapping_it_was_recognised
     store = mappings.Store(tmp_path / "server_mappings")  # the web server's profiles; the worker has none of them
     profile = store.save("营销系统导出", "kpi_monthly", {v: k for k, v in own.items()}, by="steward")
     job = jobs.submit(url, "company", "steward", None, [("system_export.csv", path, profile)])
-    worker = jobs.Worker(url, "company", db, warm=False)
-    try:
-        worker.serve(once=True)
-    finally:
-        worker.close()
+    _run_waiting(url, db)
     (done,) = jobs.recent(url, ids=[job])
     (r,) = done.results
     assert r["error"] is None and r["rows_loaded"] == units and r["mapping"] == profile.tag
@@ -147,11 +148,7 @@ def test_a_job_whose_files_are_gone_fails_with_words(province, tmp_path):
     kpi_file(demo, path, 1)
     job = jobs.submit(url, "company", "steward", None, [("kpi.csv", path, None)])
     lake.uploads_shelf(url).delete(f"{job}/0.csv")
-    worker = jobs.Worker(url, "company", db, warm=False)
-    try:
-        worker.serve(once=True)
-    finally:
-        worker.close()
+    _run_waiting(url, db)
     (failed,) = jobs.recent(url, ids=[job])
     assert failed.state == "failed" and "kpi.csv" in failed.error and "重新上传" in failed.error
 
@@ -166,11 +163,7 @@ def test_a_job_left_running_is_run_again_and_given_up_after_three_tries(province
     cat.execute("UPDATE pbkpi_jobs SET state = 'running', attempts = 1 WHERE id = %s", [again])
     cat.execute("UPDATE pbkpi_jobs SET state = 'running', attempts = %s WHERE id = %s", [jobs.MAX_ATTEMPTS, given_up])
     cat.close()
-    worker = jobs.Worker(url, "company", db, warm=False)
-    try:
-        worker.serve(once=True)
-    finally:
-        worker.close()
+    _run_waiting(url, db)
     a, g = (jobs.recent(url, ids=[j])[0] for j in (again, given_up))
     assert a.state == "done" and a.attempts == 2
     assert g.state == "failed" and "不再重试" in g.error
@@ -198,11 +191,7 @@ def test_a_worker_killed_in_the_middle_of_a_job_leaves_it_to_the_next_one(provin
         state = jobs.recent(url, ids=[job])[0]
         if state.state == "running":
             killed += 1
-        worker = jobs.Worker(url, "company", db, warm=False)  # the lock of the killed one went with it
-        try:
-            worker.serve(once=True)
-        finally:
-            worker.close()
+        _run_waiting(url, db)  # the lock of the killed one went with it
         done = jobs.recent(url, ids=[job])[0]
         assert done.state == "done" and done.results[0]["rows_loaded"] == units, done
         assert done.attempts == (2 if state.state == "running" else 1)
@@ -245,11 +234,7 @@ def test_the_data_page_follows_a_job_from_queued_to_published(province, tmp_path
     shown = texts(at)
     assert t("page.data.job.queued", lang).format(province="company") in shown
     assert t("page.data.job.no_worker", lang).format(province="company", s=int(jobs.ALIVE)) in shown
-    worker = jobs.Worker(url, "company", db, warm=False)
-    try:
-        worker.serve(once=True)
-    finally:
-        worker.close()
+    _run_waiting(url, db)
     snapshot = jobs.recent(url, ids=[job])[0].snapshot
     at.run()
     assert not at.exception, [e.value for e in at.exception]
