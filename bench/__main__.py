@@ -234,7 +234,10 @@ def main(argv=None) -> int:
         print(f"== {scale}", flush=True)
         if args.only:
             previous[scale].update(extra_steps(scale, args.only, args.repeat))
-            previous[scale][f"{args.only}_when"] = env["when"]
+            # a re-run says when and on which DuckDB (the other rows keep the versions they were measured on)
+            previous[scale][f"{args.only}_when"] = f"{env['when']} (DuckDB {env['duckdb']})"
+            if store.exists():
+                env = json.loads(store.read_text())["env"]
         else:
             previous[scale] = bench_scale(scale, args.repeat, scale in args.pages.split(","), args.resume)
         results = [previous[s] for s in SCALES if s in previous]
