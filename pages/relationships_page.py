@@ -34,9 +34,11 @@ if layout.header("page.rel.title", "page.rel.caption"):
     shown, line, bins, n_points = vm.points.value
     a, b = st.columns(2)
     x_title, y_title = tr("chart.within_x", name=mname(x)), tr("chart.within_y", name=mname(y))
+    sampled = len(shown) < n_points  # too many to draw one by one: a density of the sample
     layout.plot(charts.scatter_fit(shown["xw"], shown["yw"], x_title, y_title, hover=shown["label"],
-                                   title=tr("page.rel.within_scatter"), line=line), "rel_sc", a)
-    if len(shown) < n_points:
+                                   title=tr("page.rel.within_scatter"), line=line,
+                                   count_label=tr("chart.points_in_cell") if sampled else None), "rel_sc", a)
+    if sampled:
         a.caption(tr("page.rel.sampled", shown=f"{len(shown):,}", total=f"{n_points:,}"))
     layout.plot(charts.binned(bins, x_title, y_title, title=tr("page.rel.binned")), "rel_bin", b)
 

@@ -136,11 +136,18 @@ def quadrant(df: pd.DataFrame, labels: dict[str, str], x_title: str, y_title: st
 
 
 def scatter_fit(x: pd.Series, y: pd.Series, x_title: str, y_title: str, hover: pd.Series | None = None,
-                title: str = "", height: int = 400, line: pd.DataFrame | None = None) -> go.Figure:
-    """Points and an OLS line: `line` (fit_line of all points, when x and y are a sample) or fitted here."""
-    fig = go.Figure(go.Scatter(x=x, y=y, mode="markers", marker=dict(size=5, opacity=0.35, color=BRAND),
-                               text=hover, hovertemplate="%{text}<br>%{x:.2f}, %{y:.3f}<extra></extra>" if hover is not None else None,
-                               showlegend=False))
+                title: str = "", height: int = 400, line: pd.DataFrame | None = None, count_label: str | None = None) -> go.Figure:
+    """Points and an OLS line: `line` (fit_line of all points, when x and y are a sample) or fitted here.
+    With `count_label` (a sample of many more points), the points are drawn as a density: the counts of a
+    grid over the middle 99% of each axis, points beyond it counted in the edge cells."""
+    if count_label is not None and len(x):
+        xr, yr = (tuple(np.nanquantile(v, [0.005, 0.995])) for v in (x, y))
+        xr, yr = ((lo, hi if hi > lo else lo + 1.0) for lo, hi in (xr, yr))
+        fig = go.Figure(density(x.clip(*xr), y.clip(*yr), xr, yr, count_label, colour=BRAND))
+    else:
+        fig = go.Figure(go.Scatter(x=x, y=y, mode="markers", marker=dict(size=5, opacity=0.35, color=BRAND),
+                                   text=hover, hovertemplate="%{text}<br>%{x:.2f}, %{y:.3f}<extra></extra>" if hover is not None else None,
+                                   showlegend=False))
     line = fit_line(x, y) if line is None else line
     if line is not None:
         fig.add_trace(go.Scatter(x=line["x"], y=line["y"], mode="lines", line=dict(color=palette.INK, width=3), showlegend=False,

@@ -158,3 +158,17 @@ def test_a_funnel_of_many_units_counts_all_of_them_and_marks_the_farthest_beyond
     colours = dict(zip(shown, points.marker.color))
     bad = z * (1 if lower else -1) > 0
     assert all(colours[i] == (palette.BAD if bad[k] else palette.GOOD) for k, i in zip(df.index, df["id"]) if i in colours)
+
+
+@given(n=st.integers(10, 3000), seed=st.integers(0, 10**6), spread=st.floats(0.01, 1e4))
+@settings(max_examples=40, deadline=None)
+def test_a_sampled_scatter_is_a_density_that_counts_every_point_and_keeps_the_fit_line(n, seed, spread):
+    rng = np.random.default_rng(seed)
+    x = pd.Series(rng.standard_t(3, n) * spread)
+    y = pd.Series(0.5 * x + rng.standard_t(3, n) * spread)
+    fig = charts.scatter_fit(x, y, "x", "y", count_label="点数")
+    heat, fitted = fig.data[0], fig.data[1]
+    assert heat.type == "heatmap" and np.nansum(np.array(heat.z, dtype=float)) == n  # outliers land in the edge cells
+    assert fitted.mode == "lines" and len(fitted.x) >= 2
+    plain = charts.scatter_fit(x, y, "x", "y")
+    assert plain.data[0].type == "scatter" and len(plain.data[0].x) == n
