@@ -229,7 +229,8 @@ def _load_part(con, load_id: int, label: str, sheet: str, m: contract.Match, fra
     bulk_csv.drop(con)  # the text rows are done with: free their memory before the upsert
     con.execute("DROP TABLE IF EXISTS raw_rejected")
     fix = upserts.corrections_sql(ds.id, ds.table, load_id)
-    for sql in upserts.upsert_sql(ds.id, ds.table, load_id):
+    empty = con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {ds.table})").fetchone()[0]
+    for sql in upserts.upsert_sql(ds.id, ds.table, load_id, empty):
         done = con.execute(sql)
         if sql == fix and (replaced := done.fetchall()[0][0]):
             months = con.execute("SELECT count(DISTINCT (unit_id, date_trunc('month', date))) FROM incoming "
