@@ -235,7 +235,8 @@ def main(argv=None) -> int:
         if args.only:
             previous[scale].update(extra_steps(scale, args.only, args.repeat))
             # a re-run says when and on which DuckDB (the other rows keep the versions they were measured on)
-            previous[scale][f"{args.only}_when"] = f"{env['when']} (DuckDB {env['duckdb']})"
+            for part in [args.only] + (["phases"] if args.only == "etl" else []):  # `etl` re-runs the phases too
+                previous[scale][f"{part}_when"] = f"{env['when']} (DuckDB {env['duckdb']})"
             if store.exists():
                 env = json.loads(store.read_text())["env"]
         else:
