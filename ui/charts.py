@@ -77,6 +77,7 @@ def annotate_events(fig: go.Figure, events: list[tuple], color: str = GREY) -> g
 
 MANY = 1_500  # units: beyond this a chart draws all of them as a density and marks only those a reader acts on
 MARKED = 300  # the units marked one by one on a chart of MANY or more
+NAMED = 12  # of those, the ones a funnel plot of many units names (more overlap into an unreadable band)
 
 
 def many(n: int) -> bool:
@@ -140,6 +141,7 @@ def scatter_fit(x: pd.Series, y: pd.Series, x_title: str, y_title: str, hover: p
     """Points and an OLS line: `line` (fit_line of all points, when x and y are a sample) or fitted here.
     With `count_label` (a sample of many more points), the points are drawn as a density: the counts of a
     grid over the middle 99% of each axis, points beyond it counted in the edge cells."""
+    xr = None
     if count_label is not None and len(x):
         xr, yr = (tuple(np.nanquantile(v, [0.005, 0.995])) for v in (x, y))
         xr, yr = ((lo, hi if hi > lo else lo + 1.0) for lo, hi in (xr, yr))
@@ -149,6 +151,9 @@ def scatter_fit(x: pd.Series, y: pd.Series, x_title: str, y_title: str, hover: p
                                    text=hover, hovertemplate="%{text}<br>%{x:.2f}, %{y:.3f}<extra></extra>" if hover is not None else None,
                                    showlegend=False))
     line = fit_line(x, y) if line is None else line
+    if line is not None and xr is not None and len(line) >= 2:  # the (straight) line over the density's span
+        xs = np.linspace(*xr, 2)
+        line = pd.DataFrame({"x": xs, "y": np.polyval(np.polyfit(line["x"], line["y"], 1), xs)})
     if line is not None:
         fig.add_trace(go.Scatter(x=line["x"], y=line["y"], mode="lines", line=dict(color=palette.INK, width=3), showlegend=False,
                                  hoverinfo="skip"))
@@ -218,7 +223,7 @@ def funnel(df: pd.DataFrame, rate: str, size: str, overall: float, x_title: str,
     unit's noisy rate is not read as a ranking. The units beyond the 99.8% limits are named on the chart
     (they are what a leader acts on, and a screenshot or slide loses the hover), red beyond the bad limit
     and green beyond the good one; the rest are neutral. With many units (`many`), all of them are a
-    density; the MARKED farthest beyond their limits are points, and the 20 farthest are named."""
+    density; the MARKED farthest beyond their limits are points, and the NAMED farthest are named."""
     xs = np.linspace(max(df[size].min() * 0.8, 1), df[size].max() * 1.1, 100)
     z = (df[rate] - overall) / (np.sqrt(overall / per / df[size].clip(lower=1)) * per)
     beyond = z.abs() > 3.09
@@ -230,7 +235,7 @@ def funnel(df: pd.DataFrame, rate: str, size: str, overall: float, x_title: str,
                               count_label, colour=BRAND))
         far = z.abs()[beyond].nlargest(MARKED)
         df, z, beyond = df.loc[far.index], z.loc[far.index], beyond.loc[far.index]
-        named = pd.Series(df.index.isin(far.nlargest(20).index), index=df.index)
+        named = pd.Series(df.index.isin(far.nlargest(NAMED).index), index=df.index)
     bad = z * (1 if lower_is_better else -1) > 0  # on the bad side of the overall rate
     colours = [(BAD if w else GOOD) if b else palette.faded(BRAND, 0.6) for b, w in zip(beyond, bad)]
     fig.add_trace(go.Scatter(x=df[size], y=df[rate], mode="markers+text", text=df[label], showlegend=False,

@@ -154,7 +154,7 @@ def test_a_funnel_of_many_units_counts_all_of_them_and_marks_the_farthest_beyond
     beyond = z.abs()[z.abs() > 3.09]
     assert set(shown) == set(df.loc[beyond.nlargest(charts.MARKED).index, "id"])
     named = {i for i, tpl in zip(shown, points.texttemplate) if tpl}
-    assert named == set(df.loc[beyond.nlargest(20).index, "id"])
+    assert named == set(df.loc[beyond.nlargest(charts.NAMED).index, "id"])
     colours = dict(zip(shown, points.marker.color))
     bad = z * (1 if lower else -1) > 0
     assert all(colours[i] == (palette.BAD if bad[k] else palette.GOOD) for k, i in zip(df.index, df["id"]) if i in colours)
@@ -170,5 +170,9 @@ def test_a_sampled_scatter_is_a_density_that_counts_every_point_and_keeps_the_fi
     heat, fitted = fig.data[0], fig.data[1]
     assert heat.type == "heatmap" and np.nansum(np.array(heat.z, dtype=float)) == n  # outliers land in the edge cells
     assert fitted.mode == "lines" and len(fitted.x) >= 2
+    b, a = np.polyfit(x, y, 1)  # the same OLS line, drawn over the density's span (the middle 99% of x)
+    lo, hi = np.nanquantile(x, [0.005, 0.995])
+    assert fitted.x[0] == pytest.approx(lo) and fitted.x[-1] == pytest.approx(hi if hi > lo else lo + 1)
+    assert np.allclose(fitted.y, a + b * np.array(fitted.x), rtol=1e-6, atol=1e-6 * (1 + abs(a) + abs(b) * spread))
     plain = charts.scatter_fit(x, y, "x", "y")
     assert plain.data[0].type == "scatter" and len(plain.data[0].x) == n
