@@ -143,7 +143,6 @@ class Worker:
             raise JobError(f"省份 {province} 已有一个装载进程在运行（每个省份只能有一个）。"
                            f"(another worker serves province {province})")
         self._stop = threading.Event()
-        self._beat_thread: threading.Thread | None = None
         # a job the previous worker left running died with it: run it again (a load is idempotent), or give up
         for job, attempts, files in self.cat.execute(
                 "SELECT id, attempts, files FROM pbkpi_jobs WHERE province = %s AND state = 'running'", [province]).fetchall():
