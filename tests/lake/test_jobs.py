@@ -282,3 +282,37 @@ def test_a_steward_is_offered_the_provinces_that_hold_their_units(services, demo
     for node in set(committees["north"]) | set(committees["south"]):
         assert upload_provinces(ctx, frozenset({node})) == sorted(p for p in committees if node in committees[p])
     assert upload_provinces(ctx, frozenset({"NO-SUCH-NODE"})) == []
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_data_page_draws_a_running_job_in_every_phase(province, tmp_path, monkeypatch, lang):
+    """Every state a worker writes, as the page may catch it mid-run: each job phase and, while loading,
+    each per-file event the loader reports (read, load, done, failed, and the file-less panels/publish)."""
+    import json
+
+    from catalogue import t
+    from tests.ui.test_pages import run_page, texts
+
+    url, db, demo = province
+    path = tmp_path / "kpi.csv"
+    kpi_file(demo, path, 1)
+    job = jobs.submit(url, "company", "dev", None, [("kpi.csv", path, None), ("b.csv", path, None)])
+    cat = lake.catalog(url)
+    try:
+        events = [{"file": "kpi.csv", "index": 1, "total": 2, "phase": "read"},
+                  {"file": "kpi.csv", "index": 1, "total": 2, "phase": "load"},
+                  {"file": "kpi.csv", "index": 1, "total": 2, "phase": "done", "loaded": 68, "rejected": 0, "skipped": 0, "error": None},
+                  {"file": "b.csv", "index": 2, "total": 2, "phase": "failed", "loaded": 0, "rejected": 0, "skipped": 0, "error": "x"},
+                  {"file": None, "index": 2, "total": 2, "phase": "panels"},
+                  {"file": None, "index": 2, "total": 2, "phase": "publish"}]
+        states = [("fetch", [])] + [("load", events[:k]) for k in range(len(events) + 1)] + [("push", events), ("publish", events)]
+        for phase, progress in states:
+            cat.execute("UPDATE pbkpi_jobs SET state = 'running', phase = %s, progress = %s, attempts = 2 WHERE id = %s",
+                        [phase, json.dumps(progress), job])
+            at = run_page(str(url), "pages/data_page.py", lang, monkeypatch=monkeypatch)
+            assert not at.exception, (phase, progress, [e.value for e in at.exception])
+            shown = texts(at).replace("\\", "")
+            assert t("page.data.job.retry", lang).format(n=2) in shown, (phase, progress)
+    finally:
+        cat.execute("DELETE FROM pbkpi_jobs WHERE id = %s", [job])
+        cat.close()
