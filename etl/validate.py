@@ -94,7 +94,7 @@ def _checks(col: Column) -> list[tuple[str, str]]:
                     f"{lit(name + '「')} || {raw} || {lit('」' + ('晚于 2100 年' if col.when == 'plan' else '在未来') + '，请核对年份')}"))
     if col.type in ("count", "number", "percent", "score"):
         # "-0" too: a minus sign on a quantity that cannot be negative is a typo, not a zero
-        out.append((f"{val} < 0 OR ({val} = 0 AND starts_with(trim({raw}), '-'))", f"{lit(name + '不能为负数：')} || {raw}"))
+        out.append((f"{val} < 0 OR ({val} = 0 AND starts_with({raw}, '-'))", f"{lit(name + '不能为负数：')} || {raw}"))
     if col.type in ("count", "number"):  # a % sign belongs to a percentage, not to a head count
         out.append((f"{val} IS NOT NULL AND contains({raw}, '%')", f"{lit(name + '不应带百分号：')} || {raw}"))
     if col.type == "count":
