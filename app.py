@@ -63,6 +63,7 @@ state.apply_requested_picks()  # picks a chart click asked for in the previous r
 nav = st.navigation([st.Page(path, title=tr(key), icon=icon, url_path=url, default=(i == 0))
                      for i, (path, key, icon, url) in enumerate(pages)])
 st.session_state["selection"] = state.sidebar_selection(ctx)
+state.apply_requested_switch()  # a chart click or crumb in a page's fragment asked to open another page
 st.sidebar.caption(tr("app.sidebar_note"))
 signin.viewed(nav.url_path or pages[0][3], st.session_state["selection"])
 try:

@@ -39,15 +39,17 @@ PAGES = {"overview": "", "profile": "profile", "relationships": "relationships",
          "briefing": "briefing", "data": "data"}
 QUIET_MS = 500  # the page counts as drawn when nothing changed for this long; the time reported is when it began
 
-# Done when the run marker changed, no run is in progress, nothing is stale, no statistic is still being
-# computed in the background (the run marker's data-pending), and the number of drawn charts stopped changing;
-# window.__pbDrawn is the moment that state began (performance.now()).
+# Done when the run markers changed (app.py's, or a page fragment's after a rerun of the fragment alone), no
+# run is in progress, nothing is stale, no statistic is still being computed in the background (the markers'
+# data-pending), and the number of drawn charts stopped changing; window.__pbDrawn is the moment that state
+# began (performance.now()).
 SETTLED_JS = """(ms) => {
-  const done = document.querySelector('[data-testid="pbkpi-run-done"]');
-  const run = done && done.getAttribute('data-run');
+  const marks = [...document.querySelectorAll('[data-testid="pbkpi-run-done"]')];
+  const run = marks.map((m) => m.getAttribute('data-run')).join(',');
+  const pending = marks.reduce((n, m) => n + Number(m.getAttribute('data-pending') || 0), 0);
   const charts = document.querySelectorAll('.js-plotly-plot .main-svg').length;
   const busy = !run || run === window.__pbLastRun || document.querySelector('[data-testid="stStatusWidget"]')
-               || document.querySelector('[data-stale="true"]') || (done.getAttribute('data-pending') || '0') !== '0';
+               || document.querySelector('[data-stale="true"]') || pending > 0;
   const now = performance.now();
   if (busy || charts !== window.__pbCharts) { window.__pbCharts = charts; window.__pbDrawn = undefined; return false; }
   if (window.__pbDrawn === undefined) { window.__pbDrawn = now; return false; }
@@ -104,7 +106,9 @@ class Visit:
     def settle(self, t0_page: float, t0_wall: float, before: dict, frames_before: int, timeout=180_000) -> dict:
         self.page.wait_for_function(SETTLED_JS, arg=QUIET_MS, polling=50, timeout=timeout)
         drawn = self.page.evaluate("() => window.__pbDrawn")
-        server = self.page.evaluate("() => { const d = document.querySelector('[data-testid=\"pbkpi-run-done\"]');"
+        # a rerun of a page's fragment alone has its own marker (data-scope="page"); app.py's is then the last full run's
+        server = self.page.evaluate("() => { const d = document.querySelector('[data-testid=\"pbkpi-run-done\"][data-scope=\"page\"]')"
+                                    " || document.querySelector('[data-testid=\"pbkpi-run-done\"]');"
                                     " return d && d.getAttribute('data-ms') ? Number(d.getAttribute('data-ms')) / 1000 : null; }")
         after = self.counters()
         new = self.frames[frames_before:]

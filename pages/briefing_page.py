@@ -62,7 +62,8 @@ def export_row(b, quarter: str, lang_: str) -> None:
 
 
 st.markdown("<style>.stMainBlockContainer p {font-size: 1.1rem;}</style>", unsafe_allow_html=True)
-if layout.header("brief.page.title", "brief.page.caption"):
+def body() -> None:
+    """The page below its title: its picks and all they change (a fragment: layout.page_fragment)."""
     ctx, sel = session.context(), session.selection()
     st.session_state["br_quarter"] = briefing.resolve(ctx, briefing.Params(st.session_state.get("br_quarter"))).quarter
     quarter = st.selectbox(tr("brief.page.quarter"), briefing.options(ctx)["quarter"], key="br_quarter", format_func=fmt("period"))
@@ -132,3 +133,6 @@ if layout.header("brief.page.title", "brief.page.caption"):
     for unit_name, month, text, author in notes:
         st.caption(f"✎ {layout.md_escape(unit_name)} · {fmt_period(month, L)}：{layout.md_escape(text)}（{layout.md_escape(author)}）")
 
+
+if layout.header("brief.page.title", "brief.page.caption"):
+    layout.page_fragment(body)

@@ -30,7 +30,8 @@ def alert_table(alerts: pd.DataFrame, language: str) -> pd.DataFrame:
                          t("table.alert", language): [alert_text(r, language) for _, r in alerts.iterrows()]})
 
 
-if layout.header("page.overview.title", "page.overview.caption"):
+def body() -> None:
+    """The page below its title: its picks and all they change (a fragment: layout.page_fragment)."""
     ctx, sel = session.context(), session.selection()
     if sel.org:  # where in the org tree this overview rolls up; each level above is one click away
         layout.breadcrumbs(ctx.snapshot.org_path(sel.org), "ov", last_is_current=True)
@@ -115,3 +116,7 @@ if layout.header("page.overview.title", "page.overview.caption"):
         st.caption(tr("page.overview.funnel_note"))
     else:
         st.caption(tr("app.no_data"))
+
+
+if layout.header("page.overview.title", "page.overview.caption"):
+    layout.page_fragment(body)

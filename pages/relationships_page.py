@@ -13,7 +13,8 @@ from ui.i18n import fmt, lang, mname, tr
 D, O = rel.DEFAULTS, rel.options()
 
 
-if layout.header("page.rel.title", "page.rel.caption"):
+def body() -> None:
+    """The page below its title: its picks and all they change (a fragment: layout.page_fragment)."""
     ctx, sel = session.context(), session.selection()
     c1, c2, c3 = st.columns([2, 2, 1])
     x = c1.selectbox(tr("page.rel.input"), O["x"], key=state.pick("rel_x", D.x), format_func=fmt("label"))
@@ -73,3 +74,7 @@ if layout.header("page.rel.title", "page.rel.caption"):
     st.caption(tr("page.rel.heat_note") + " " + tr("page.rel.heat_click"))
     st.markdown(summarize_correlations(vm.correlations.value, lang()))
     layout.download_csv(vm.correlations.value.table, "correlations", key="rel_dl")
+
+
+if layout.header("page.rel.title", "page.rel.caption"):
+    layout.page_fragment(body)

@@ -67,7 +67,8 @@ def diagnostics_section(dg) -> None:
         layout.plot(fig, "ts_rf")
 
 
-if layout.header("page.tests.title", "page.tests.caption"):
+def body() -> None:
+    """The page below its title: its picks and all they change (a fragment: layout.page_fragment)."""
     ctx, sel = session.context(), session.selection()
     layout.fishing_note(sel.is_narrowed())
     O = tests.options()
@@ -119,3 +120,7 @@ if layout.header("page.tests.title", "page.tests.caption"):
         st.markdown(tr("method.kpis"))
         if fit is not None:  # the correction's formula is for analysts: here, not under the table
             st.caption(tr("page.tests.ssc"))
+
+
+if layout.header("page.tests.title", "page.tests.caption"):
+    layout.page_fragment(body)

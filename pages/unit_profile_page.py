@@ -33,7 +33,8 @@ def notes_section(unit: str, unit_notes) -> None:
                 st.rerun()
 
 
-if layout.header("page.profile.title", "page.profile.caption"):
+def body() -> None:
+    """The page below its title: its picks and all they change (a fragment: layout.page_fragment)."""
     ctx, sel = session.context(), session.selection()
     picked = profile.resolve(ctx, sel, profile.Params(st.session_state.get("pf_unit"), st.session_state.get("pf_kpi", profile.DEFAULTS.kpi)))
     st.session_state["pf_unit"], st.session_state["pf_kpi"] = picked.unit, picked.kpi
@@ -110,3 +111,7 @@ if layout.header("page.profile.title", "page.profile.caption"):
                                     tr("table.percentile"): round(r.percentile)} for r in vm.peers.itertuples()]),
                      hide_index=True, column_config={
                          tr("table.percentile"): st.column_config.ProgressColumn(min_value=0, max_value=100, format="%d")})
+
+
+if layout.header("page.profile.title", "page.profile.caption"):
+    layout.page_fragment(body)

@@ -33,7 +33,8 @@ def scenario_picks(col, key: str, xs: list[str]) -> whatif.Scenario:
     return whatif.Scenario(mode, tuple(amounts))
 
 
-if layout.header("page.whatif.title", "page.whatif.caption"):
+def body() -> None:
+    """The page below its title: its picks and all they change (a fragment: layout.page_fragment)."""
     ctx, sel = session.context(), session.selection()
     c1, c2, c3 = st.columns([2, 3, 1])
     y = c1.selectbox(tr("page.rel.kpi"), O["y"], key=state.pick("wi_y", D.y), format_func=fmt("label"))
@@ -98,3 +99,7 @@ if layout.header("page.whatif.title", "page.whatif.caption"):
             st.caption(tr("page.whatif.units_shown", shown=UNITS_SHOWN, total=f"{len(pu):,}"))
         layout.download_csv(pu, "whatif", key="dl_wi")
     st.warning(tr("page.whatif.caveat"))
+
+
+if layout.header("page.whatif.title", "page.whatif.caption"):
+    layout.page_fragment(body)

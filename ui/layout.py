@@ -1,14 +1,21 @@
 """What every page starts with: title, the synthetic-data banner, and the empty-warehouse guidance."""
 from __future__ import annotations
 
+import logging
 import re
+import time
+import uuid
+from collections.abc import Callable
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 from application.context import Outcome
 from ui import session
 from ui.i18n import tr
 
+log = logging.getLogger("pbkpi.app")
 
 # more of every page above the fold on a laptop: less empty space above the title, a smaller title
 PAGE_CSS = """<style>
@@ -76,6 +83,7 @@ def uploader_texts() -> None:
 
 def run_started(t0: float) -> None:
     st.session_state["_run_started"] = t0
+    st.session_state["_fragment_alone"] = False  # (a page fragment's rerun sets it again after this)
     st.session_state.pop("_run_pending", None)  # a run that ended by a rerun left its count behind
 
 
@@ -85,14 +93,66 @@ def run_done() -> None:
     being computed are still to come (data-pending: how many; the page reruns itself when they are ready).
     app.py draws it at the end of every run; `stop` draws it before stopping early (nothing can be drawn
     after st.stop)."""
-    import time
-    import uuid
-
     t0 = st.session_state.get("_run_started")
     ms = f' data-ms="{(time.perf_counter() - t0) * 1000:.0f}"' if t0 is not None else ""
     pending = st.session_state.pop("_run_pending", 0)  # statistics still computing: the page reruns when ready
-    st.sidebar.html(f'<span data-testid="pbkpi-run-done" data-run="{uuid.uuid4().hex[:12]}"{ms} '
+    scope = "page" if st.session_state.get("_fragment_alone") else "app"  # a rerun of the page's fragment alone
+    st.sidebar.html(f'<span data-testid="pbkpi-run-done" data-scope="{scope}" data-run="{uuid.uuid4().hex[:12]}"{ms} '
                     f'data-pending="{pending}"></span>')
+
+
+def page_fragment(body: Callable[[], None]) -> None:
+    """Draw a statistics page's body (its own picks and everything they change) as a Streamlit fragment: a
+    change of one of its picks reruns the body alone, not app.py's sign-in, sidebar and navigation, and the
+    browser receives and redraws the body only. A sidebar change still reruns everything.
+
+    A rerun of the fragment does itself what app.py does around a page: it checks that the session is
+    still signed in (else the whole app reruns, and app.py's sign-in ends or renews it), turns an error into
+    the calm message with a reference, writes the URL (the picks are part of the view) and draws an end marker."""
+    _page_fragment(body)
+
+
+@st.fragment
+def _page_fragment(body: Callable[[], None]) -> None:
+    run = get_script_run_ctx()
+    alone = bool(run and run.fragment_ids_this_run)  # a rerun of this fragment, not of the app
+    if not alone:
+        # a fragment's rerun may write into the sidebar (its end marker) only where its full run wrote
+        st.sidebar.empty()
+    else:
+        from ui import signin
+
+        if not signin.still_signed_in():
+            st.rerun()
+        run_started(time.perf_counter())
+    st.session_state["_fragment_alone"] = alone
+    try:
+        if alone:  # app.py's log context (request, user) is not around a rerun of the fragment alone
+            import logsetup
+            from ui import signin
+
+            with logsetup.context(request=uuid.uuid4().hex[:8], user=signin.current().account, rerun="page"):
+                body()
+        else:
+            body()
+    except StopException:  # the body stopped early (layout.stop drew the end marker): the URL still follows
+        if alone:
+            _write_url()
+        raise
+    except Exception:  # as app.py does for a whole page: never a traceback, a reference the user can quote
+        ref = uuid.uuid4().hex[:8]
+        log.exception("page body failed, ref=%s", ref)
+        st.error(tr("app.unexpected", ref=ref), icon=":material/error:")
+    if alone:
+        _write_url()
+        run_done()
+    st.session_state["_fragment_alone"] = False
+
+
+def _write_url() -> None:
+    from ui import state
+
+    state.write_url(session.selection())
 
 
 def stop() -> None:

@@ -104,6 +104,21 @@ def require() -> User:
     st.stop()
 
 
+def still_signed_in() -> bool:
+    """For a rerun of a page's fragment (app.py does not run, so `require` does not): True when the session
+    is signed in, not idle too long, and its once-a-minute check against the accounts store is not due.
+    Otherwise False: the caller reruns the whole app, whose `require` ends or renews the session."""
+    if settings.auth_mode() == "none":
+        return True
+    now = time.time()
+    if st.session_state.get("_user") is None or now - st.session_state.get("_seen", now) > settings.session_minutes() * 60:
+        return False
+    if st.session_state.get("_token") and now - st.session_state.get("_touched", 0) > TOUCH_SECONDS:
+        return False
+    st.session_state["_seen"] = now
+    return True
+
+
 def _from_gateway() -> None:
     """PBKPI_AUTH=header: the intranet gateway (CAS, 企业微信 … behind a reverse proxy) has signed the user
     in and names the account in a header; it is believed only from the configured proxy addresses."""

@@ -162,6 +162,14 @@ def switch_page(page: str, view: dict | None = None, **picks) -> None:
     would: st.switch_page alone drops the query string and, with it, the sidebar's widget state (the grain
     fell back to months). `picks` set the target page's own picks (pf_unit=… for a unit's profile); `view`
     changes the sidebar's part by URL parameter ({"org": "P江北"}; None drops it)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    run = get_script_run_ctx()
+    if run and run.fragment_ids_this_run:
+        # a click in a page's fragment reran the fragment alone, and st.switch_page from there sets the URL
+        # but does not open the page (Streamlit 1.67): the whole app reruns and switches (apply_requested_switch)
+        st.session_state["_requested_switch"] = (page, view, picks)
+        st.rerun()
     for key, value in picks.items():
         st.session_state[key] = value
     params = url_params(st.session_state.get("selection") or Selection())
@@ -176,6 +184,14 @@ def switch_page(page: str, view: dict | None = None, **picks) -> None:
     # back into the address bar after the switch set the new one (a crumb's org=… came back, now and then)
     st.session_state["_url_switching"] = True
     st.switch_page(page, query_params=params)
+
+
+def apply_requested_switch() -> None:
+    """A page switch asked for by a page's fragment (`switch_page`), done by app.py's run once its
+    navigation and sidebar selection exist."""
+    if (req := st.session_state.pop("_requested_switch", None)) is not None:
+        page, view, picks = req
+        switch_page(page, view, **picks)
 
 
 def url_params(f: Selection) -> dict:

@@ -3,6 +3,7 @@ the system Chromium (Playwright), fail on any Streamlit exception box, save full
 test-artifacts/screenshots/ for a person to look at."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -118,11 +119,12 @@ def browser():
 NAV = {"zh": "总览", "en": "Overview"}
 
 
-# settled: app.py's end-of-run marker is there and is not the one the previous wait saw (a new run has
-# finished), and no running-script indicator or stale element for `ms`: conditions, not fixed sleeps
+# settled: the end-of-run markers are there and are not the ones the previous wait saw (a new run has
+# finished: app.py's marker, or a page fragment's after a rerun of the fragment alone), and no running-script
+# indicator or stale element for `ms`: conditions, not fixed sleeps
 IDLE_JS = """(ms) => {
-  const done = document.querySelector('[data-testid="pbkpi-run-done"]');
-  const run = done && done.getAttribute('data-run');
+  const marks = [...document.querySelectorAll('[data-testid="pbkpi-run-done"]')];
+  const run = marks.map((m) => m.getAttribute('data-run')).join(',');
   const busy = !run || run === window.__pbkpiLastRun || document.querySelector('[data-testid="stStatusWidget"]')
                || document.querySelector('[data-stale="true"]');
   const now = performance.now();
@@ -143,7 +145,7 @@ def wait_idle(page, lang="zh", timeout=90_000):
         page.wait_for_function(IDLE_JS, arg=500, polling=100, timeout=timeout)
     except Exception:
         state = page.evaluate("""() => ({url: location.href, last: window.__pbkpiLastRun,
-            run: (document.querySelector('[data-testid="pbkpi-run-done"]') || {getAttribute: () => null}).getAttribute('data-run'),
+            run: [...document.querySelectorAll('[data-testid="pbkpi-run-done"]')].map((m) => m.getAttribute('data-run')).join(','),
             status: !!document.querySelector('[data-testid="stStatusWidget"]'), stale: document.querySelectorAll('[data-stale="true"]').length})""")
         raise AssertionError(f"the page did not settle: {state}") from None
 
@@ -434,6 +436,57 @@ def test_language_switch_changes_nothing_but_labels(server, browser, path):
         assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         ctx.close()
+
+
+FRAGMENT_PAGES = {"": "ov_quarter", "profile": "pf_unit", "relationships": "rel_x", "tests": "ts_y", "whatif": "wi_y",
+                  "briefing": "br_quarter"}
+
+
+@contextlib.contextmanager
+def new_page(browser, width: int = 1366, height: int = 900):
+    """A page in a fresh browser context (a new session), closed afterwards."""
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        yield ctx.new_page()
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("path", list(FRAGMENT_PAGES))
+def test_a_page_pick_reruns_the_page_alone_and_keeps_the_view(server, browser, path):
+    """A statistics page's own pick reruns the page's fragment, not app.py: app.py's end marker in the sidebar
+    stays as it was and the fragment draws its own. The pick still reaches the URL (the link holds the view),
+    survives a language switch, and a fresh browser opening the link shows it."""
+    from bench.browser import open_other_option
+
+    key = FRAGMENT_PAGES[path]
+    grain = "quarter" if path in ("", "profile", "briefing") else "month"
+    with new_page(browser) as page:
+        page.goto(f"{server}/{path}?lang=zh&grain={grain}", wait_until="domcontentloaded")
+        wait_idle(page)
+        app_mark = page.locator('[data-testid="pbkpi-run-done"][data-scope="app"]')
+        app_run = app_mark.get_attribute("data-run")
+        before = url_state(page)
+        open_other_option(page)(page)
+        wait_idle(page)
+        page.wait_for_function("(k) => new URLSearchParams(location.search).has(k)", arg=key, timeout=30_000)
+        after = url_state(page)
+        assert after[key] != before.get(key), (before, after)
+        assert {k: v for k, v in after.items() if k != key} == {k: v for k, v in before.items() if k != key}
+        assert app_mark.get_attribute("data-run") == app_run, "the pick reran the whole app"
+        assert page.locator('[data-testid="pbkpi-run-done"][data-scope="page"]').count() == 1, "no end marker of the page's own rerun"
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.locator('[data-testid="stMain"] [data-testid="stAlert"]').filter(has_text="查询编号").count() == 0
+        switch_language(page, "en")
+        assert url_state(page) == after
+        switch_language(page, "zh")
+        assert url_state(page) == after
+        link = page.url
+    with new_page(browser) as page:
+        page.goto(link, wait_until="domcontentloaded")
+        wait_idle(page)
+        assert url_state(page) == after
+        assert page.locator('[data-testid="stException"]').count() == 0
 
 
 def test_deep_link_reproduces_the_senders_view(server, browser):
