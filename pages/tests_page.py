@@ -97,7 +97,9 @@ def body() -> None:
         if layout.shown(vm.fit):
             st.dataframe(coef_table(fit.coefficients), hide_index=True)
             st.caption(tr("page.tests.fit_meta", n_obs=f"{fit.n_obs:,}", n_units=fit.n_units, n_periods=fit.n_periods))
-            st.success(summarize_fit(fit, lang()))
+            # green only for an association (a 95% interval that excludes zero), as the event study's box
+            associated = "association" in fit.verdicts.values()
+            (st.success if associated else st.info)(summarize_fit(fit, lang()))
             layout.download_csv(fit.to_frame(), "twfe", key="dl_twfe")
     with event_box:
         if layout.shown(vm.event):

@@ -128,6 +128,26 @@ def test_tests_page_reports_twfe_and_event_study(demo_db, monkeypatch):
     assert len(at.get("download_button")) >= 3
 
 
+def test_the_twfe_sentence_is_green_only_for_an_association(demo_db, monkeypatch):
+    """The TWFE conclusion's box follows the fit's verdict: green (success) only when an input's 95% interval
+    excludes zero, blue (info) for a null. A null must not look like a finding. Swept over KPIs until the demo
+    has given both kinds (its planted effects and its nulls)."""
+    caveat, seen = t("sum.fit.caveat", "zh"), set()
+    for y in ["complaints_per_10k", "saidi", "satisfaction", "bill_recovery", "line_loss", "rs1"]:
+        at = run_page(demo_db, "pages/tests_page.py", monkeypatch=monkeypatch, params={"grain": "month", "ts_y": y})
+        assert not at.exception
+        assert at.selectbox(key="ts_y").value == y
+        green = [s.value for s in at.success if caveat in s.value]
+        blue = [i.value for i in at.info if caveat in i.value]
+        assert len(green) + len(blue) == 1, (y, green, blue)
+        bounds = [tuple(float(v.replace("−", "-").replace("+", "")) for v in ci.split(" – "))
+                  for ci in at.dataframe[0].value[t("table.ci", "zh")]]
+        associated = any(not lo <= 0 <= hi for lo, hi in bounds)
+        assert bool(green) == associated, (y, bounds, green, blue)
+        seen.add(associated)
+    assert seen == {True, False}, "the sweep never reached one of the two verdicts"
+
+
 def test_whatif_page_predicts_with_ci(demo_db, monkeypatch):
     at = run_page(demo_db, "pages/whatif_page.py", monkeypatch=monkeypatch,
                   params={"grain": "month", "region": "农村", "type": "供电所"})
