@@ -72,9 +72,7 @@ try:
         try:
             nav.run()
         except Exception:  # a page must never show a traceback: log it with a reference the user can quote
-            ref = uuid.uuid4().hex[:8]
-            log.exception("page %s failed, ref=%s", nav.url_path, ref)
-            st.error(tr("app.unexpected", ref=ref), icon=":material/error:")
+            layout.unexpected(f"page {nav.url_path} failed")
 finally:  # also when the page stopped early: the URL always holds the whole view (sidebar and page picks)
     state.write_url(st.session_state["selection"])
     layout.run_done()  # (after a page's layout.stop this raises the stop again: the marker is already drawn)

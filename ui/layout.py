@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Callable
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 from application.context import Outcome
@@ -83,7 +82,6 @@ def uploader_texts() -> None:
 
 def run_started(t0: float) -> None:
     st.session_state["_run_started"] = t0
-    st.session_state["_fragment_alone"] = False  # (a page fragment's rerun sets it again after this)
     st.session_state.pop("_run_pending", None)  # a run that ended by a rerun left its count behind
 
 
@@ -96,7 +94,7 @@ def run_done() -> None:
     t0 = st.session_state.get("_run_started")
     ms = f' data-ms="{(time.perf_counter() - t0) * 1000:.0f}"' if t0 is not None else ""
     pending = st.session_state.pop("_run_pending", 0)  # statistics still computing: the page reruns when ready
-    scope = "page" if st.session_state.get("_fragment_alone") else "app"  # a rerun of the page's fragment alone
+    scope = "page" if session.fragment_rerun() else "app"  # a rerun of the page's fragment alone
     st.sidebar.html(f'<span data-testid="pbkpi-run-done" data-scope="{scope}" data-run="{uuid.uuid4().hex[:12]}"{ms} '
                     f'data-pending="{pending}"></span>')
 
@@ -114,39 +112,42 @@ def page_fragment(body: Callable[[], None]) -> None:
 
 @st.fragment
 def _page_fragment(body: Callable[[], None]) -> None:
-    run = get_script_run_ctx()
-    alone = bool(run and run.fragment_ids_this_run)  # a rerun of this fragment, not of the app
+    import contextlib
+
+    import logsetup
+    from ui import signin
+
+    alone = session.fragment_rerun()
     if not alone:
         # a fragment's rerun may write into the sidebar (its end marker) only where its full run wrote
         st.sidebar.empty()
     else:
-        from ui import signin
-
         if not signin.still_signed_in():
             st.rerun()
         run_started(time.perf_counter())
-    st.session_state["_fragment_alone"] = alone
+    # app.py's log context (request, user) is around a full run only
+    around = (logsetup.context(request=uuid.uuid4().hex[:8], user=signin.current().account, rerun="page")
+              if alone else contextlib.nullcontext())
     try:
-        if alone:  # app.py's log context (request, user) is not around a rerun of the fragment alone
-            import logsetup
-            from ui import signin
-
-            with logsetup.context(request=uuid.uuid4().hex[:8], user=signin.current().account, rerun="page"):
-                body()
-        else:
+        with around:
             body()
     except StopException:  # the body stopped early (layout.stop drew the end marker): the URL still follows
         if alone:
             _write_url()
         raise
-    except Exception:  # as app.py does for a whole page: never a traceback, a reference the user can quote
-        ref = uuid.uuid4().hex[:8]
-        log.exception("page body failed, ref=%s", ref)
-        st.error(tr("app.unexpected", ref=ref), icon=":material/error:")
+    except Exception:  # as app.py does for a whole page
+        unexpected("page body failed")
     if alone:
         _write_url()
         run_done()
-    st.session_state["_fragment_alone"] = False
+
+
+def unexpected(what: str) -> None:
+    """Log the exception being handled with a reference and show the user the calm message quoting it:
+    never a traceback."""
+    ref = uuid.uuid4().hex[:8]
+    log.exception("%s, ref=%s", what, ref)
+    st.error(tr("app.unexpected", ref=ref), icon=":material/error:")
 
 
 def _write_url() -> None:

@@ -64,3 +64,11 @@ def context() -> Context:
 def selection() -> Selection:
     """This run's sidebar selection (made by app.py)."""
     return st.session_state.get("selection") or Selection()
+
+
+def fragment_rerun() -> bool:
+    """Whether this run reruns a fragment alone (a page's pick), not the whole app."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    run = get_script_run_ctx()
+    return bool(run and run.fragment_ids_this_run)

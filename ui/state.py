@@ -162,10 +162,7 @@ def switch_page(page: str, view: dict | None = None, **picks) -> None:
     would: st.switch_page alone drops the query string and, with it, the sidebar's widget state (the grain
     fell back to months). `picks` set the target page's own picks (pf_unit=… for a unit's profile); `view`
     changes the sidebar's part by URL parameter ({"org": "P江北"}; None drops it)."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    run = get_script_run_ctx()
-    if run and run.fragment_ids_this_run:
+    if session.fragment_rerun():
         # a click in a page's fragment reran the fragment alone, and st.switch_page from there sets the URL
         # but does not open the page (Streamlit 1.67): the whole app reruns and switches (apply_requested_switch)
         st.session_state["_requested_switch"] = (page, view, picks)

@@ -31,7 +31,7 @@ CREATE OR REPLACE TEMP MACRO pb_timestamp(s) AS COALESCE(
     try_strptime(s, '%Y-%m-%d'),
     CASE WHEN contains(s, '年')
          THEN try_strptime(s, ['%Y年%m月%d日', '%Y年%m月%d日 %H:%M:%S', '%Y年%m月%d日 %H:%M',
-                                     '%Y年%m月%d日%H时%M分', '%Y年%m月%d日%H:%M'])
+                               '%Y年%m月%d日%H时%M分', '%Y年%m月%d日%H:%M'])
          ELSE try_strptime(s, [
             '%Y-%m-%d', '%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M:%S.%f',
             '%Y/%m/%d %H:%M:%S', '%Y/%m/%d %H:%M', '%Y.%m.%d %H:%M:%S', '%Y.%m.%d %H:%M',

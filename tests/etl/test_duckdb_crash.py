@@ -8,6 +8,7 @@ the validator stripped (both readers), so the macros do not trim again.
 """
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -37,6 +38,7 @@ def test_no_sql_the_validator_runs_trims_a_cell():
 
 
 STRESS = """
+import json
 import sys
 from pathlib import Path
 from etl import bulk_csv, validate, warehouse
@@ -57,7 +59,7 @@ cells = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in frame.column_names
 con.execute(f"CREATE TEMP TABLE raw_in AS SELECT _row, {cells} FROM raw_view")  # as the loader does
 for _ in range(200):
     con.execute(validate.staging_sql(m.dataset))
-print(con.execute("SELECT count(*), count(start), count(\\"end\\") FROM staged").fetchall()[0])
+print(json.dumps(con.execute("SELECT count(*), count(start), count(\\"end\\") FROM staged").fetchall()[0]))
 """
 
 
@@ -67,5 +69,5 @@ def test_staging_an_outage_file_200_times_does_not_crash(tmp_path):
     run = subprocess.run([sys.executable, "-c", textwrap.dedent(STRESS), str(tmp_path)], cwd=ROOT,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, f"exit {run.returncode}\n{run.stderr[-3000:]}"
-    rows, starts, ends = eval(run.stdout.strip().splitlines()[-1])
+    rows, starts, ends = json.loads(run.stdout.strip().splitlines()[-1])
     assert rows > 2000 and starts == rows and ends == rows

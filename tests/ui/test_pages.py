@@ -1,6 +1,7 @@
 """Every page through streamlit.testing.v1.AppTest: zh and en, demo and empty warehouse, filters and URL."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,26 @@ def test_the_twfe_sentence_is_green_only_for_an_association(demo_db, monkeypatch
         assert bool(green) == associated, (y, bounds, green, blue)
         seen.add(associated)
     assert seen == {True, False}, "the sweep never reached one of the two verdicts"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_failing_page_body_shows_the_calm_message_and_logs_its_reference(demo_db, monkeypatch, caplog, lang):
+    """A page body raising (here the relationships view) shows the translated message with a reference, no
+    traceback, and the log holds the traceback under that reference."""
+    from application.views import relationships
+
+    def broken(*a, **k):
+        raise RuntimeError("planted failure")
+
+    monkeypatch.setattr(relationships, "view", broken)
+    with caplog.at_level("ERROR", logger="pbkpi.app"):
+        at = run_page(demo_db, "pages/relationships_page.py", lang, monkeypatch=monkeypatch)
+    assert not at.exception
+    prefix = t("app.unexpected", lang, ref="@").split("@")[0]
+    (shown,) = [e.value for e in at.error if e.value.startswith(prefix)]
+    ref = re.search(r"[0-9a-f]{8}", shown[len(prefix):]).group(0)
+    (record,) = [r for r in caplog.records if ref in r.getMessage()]
+    assert "planted failure" in str(record.exc_info[1])
 
 
 def test_whatif_page_predicts_with_ci(demo_db, monkeypatch):
