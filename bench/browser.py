@@ -174,7 +174,7 @@ def measure(browser, base: str, path: str, picks: bool, floor: bool = False) -> 
     try:
         out["first"] = v.first(f"{base}/{path}")
         out["filter"] = v.act(floor_grain if floor else change_grain)
-        if picks and not floor and v.page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').count():
+        if (picks or floor) and v.page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').count():
             try:
                 out["pick"] = v.act(None, prepare=open_other_option)
             except NoPick:
@@ -203,6 +203,7 @@ def medians(runs: list[dict]) -> dict:
 def run_scale(browser_type, db: Path, repeat: int, warm: bool, logs: Path) -> dict:
     """Every page at one warehouse, the floor app timed in the same run (interleaved with the pages)."""
     env = dict(os.environ, PBKPI_DB=str(db), PBKPI_AUTH="none", PBKPI_WARM="0", PBKPI_HEALTH_PORT="0", PBKPI_LOG_FILE="off")
+    kept_before = Path(str(db) + ".cache").exists()  # then the warm-up finds results kept, and is not the one after a load
     if warm:
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "application.warm"], cwd=ROOT, env=env, check=True, capture_output=True)
@@ -228,11 +229,11 @@ def run_scale(browser_type, db: Path, repeat: int, warm: bool, logs: Path) -> di
             proc.terminate()
             proc.wait(10)
     floor = medians(results["floor"])
-    out = {"warehouse": str(db), "warm_seconds": warm_seconds, "floor": floor,
+    out = {"warehouse": str(db), "warm_seconds": warm_seconds, "warm_from_empty": not kept_before, "floor": floor,
            "pages": {name: medians(runs) for name, runs in results["pages"].items()}}
     for page in out["pages"].values():
         for kind, row in page.items():
-            base = floor["first" if kind in ("first", "slice") else "filter"]["seconds"]
+            base = floor[{"slice": "first"}.get(kind, kind)]["seconds"]  # a pick against the floor's pick
             row["ratio_to_floor"] = row["seconds"] / base if base else None
     return out
 
@@ -275,7 +276,9 @@ def main(argv=None) -> int:
             f"of drawn charts stopped changing; *until last message* is from the action to the last websocket "
             f"message (server run and transfer), the rest is drawing in the browser; *server run* is the script's own "
             f"time on the server (app.py's start to its end marker; the floor app has none); *script* and *layout* are "
-            f"Chromium's own (CDP Performance).\n\n"
+            f"Chromium's own (CDP Performance). *× floor*: a first visit and a slice against the floor app's first "
+            f"visit, a filter against its radio change, a pick against its selectbox pick (each change redraws its chart)."
+            f"\n\n"
             + "\n\n".join(markdown(name, scale, args.repeat) for name, scale in report["scales"].items()) + "\n")
     Path(args.md).write_text(text, encoding="utf-8")
     print(text)
@@ -294,10 +297,12 @@ def units_of(db: Path) -> int | None:
 
 def markdown(name: str, scale: dict, repeat: int) -> str:
     f = scale["floor"]
-    warm = f", warm-up after a load {scale['warm_seconds']:.0f} s" if scale.get("warm_seconds") else ""
+    warm = (f", warm-up {'after a load' if scale.get('warm_from_empty', True) else 'over results already kept'} "
+            f"{scale['warm_seconds']:.0f} s" if scale.get("warm_seconds") else "")
+    pick = f", a pick (selectbox) {f['pick']['seconds']:.2f} s" if "pick" in f else ""
     lines = [f"## {name} ({scale.get('units') or '?'} business units{warm})", "",
              f"Floor (one-chart Streamlit app, same run): first visit {f['first']['seconds']:.2f} s, "
-             f"a widget change {f['filter']['seconds']:.2f} s (medians of {repeat}).", "",
+             f"a filter (radio) change {f['filter']['seconds']:.2f} s{pick} (medians of {repeat}).", "",
              "| page | step | median s | × floor | server run s | until last message s | messages | KB | script s | layout s |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for page_name, page in scale["pages"].items():

@@ -69,12 +69,12 @@ def build_figures(b: Briefing, lang: str) -> dict[str, go.Figure]:
         d = d.copy()
         d["label"] = d["business_unit_name"]
         colors = [palette.GOOD if r == "best" else palette.BAD for r in d["rank"]]
-        fig = go.Figure(go.Bar(x=d[mid], y=d["label"], orientation="h", marker_color=colors, cliponaxis=False,
-                               customdata=d[["unit"]].to_numpy(),  # a click on the dashboard opens the unit
-                               text=[f"{v:.{m.decimals}f}" for v in d[mid]], textposition="outside"))
-        fig.update_layout(title=m.label(lang), height=420, yaxis=dict(autorange="reversed"), showlegend=False,
-                          xaxis=dict(range=[0, float(d[mid].max()) * 1.4]))
-        figs[f"rank_{mid}"] = fig
+        figs[f"rank_{mid}"] = charts.figure(
+            [dict(type="bar", x=d[mid], y=d["label"], orientation="h", marker_color=colors, cliponaxis=False,
+                  customdata=d[["unit"]].to_numpy(),  # a click on the dashboard opens the unit
+                  text=[f"{v:.{m.decimals}f}" for v in d[mid]], textposition="outside")],
+            dict(title=m.label(lang), height=420, yaxis=dict(autorange="reversed"), showlegend=False,
+                 xaxis=dict(range=[0, float(d[mid].max()) * 1.4])))
     for i, e in enumerate(b.events):
         frame = e.to_frame()
         fig = charts.event_study(frame, None, t("chart.event_time", lang, grain=t("filter.grain_month", lang)),

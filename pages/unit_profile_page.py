@@ -1,7 +1,6 @@
 """支部画像 Unit profile: one business unit's branches, people, activity, initiatives, KPIs and peers.
 (application/views/profile)"""
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from application.views import profile
@@ -66,19 +65,19 @@ def body() -> None:
     if vm.activities.empty:
         st.caption(tr("app.no_data"))
     else:
-        fig = go.Figure()
-        for kind, d in vm.activities.groupby("activity_type"):
-            fig.add_trace(go.Bar(x=d["month"], y=d["n"], name=value_label("activity_type", kind),
-                                 marker_color=palette.activity_colour(kind)))
-        fig.update_layout(barmode="stack", height=340, yaxis_title=tr("chart.count"))
+        fig = charts.figure([dict(type="bar", x=d["month"], y=d["n"], name=value_label("activity_type", kind),
+                                  marker_color=palette.activity_colour(kind))
+                             for kind, d in vm.activities.groupby("activity_type")],
+                            dict(barmode="stack", height=340, yaxis_title=tr("chart.count")))
         layout.plot(fig, "pf_acts")
 
     st.subheader(tr("page.profile.kpis"))
     kpi = st.selectbox(tr("page.profile.kpi_pick"), O["kpi"], key="pf_kpi", format_func=fmt("label"))
     if charts.has_values(vm.rows, [kpi]):
         fig = charts.line(vm.rows, "period_start", {kpi: mname(kpi)}, y_title=mlabel(kpi), height=340)
-        charts.annotate_events(fig, [(start, value_label("initiative", kind)) for start, kind in vm.markers], color=palette.BRAND)
-        charts.annotate_events(fig, [(pd.Timestamp(f"{n.month}-01"), n.text[:16]) for n in unit_notes], color=palette.GREY)
+        (s1, a1), (s2, a2) = (charts.event_marks([(start, value_label("initiative", kind)) for start, kind in vm.markers], palette.BRAND),
+                              charts.event_marks([(pd.Timestamp(f"{n.month}-01"), n.text[:16]) for n in unit_notes], palette.GREY))
+        charts.add_marks(fig, s1 + s2, a1 + a2)  # in one call (charts.add_marks)
         layout.plot(fig, "pf_kpi_chart")
     else:
         st.caption(tr("app.no_data"))
@@ -96,10 +95,8 @@ def body() -> None:
     if vm.assessments.empty:
         st.caption(tr("app.no_data"))
     else:
-        fig = go.Figure()
-        for b, d in vm.assessments.groupby("unit_name"):
-            fig.add_trace(go.Scatter(x=d["period_start"], y=d["total"], name=b, mode="lines+markers"))
-        fig.update_layout(height=320, yaxis_title=tr("chart.score"))
+        fig = charts.figure([dict(type="scatter", x=d["period_start"], y=d["total"], name=b, mode="lines+markers")
+                             for b, d in vm.assessments.groupby("unit_name")], dict(height=320, yaxis_title=tr("chart.score")))
         layout.plot(fig, "pf_ass")
 
     st.subheader(tr("page.profile.peers"))

@@ -296,13 +296,15 @@ def fishing_note(narrowed: bool) -> None:
 
 
 def download_csv(df, name: str, key: str) -> None:
-    """A CSV download, for roles that may export; every download is audited. `df` may be a function
-    returning the frame: it is then built when the button is clicked, not on every run of the page."""
+    """A CSV download, for roles that may export; every download is audited. The CSV is built when the button
+    is clicked, not on every run of the page (it took 5-20 ms a table); `df` may also be a function returning
+    the frame, so that the frame itself is built then too. Neither may read session state: the click's
+    callback runs on a thread of its own."""
     from briefing.safe_export import to_safe_csv
     from ui import signin
 
     if not signin.may("export"):
         return
-    data = (lambda: to_safe_csv(df())) if callable(df) else to_safe_csv(df)
+    data = (lambda: to_safe_csv(df())) if callable(df) else (lambda: to_safe_csv(df))
     st.download_button(tr("app.download_csv"), data, file_name=f"{name}.csv", mime="text/csv", key=key,
                        on_click=signin.exported, args=(name, "csv"))

@@ -955,3 +955,38 @@ def test_streamlits_own_widget_texts_speak_chinese(server, browser):
         assert titles and all(re.search(r"[\u4e00-\u9fff]", t) for t in titles if t not in ("none", "normal", '""')), titles
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize("lag", [None, 0, 2])
+def test_a_csv_download_is_built_on_click_and_holds_the_views_table(server, browser, demo_db, lag):
+    """Downloads are built when the button is clicked, not on every run of the page (ui/layout.download_csv):
+    the file the browser receives still holds the table of the view the page shows, here the relationships
+    page's correlation matrix for the URL's selection and lag, computed again in this process."""
+    import io
+
+    import pandas as pd
+
+    from application.context import Context
+    from application.selection import Selection
+    from application.views import relationships as rel
+    from briefing.safe_export import to_safe_csv
+
+    query = "lang=zh&grain=quarter" + (f"&rel_lag={lag}" if lag is not None else "")
+    with new_page(browser) as page:
+        page.goto(f"{server}/relationships?{query}", wait_until="domcontentloaded")
+        wait_idle(page)
+        state = url_state(page)
+        with page.expect_download(timeout=60_000) as got:
+            page.locator('[data-testid="stDownloadButton"]').first.click()
+        body = Path(got.value.path()).read_bytes()
+        assert got.value.suggested_filename == "correlations.csv"
+    sel = Selection(state["grain"], state.get("from"), state.get("to"))
+    params = rel.Params(lag=int(state.get("rel_lag", rel.DEFAULTS.lag)))
+    if lag is not None:
+        assert params.lag == lag
+    vm = rel.view(Context.open(demo_db, disk=False), sel, params)
+    want = to_safe_csv(vm.correlations.value.table)
+    assert body.startswith(b"\xef\xbb\xbf"), "the CSV lost its BOM (Excel on Chinese Windows)"
+    got_frame, want_frame = (pd.read_csv(io.BytesIO(b), encoding="utf-8-sig") for b in (body, want))
+    assert len(got_frame) > 0 and list(got_frame.columns) == list(want_frame.columns)
+    pd.testing.assert_frame_equal(got_frame, want_frame, rtol=1e-9, check_exact=False)

@@ -176,3 +176,26 @@ def test_a_sampled_scatter_is_a_density_that_counts_every_point_and_keeps_the_fi
     assert np.allclose(fitted.y, a + b * np.array(fitted.x), rtol=1e-6, atol=1e-6 * (1 + abs(a) + abs(b) * spread))
     plain = charts.scatter_fit(x, y, "x", "y")
     assert plain.data[0].type == "scatter" and len(plain.data[0].x) == n
+
+
+_events = st.lists(st.tuples(st.dates(min_value=pd.Timestamp("2019-01-01").date(), max_value=pd.Timestamp("2026-12-01").date()),
+                             st.text(min_size=1, max_size=8)), max_size=8)
+
+
+@given(initiatives=_events, notes=_events)
+@settings(max_examples=40, deadline=None)
+def test_event_marks_of_two_kinds_added_at_once_keep_each_mark(initiatives, notes):
+    """The profile's KPI trend adds its initiative and note markers in one `add_marks` call (a second call
+    re-validates every mark already there): each event keeps its line at its date, its label and its colour,
+    after the marks the figure already had."""
+    df = pd.DataFrame({"period_start": pd.date_range("2021-01-01", periods=12, freq="MS"), "v": np.arange(12.0)})
+    fig = charts.line(df, "period_start", {"v": "v"})
+    charts.add_marks(fig, [charts.hline(5.0)])  # a mark the figure already has
+    (s1, a1), (s2, a2) = charts.event_marks(initiatives, palette.BRAND), charts.event_marks(notes, palette.GREY)
+    charts.add_marks(fig, s1 + s2, a1 + a2)
+    events = [(when, label, palette.BRAND) for when, label in initiatives] + [(when, label, palette.GREY) for when, label in notes]
+    assert len(fig.layout.shapes) == 1 + len(events) and len(fig.layout.annotations) == len(events)
+    assert fig.layout.shapes[0].y0 == 5.0
+    for shape, ann, (when, label, colour) in zip(fig.layout.shapes[1:], fig.layout.annotations, events):
+        assert shape.x0 == shape.x1 == pd.Timestamp(when).timestamp() * 1000 and shape.line.color == colour
+        assert ann.text == label and ann.font.color == colour and pd.Timestamp(ann.x) == pd.Timestamp(when)
