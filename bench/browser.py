@@ -71,7 +71,7 @@ def start(command: list[str], env: dict, log: Path, script: list[str] = ()) -> t
     port = free_port()
     fh = open(log, "w")
     proc = subprocess.Popen([sys.executable, *command, "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--server.headless", "true", "--server.fileWatcherType", "none", *script],
+                             "--server.headless", "true", *script],
                             cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
@@ -200,10 +200,12 @@ def medians(runs: list[dict]) -> dict:
     return out
 
 
-def run_scale(browser_type, db: Path, repeat: int, warm: bool, logs: Path) -> dict:
+def run_scale(browser_type, db: Path, repeat: int, warm: bool, logs: Path, keep: bool = False) -> dict:
     """Every page at one warehouse, the floor app timed in the same run (interleaved with the pages)."""
     env = dict(os.environ, PBKPI_DB=str(db), PBKPI_AUTH="none", PBKPI_WARM="0", PBKPI_HEALTH_PORT="0", PBKPI_LOG_FILE="off")
-    kept_before = Path(str(db) + ".cache").exists()  # then the warm-up finds results kept, and is not the one after a load
+    if warm and not keep:  # as `make bench` does: the warm-up is then the one after a load
+        shutil.rmtree(str(db) + ".cache", ignore_errors=True)
+    kept_before = Path(str(db) + ".cache").exists()
     if warm:
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "application.warm"], cwd=ROOT, env=env, check=True, capture_output=True)
@@ -246,6 +248,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "browser.json"))
     ap.add_argument("--md", default=str(ROOT / "bench" / "BROWSER.md"), help="the Markdown report (committed)")
     ap.add_argument("--no-warm", action="store_true")
+    ap.add_argument("--keep-results", action="store_true",
+                    help="warm up over the statistics already kept (faster; the warm-up is then not the one after a load)")
     args = ap.parse_args(argv)
     if CHROMIUM is None:
         print("chromium is not installed (apt-get install chromium fonts-noto-cjk)", file=sys.stderr)
@@ -263,7 +267,7 @@ def main(argv=None) -> int:
               "repeat": args.repeat, "when": time.strftime("%Y-%m-%d %H:%M"), "scales": {}}
     with sync_playwright() as pw:
         for name, db in scales.items():
-            report["scales"][name] = run_scale(pw.chromium, db, args.repeat, not args.no_warm, logs)
+            report["scales"][name] = run_scale(pw.chromium, db, args.repeat, not args.no_warm, logs, args.keep_results)
             report["scales"][name]["units"] = units_of(db)
     Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=2))
     m = report["machine"]

@@ -84,7 +84,7 @@ def run_server(db, args=(), port=None, **env_extra):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = open(ARTIFACTS.parent / "streamlit.log", "w")  # a pipe nobody reads would fill up and stall the server
     proc = subprocess.Popen([sys.executable, "-m", "ui.serve", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+                             "--server.address", "127.0.0.1", "--server.headless", "true",
                              *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
