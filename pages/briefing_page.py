@@ -10,10 +10,22 @@ from briefing.content import alert_text, event_text, finding_text, narrative, qu
 ALERTS_SHOWN = 12  # the worst ones; the overview lists them all
 from briefing.figures import browser_path, build_figures
 from application import notes as notes_mod
-from catalogue import targets
+from catalogue import t, targets
 from catalogue.formats import fmt_period
 from ui import cards, layout, session, signin
 from ui.i18n import fmt, lang, tr, value_label
+
+
+def initiative_table(ini: pd.DataFrame, language: str) -> pd.DataFrame:
+    """The quarter's initiatives as the reader's table. Reads no session state (the language is passed): the
+    CSV of all of them is built by the download button on a thread of its own."""
+    return pd.DataFrame({
+        t("table.kind", language): ini["kind"].map(lambda k: value_label("initiative", k, language)),
+        t("table.title", language): ini["title"], t("table.branch", language): ini["unit_name"],
+        t("table.start", language): pd.to_datetime(ini["start"]).dt.strftime("%Y-%m-%d"),
+        t("table.end", language): pd.to_datetime(ini["end"]).dt.strftime("%Y-%m-%d").fillna(t("table.ongoing", language)),
+        t("table.status", language): ini["event"].map(lambda e: t("brief.started" if e == "started" else "brief.finished", language)),
+    })
 
 
 def quarter_notes(b) -> list[tuple]:
@@ -102,14 +114,11 @@ def body() -> None:
         st.info(event_text(e, L))
     st.subheader(tr("brief.sec.initiatives"))
     if len(b.initiatives):
-        ini = b.initiatives.assign(
-            kind=b.initiatives["kind"].map(lambda k: value_label("initiative", k)),
-            event=b.initiatives["event"].map(lambda e: tr("brief.started" if e == "started" else "brief.finished")),
-            start=pd.to_datetime(b.initiatives["start"]).dt.strftime("%Y-%m-%d"),
-            end=pd.to_datetime(b.initiatives["end"]).dt.strftime("%Y-%m-%d").fillna(tr("table.ongoing")))
-        st.dataframe(ini[["kind", "title", "unit_name", "start", "end", "event"]].rename(columns={
-            "kind": tr("table.kind"), "title": tr("table.title"), "unit_name": tr("table.branch"), "start": tr("table.start"),
-            "end": tr("table.end"), "event": tr("table.status")}), hide_index=True, height=240)
+        st.dataframe(initiative_table(b.initiatives.head(briefing.INITIATIVES_SHOWN), L), hide_index=True, height=240)
+        if len(b.initiatives) > briefing.INITIATIVES_SHOWN:
+            st.caption(tr("brief.initiatives_shown", shown=briefing.INITIATIVES_SHOWN, total=len(b.initiatives)))
+        every = b.initiatives
+        layout.download_csv(lambda: initiative_table(every, L), f"initiatives_{quarter}", key="dl_br_ini")
     else:
         st.caption(tr("brief.no_initiatives"))
     for k, vals in b.data_notes or [("brief.no_notes", {})]:  # 六 is initiatives and data quality
