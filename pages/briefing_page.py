@@ -13,14 +13,14 @@ from application import notes as notes_mod
 from catalogue import t, targets
 from catalogue.formats import fmt_period
 from ui import cards, layout, session, signin
-from ui.i18n import fmt, lang, tr, value_label
+from ui.i18n import fmt, lang, tr, value_labels
 
 
 def initiative_table(ini: pd.DataFrame, language: str) -> pd.DataFrame:
     """The quarter's initiatives as the reader's table. Reads no session state (the language is passed): the
     CSV of all of them is built by the download button on a thread of its own."""
     return pd.DataFrame({
-        t("table.kind", language): ini["kind"].map(lambda k: value_label("initiative", k, language)),
+        t("table.kind", language): value_labels(ini["kind"], "initiative", language),
         t("table.title", language): ini["title"], t("table.branch", language): ini["unit_name"],
         t("table.start", language): pd.to_datetime(ini["start"]).dt.strftime("%Y-%m-%d"),
         t("table.end", language): pd.to_datetime(ini["end"]).dt.strftime("%Y-%m-%d").fillna(t("table.ongoing", language)),

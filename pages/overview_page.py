@@ -8,7 +8,7 @@ from briefing.content import alert_text
 from ui import cards, charts, layout, palette, session
 from catalogue.formats import fmt_period
 from catalogue import metric, t
-from ui.i18n import fmt, lang, mlabel, mname, tr, value_label
+from ui.i18n import fmt, lang, mlabel, mname, tr, value_labels
 
 def card_text(card) -> cards.CardText:
     return cards.card_for(card.metric, card.value, card.delta, card.delta_yoy, card.status, card.target, card.amber,
@@ -81,8 +81,8 @@ def body() -> None:
         st.caption(tr("page.overview.alerts_note"))
 
     st.subheader(tr("page.overview.quadrant", quarter=fmt_period(vm.quarter, lang())))
-    now = vm.now.assign(unit_type_label=vm.now["unit_type"].map(lambda x: value_label("unit_type", x)),
-                        region_label=vm.now["region"].map(lambda x: value_label("region", x)))
+    now = vm.now.assign(unit_type_label=value_labels(vm.now["unit_type"], "unit_type"),
+                        region_label=value_labels(vm.now["region"], "region"))
     labels = {q: tr(f"quadrant.{q}") for q in QUADRANTS}
     left, right = st.columns([3, 2])
     picked = layout.plot(charts.quadrant(now, labels, tr("chart.pb_index"), tr("chart.biz_index"), lang(),

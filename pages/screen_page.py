@@ -14,7 +14,7 @@ from application.views import overview
 from briefing.content import alert_text
 from catalogue.formats import fmt_period
 from ui import cards, charts, layout, palette, session
-from ui.i18n import lang, tr, value_label
+from ui.i18n import lang, tr, value_labels
 
 PANELS = ("cards", "trend", "quadrant", "alerts")
 ALERTS_SHOWN = 10
@@ -84,8 +84,8 @@ def panel(kind: str, vm, L: str) -> None:
         fig.update_traces(line_width=4, marker_size=10)
         layout.plot(dark(fig), "scr_trend")
     elif kind == "quadrant":
-        now = vm.now.assign(unit_type_label=vm.now["unit_type"].map(lambda x: value_label("unit_type", x)),
-                            region_label=vm.now["region"].map(lambda x: value_label("region", x)))
+        now = vm.now.assign(unit_type_label=value_labels(vm.now["unit_type"], "unit_type"),
+                            region_label=value_labels(vm.now["region"], "region"))
         fig = charts.quadrant(now, {q: tr(f"quadrant.{q}") for q in QUADRANTS}, tr("chart.pb_index"), tr("chart.biz_index"), L,
                               count_label=tr("chart.units_in_cell"))
         fig.update_traces(marker_size=18, textfont_size=20, textfont_color=TEXT, selector=dict(type="scatter"))

@@ -7,7 +7,7 @@ from application.views import profile
 from catalogue.formats import fmt_metric
 from application import notes as notes_mod
 from ui import charts, layout, palette, session, signin
-from ui.i18n import fmt, lang, mlabel, mname, said, tr, value_label
+from ui.i18n import fmt, lang, mlabel, mname, said, tr, value_label, value_labels
 
 def notes_section(unit: str, unit_notes) -> None:
     """批注 on this unit: the list, and a form for those who may annotate (their scope holds the unit)."""
@@ -48,7 +48,7 @@ def body() -> None:
     c1, c2 = st.columns([1, 1])
     with c1:
         st.subheader(tr("page.profile.branches"))
-        br = vm.branches.assign(org_level=vm.branches["org_level"].map(lambda x: value_label("org_level", x)),
+        br = vm.branches.assign(org_level=value_labels(vm.branches["org_level"], "org_level"),
                                 founded=pd.to_datetime(vm.branches["founded"]).dt.strftime("%Y-%m-%d"))
         st.dataframe(br.rename(columns={"unit_id": tr("table.code"), "unit_name": tr("table.name"),
                                         "org_level": tr("table.level"), "founded": tr("table.founded"),
@@ -83,7 +83,7 @@ def body() -> None:
         st.caption(tr("app.no_data"))
     ini = vm.initiatives
     if not ini.empty:
-        shown = ini.assign(kind=ini["kind"].map(lambda k: value_label("initiative", k)),
+        shown = ini.assign(kind=value_labels(ini["kind"], "initiative"),
                            start=pd.to_datetime(ini["start"]).dt.strftime("%Y-%m-%d"),
                            end=pd.to_datetime(ini["end"]).dt.strftime("%Y-%m-%d").fillna(tr("table.ongoing")))
         st.dataframe(shown[["kind", "title", "level", "start", "end", "unit_name"]].rename(columns={

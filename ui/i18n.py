@@ -43,6 +43,14 @@ def value_label(group: str, value: str | None, lang_: str | None = None) -> str:
         return str(value)
 
 
+def value_labels(values, group: str, lang_: str | None = None):
+    """`value_label` of every value of a column (a pandas Series), looked up once per distinct value: a
+    column of 11,842 units' types took 23,700 lookups a run at group scale, 0.1 s of the overview's run."""
+    L = lang_ or lang()
+    out = values.map({v: value_label(group, v, L) for v in values.dropna().unique()}).astype(object)
+    return out.where(out.notna(), "—")
+
+
 def fmt(kind: str, arg: str | None = None) -> Callable[[object], str]:
     """A format_func with the language fixed now: fmt("metric"), fmt("label"), fmt("value", "region"),
     fmt("key", "filter.grain_") (translates prefix + option), fmt("period") (2025Q4 → 2025年四季度)."""

@@ -199,3 +199,15 @@ def test_event_marks_of_two_kinds_added_at_once_keep_each_mark(initiatives, note
     for shape, ann, (when, label, colour) in zip(fig.layout.shapes[1:], fig.layout.annotations, events):
         assert shape.x0 == shape.x1 == pd.Timestamp(when).timestamp() * 1000 and shape.line.color == colour
         assert ann.text == label and ann.font.color == colour and pd.Timestamp(ann.x) == pd.Timestamp(when)
+
+
+@given(values=st.lists(st.sampled_from(["供电所", "县公司", "城区", "农村", "不在代码表中", None]), max_size=30),
+       group=st.sampled_from(["unit_type", "region"]), lang=st.sampled_from(["zh", "en"]))
+@settings(max_examples=60, deadline=None)
+def test_value_labels_of_a_column_equal_each_value_label(values, group, lang):
+    """The pages label a column of 11,842 units once per distinct value (ui/i18n.value_labels): the result is
+    value_label of each row, a missing value shown as "—"."""
+    from ui.i18n import value_label, value_labels
+
+    got = value_labels(pd.Series(values, dtype=object), group, lang)
+    assert list(got) == [value_label(group, v, lang) for v in values]
