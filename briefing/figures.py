@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from analytics.indices import QUADRANTS
 from briefing.content import Briefing, quarter_label
-from catalogue import metric, t
+from catalogue import metric, t, value_texts
 from ui import charts, palette
 
 WIDTH, HEIGHT = 1600, 900  # 16:9 at presentation resolution
@@ -56,8 +56,7 @@ def build_figures(b: Briefing, lang: str) -> dict[str, go.Figure]:
                                                          "biz_index": t("chart.biz_index", lang)},
                                 title=t("brief.chart.trend", lang), y_title=t("chart.index_axis", lang), height=450)
     q = b.quadrant.copy()
-    for col in ("unit_type", "region"):  # once per distinct value (11,842 units at group scale)
-        q[f"{col}_label"] = q[col].map({v: _value(col, v, lang) for v in q[col].dropna().unique()})
+    q["unit_type_label"], q["region_label"] = value_texts(q["unit_type"], "unit_type", lang), value_texts(q["region"], "region", lang)
     labels = {k: t(f"quadrant.{k}", lang) for k in QUADRANTS}
     fig = charts.quadrant(q, labels, t("chart.pb_index", lang), t("chart.biz_index", lang), lang, height=560,
                           count_label=t("chart.units_in_cell", lang))
@@ -85,13 +84,6 @@ def build_figures(b: Briefing, lang: str) -> dict[str, go.Figure]:
         figs[f"event_{i}"] = fig
     # ticks in the briefing's language, and no markup from data in any export
     return {k: charts.localize(charts.plain_figure(f), lang) for k, f in figs.items()}
-
-
-def _value(group: str, v, lang: str) -> str:
-    try:
-        return t(f"{group}.{v}", lang)
-    except KeyError:
-        return str(v)
 
 
 def kpi_frame(b: Briefing, lang: str) -> pd.DataFrame:

@@ -376,6 +376,24 @@ def t(key: str, lang: str = "zh", **kw) -> str:
     return text.format(**kw) if kw else text
 
 
+def value_text(group: str, value, lang: str) -> str:
+    """Display form of an enumerated value (unit type, region, quadrant …) in `lang`; "—" for none, the
+    value itself when the catalogue has no word for it."""
+    if value is None:
+        return "—"
+    try:
+        return t(f"{group}.{value}", lang)
+    except KeyError:
+        return str(value)
+
+
+def value_texts(values, group: str, lang: str):
+    """`value_text` of every value of a column (a pandas Series), looked up once per distinct value: a
+    column of 11,842 units' types took 23,700 lookups a run at group scale, 0.1 s of the overview's run."""
+    out = values.map({v: value_text(group, v, lang) for v in values.dropna().unique()}).astype(object)
+    return out.where(out.notna(), "—")
+
+
 def _profile_strings(pid: str) -> dict[str, dict]:
     """The profile's words over strings.toml: its [strings] ("page.overview.funnel" = {zh, en}) and the
     names of its unit types and regions (unit_type.<value>, region.<value>)."""

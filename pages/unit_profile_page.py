@@ -75,9 +75,9 @@ def body() -> None:
     kpi = st.selectbox(tr("page.profile.kpi_pick"), O["kpi"], key="pf_kpi", format_func=fmt("label"))
     if charts.has_values(vm.rows, [kpi]):
         fig = charts.line(vm.rows, "period_start", {kpi: mname(kpi)}, y_title=mlabel(kpi), height=340)
-        (s1, a1), (s2, a2) = (charts.event_marks([(start, value_label("initiative", kind)) for start, kind in vm.markers], palette.BRAND),
-                              charts.event_marks([(pd.Timestamp(f"{n.month}-01"), n.text[:16]) for n in unit_notes], palette.GREY))
-        charts.add_marks(fig, s1 + s2, a1 + a2)  # in one call (charts.add_marks)
+        events = ([(start, value_label("initiative", kind), palette.BRAND) for start, kind in vm.markers]
+                  + [(pd.Timestamp(f"{n.month}-01"), n.text[:16], palette.GREY) for n in unit_notes])
+        charts.add_marks(fig, *charts.event_marks(events))  # initiatives and notes in one call (charts.add_marks)
         layout.plot(fig, "pf_kpi_chart")
     else:
         st.caption(tr("app.no_data"))

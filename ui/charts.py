@@ -74,16 +74,16 @@ def add_marks(fig: go.Figure, shapes: list[dict] = (), annotations: list[dict] =
     return fig
 
 
-def event_marks(events: list[tuple], color: str = GREY) -> tuple[list[dict], list[dict]]:
-    """Vertical markers with labels for [(date, label), ...]: (shapes, annotations) for `add_marks`."""
-    return ([vline(pd.Timestamp(when).timestamp() * 1000, width=1, dash="dot", color=color) for when, _ in events],
+def event_marks(events: list[tuple]) -> tuple[list[dict], list[dict]]:
+    """Vertical markers with labels for [(date, label, colour), ...]: (shapes, annotations) for `add_marks`."""
+    return ([vline(pd.Timestamp(when).timestamp() * 1000, width=1, dash="dot", color=colour) for when, _, colour in events],
             [dict(x=pd.Timestamp(when), y=0.99, yref="paper", text=label, showarrow=False, yanchor="top", xanchor="left",
-                  font=dict(size=11, color=color), bgcolor="rgba(255,255,255,0.8)") for when, label in events])
+                  font=dict(size=11, color=colour), bgcolor="rgba(255,255,255,0.8)") for when, label, colour in events])
 
 
 def annotate_events(fig: go.Figure, events: list[tuple], color: str = GREY) -> go.Figure:
-    """Vertical markers with labels: [(date, label), ...]."""
-    return add_marks(fig, *event_marks(events, color))
+    """Vertical markers with labels: [(date, label), ...], all in one colour."""
+    return add_marks(fig, *event_marks([(when, label, color) for when, label in events]))
 
 
 MANY = 1_500  # units: beyond this a chart draws all of them as a density and marks only those a reader acts on

@@ -9,7 +9,7 @@ from typing import Callable
 
 import streamlit as st
 
-from catalogue import LANGS, metric, metrics, t
+from catalogue import LANGS, metric, metrics, t, value_text, value_texts
 
 
 def lang() -> str:
@@ -35,20 +35,12 @@ def munit(mid: str, lang_: str | None = None) -> str:
 
 def value_label(group: str, value: str | None, lang_: str | None = None) -> str:
     """Display form of an enumerated value (unit type, region, quadrant …) in the current language."""
-    if value is None:
-        return "—"
-    try:
-        return t(f"{group}.{value}", lang_ or lang())
-    except KeyError:
-        return str(value)
+    return value_text(group, value, lang_ or lang())
 
 
 def value_labels(values, group: str, lang_: str | None = None):
-    """`value_label` of every value of a column (a pandas Series), looked up once per distinct value: a
-    column of 11,842 units' types took 23,700 lookups a run at group scale, 0.1 s of the overview's run."""
-    L = lang_ or lang()
-    out = values.map({v: value_label(group, v, L) for v in values.dropna().unique()}).astype(object)
-    return out.where(out.notna(), "—")
+    """The labels of a column of such values, looked up once per distinct value (catalogue.value_texts)."""
+    return value_texts(values, group, lang_ or lang())
 
 
 def fmt(kind: str, arg: str | None = None) -> Callable[[object], str]:

@@ -191,9 +191,8 @@ def test_event_marks_of_two_kinds_added_at_once_keep_each_mark(initiatives, note
     df = pd.DataFrame({"period_start": pd.date_range("2021-01-01", periods=12, freq="MS"), "v": np.arange(12.0)})
     fig = charts.line(df, "period_start", {"v": "v"})
     charts.add_marks(fig, [charts.hline(5.0)])  # a mark the figure already has
-    (s1, a1), (s2, a2) = charts.event_marks(initiatives, palette.BRAND), charts.event_marks(notes, palette.GREY)
-    charts.add_marks(fig, s1 + s2, a1 + a2)
     events = [(when, label, palette.BRAND) for when, label in initiatives] + [(when, label, palette.GREY) for when, label in notes]
+    charts.add_marks(fig, *charts.event_marks(events))
     assert len(fig.layout.shapes) == 1 + len(events) and len(fig.layout.annotations) == len(events)
     assert fig.layout.shapes[0].y0 == 5.0
     for shape, ann, (when, label, colour) in zip(fig.layout.shapes[1:], fig.layout.annotations, events):
