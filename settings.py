@@ -69,6 +69,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PBKPI_SCREEN_SECONDS", "number", "20",
             "seconds each panel stays on the meeting-room screen (/screen) before the next; the screen also "
             "checks this often for a newly published warehouse", lo=2, hi=3600, unit="s"),
+    Setting("PBKPI_UNIT_LIST_MAX", "count", "300",
+            "a list of business units longer than this (the sidebar's, the unit profile's) is found by a search "
+            "box above it, which lists the first 50 matches: at group scale every run sent each list of 11,842 "
+            "names (0.45 MB)", lo=2),
     Setting("PBKPI_WARM", "bool", "1",
             "after an upload, warm the dashboard caches in a background process (application/warm.py)"),
     Setting("PBKPI_LOCK_TIMEOUT", "number", "900",
@@ -309,6 +313,10 @@ def background_rows() -> int:
 
 def screen_seconds() -> float:
     return float(value("PBKPI_SCREEN_SECONDS"))
+
+
+def unit_list_max() -> int:
+    return value("PBKPI_UNIT_LIST_MAX")
 
 
 def warm_after_load() -> bool:

@@ -62,3 +62,19 @@ class Selection:
     def whole_company(self) -> Selection:
         """Every unit (of the organisation chosen) over the same period and grain (a model fitted on all units)."""
         return Selection(self.grain, self.start, self.end, org=self.org)
+
+
+UNIT_MATCHES = 50  # the units a unit search lists at once (settings: PBKPI_UNIT_LIST_MAX says when a list is searched)
+
+
+def find_units(names: dict[str, str], query: str | None, limit: int = UNIT_MATCHES) -> tuple[list[str], int]:
+    """The units whose code or name holds every word of `query` (case-insensitive), a code equal to the
+    query first, then in code order: the first `limit` of them, and how many there are. An empty query
+    matches every unit."""
+    words = (query or "").lower().split()
+    if not words:
+        return list(names)[:limit], len(names)
+    found = [u for u, name in names.items() if all(w in f"{u} {name}".lower() for w in words)]
+    exact = [u for u in found if u.lower() == " ".join(words)]
+    found = exact + [u for u in found if u not in exact]
+    return found[:limit], len(found)

@@ -80,7 +80,19 @@ def body() -> None:
         layout.download_csv(lambda: alert_table(ordered, language), f"alerts_{vm.quarter}", key="dl_ov_alerts")
         st.caption(tr("page.overview.alerts_note"))
 
-    st.subheader(tr("page.overview.quadrant", quarter=fmt_period(vm.quarter, lang())))
+    # the quadrant and the funnel in tabs: a quarter pick redraws one of them (layout.tabs)
+    tab = layout.tabs("ov_tab", lambda name: tr("page.overview.quadrant", quarter=fmt_period(vm.quarter, lang()))
+                      if name == "quadrant" else tr("page.overview.funnel"))
+    with tab["quadrant"]:
+        if tab["quadrant"].open:
+            quadrant_section(vm)
+    with tab["funnel"]:
+        if tab["funnel"].open:
+            funnel_section(vm)
+
+
+def quadrant_section(vm) -> None:
+    """Where each unit stands on both indices this quarter, who moved, and a click to a unit's profile."""
     now = vm.now.assign(unit_type_label=value_labels(vm.now["unit_type"], "unit_type"),
                         region_label=value_labels(vm.now["region"], "region"))
     labels = {q: tr(f"quadrant.{q}") for q in QUADRANTS}
@@ -102,7 +114,9 @@ def body() -> None:
             }).head(12), hide_index=True)
     st.caption(tr("page.overview.quadrant_note") + " " + tr("page.overview.click_note"))
 
-    st.subheader(tr("page.overview.funnel"))
+
+def funnel_section(vm) -> None:
+    """Complaint rates against unit size with control limits: which units stand out beyond chance."""
     if vm.funnel_overall is not None:
         fn = overview.funnel_spec()
         picked = layout.plot(charts.funnel(vm.funnel, fn["rate"], fn["exposure"], vm.funnel_overall, mlabel(fn["exposure"]),

@@ -3,10 +3,11 @@
 import pandas as pd
 import streamlit as st
 
+import settings
 from application.views import profile
 from catalogue.formats import fmt_metric
 from application import notes as notes_mod
-from ui import charts, layout, palette, session, signin
+from ui import charts, layout, palette, session, signin, state
 from ui.i18n import fmt, lang, mlabel, mname, said, tr, value_label, value_labels
 
 def notes_section(unit: str, unit_notes) -> None:
@@ -38,13 +39,56 @@ def body() -> None:
     picked = profile.resolve(ctx, sel, profile.Params(st.session_state.get("pf_unit"), st.session_state.get("pf_kpi", profile.DEFAULTS.kpi)))
     st.session_state["pf_unit"], st.session_state["pf_kpi"] = picked.unit, picked.kpi
     O, names = profile.options(ctx), ctx.snapshot.unit_names()
-    unit = st.selectbox(tr("page.profile.pick"), O["unit"], key="pf_unit", format_func=lambda u: f"{names[u]}（{u}）")
+    many = len(O["unit"]) > settings.unit_list_max()  # a group's units are searched: the search beside the list
+    find, choose = st.columns(2) if many else (None, st)
+    unit = state.unit_picker(choose, "pf_unit", {u: names[u] for u in O["unit"]}, tr("page.profile.pick"), search_box=find)
     layout.breadcrumbs(ctx.snapshot.org_path(unit), "pf", last_is_current=True)
     vm = profile.view(ctx, sel, profile.Params(unit, st.session_state["pf_kpi"]))
     unit_notes = notes_mod.visible(session.notes(), ctx.snapshot, unit)
     st.markdown(tr("page.profile.facts", type=value_label("unit_type", vm.unit_type),
                    region=value_label("region", vm.region), n=vm.n_branches))
 
+    # one tab's charts at a time: a unit pick redraws at most two (layout.tabs)
+    tab = layout.tabs("pf_tab", lambda name: tr(f"page.profile.tab_{name}"))
+    with tab["kpi"]:
+        if tab["kpi"].open:
+            kpi_section(vm, O["kpi"], unit_notes)
+            notes_section(unit, unit_notes)  # after the trend's initiatives: the notes explain the same chart
+    with tab["party"]:
+        if tab["party"].open:
+            party_section(vm)
+    with tab["work"]:
+        if tab["work"].open:
+            work_section(vm)
+    with tab["peers"]:
+        if tab["peers"].open:
+            peers_section(vm)
+
+
+def kpi_section(vm, kpis: list[str], unit_notes) -> None:
+    """A KPI's trend with the unit's initiatives and notes marked on it, and the initiatives' list."""
+    kpi = st.selectbox(tr("page.profile.kpi_pick"), kpis, key="pf_kpi", format_func=fmt("label"))
+    if charts.has_values(vm.rows, [kpi]):
+        fig = charts.line(vm.rows, "period_start", {kpi: mname(kpi)}, y_title=mlabel(kpi), height=340)
+        events = ([(start, value_label("initiative", kind), palette.BRAND) for start, kind in vm.markers]
+                  + [(pd.Timestamp(f"{n.month}-01"), n.text[:16], palette.GREY) for n in unit_notes])
+        charts.add_marks(fig, *charts.event_marks(events))  # initiatives and notes in one call (charts.add_marks)
+        layout.plot(fig, "pf_kpi_chart")
+    else:
+        st.caption(tr("app.no_data"))
+    ini = vm.initiatives
+    if not ini.empty:
+        st.markdown(f"**{tr('page.profile.initiatives')}**")
+        shown = ini.assign(kind=value_labels(ini["kind"], "initiative"),
+                           start=pd.to_datetime(ini["start"]).dt.strftime("%Y-%m-%d"),
+                           end=pd.to_datetime(ini["end"]).dt.strftime("%Y-%m-%d").fillna(tr("table.ongoing")))
+        st.dataframe(shown[["kind", "title", "level", "start", "end", "unit_name"]].rename(columns={
+            "kind": tr("table.kind"), "title": tr("table.title"), "level": tr("table.level"), "start": tr("table.start"),
+            "end": tr("table.end"), "unit_name": tr("table.branch")}), hide_index=True)
+
+
+def party_section(vm) -> None:
+    """The unit's branches, and its members and pioneer posts over time."""
     c1, c2 = st.columns([1, 1])
     with c1:
         st.subheader(tr("page.profile.branches"))
@@ -61,6 +105,9 @@ def body() -> None:
         else:
             st.caption(tr("app.no_data"))
 
+
+def work_section(vm) -> None:
+    """Organisational life by month (三会一课, 主题党日 …) and the branches' assessment scores."""
     st.subheader(tr("page.profile.activities"))
     if vm.activities.empty:
         st.caption(tr("app.no_data"))
@@ -71,26 +118,6 @@ def body() -> None:
                             dict(barmode="stack", height=340, yaxis_title=tr("chart.count")))
         layout.plot(fig, "pf_acts")
 
-    st.subheader(tr("page.profile.kpis"))
-    kpi = st.selectbox(tr("page.profile.kpi_pick"), O["kpi"], key="pf_kpi", format_func=fmt("label"))
-    if charts.has_values(vm.rows, [kpi]):
-        fig = charts.line(vm.rows, "period_start", {kpi: mname(kpi)}, y_title=mlabel(kpi), height=340)
-        events = ([(start, value_label("initiative", kind), palette.BRAND) for start, kind in vm.markers]
-                  + [(pd.Timestamp(f"{n.month}-01"), n.text[:16], palette.GREY) for n in unit_notes])
-        charts.add_marks(fig, *charts.event_marks(events))  # initiatives and notes in one call (charts.add_marks)
-        layout.plot(fig, "pf_kpi_chart")
-    else:
-        st.caption(tr("app.no_data"))
-    ini = vm.initiatives
-    if not ini.empty:
-        shown = ini.assign(kind=value_labels(ini["kind"], "initiative"),
-                           start=pd.to_datetime(ini["start"]).dt.strftime("%Y-%m-%d"),
-                           end=pd.to_datetime(ini["end"]).dt.strftime("%Y-%m-%d").fillna(tr("table.ongoing")))
-        st.dataframe(shown[["kind", "title", "level", "start", "end", "unit_name"]].rename(columns={
-            "kind": tr("table.kind"), "title": tr("table.title"), "level": tr("table.level"), "start": tr("table.start"),
-            "end": tr("table.end"), "unit_name": tr("table.branch")}), hide_index=True)
-    notes_section(unit, unit_notes)  # after the trend's initiatives: the notes explain the same chart
-
     st.subheader(tr("page.profile.assessments"))
     if vm.assessments.empty:
         st.caption(tr("app.no_data"))
@@ -99,7 +126,9 @@ def body() -> None:
                              for b, d in vm.assessments.groupby("unit_name")], dict(height=320, yaxis_title=tr("chart.score")))
         layout.plot(fig, "pf_ass")
 
-    st.subheader(tr("page.profile.peers"))
+
+def peers_section(vm) -> None:
+    """Where the unit stands among units of its type, metric by metric."""
     st.caption(tr("page.profile.peers_note", n=vm.n_peers, period=fmt("period")(vm.peer_period)))
     if vm.peers.empty:
         st.caption(tr("app.no_data"))

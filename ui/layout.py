@@ -235,6 +235,27 @@ def plot(fig, key: str, container=None, select: bool = False):
     return None
 
 
+def tabs(key: str, label: Callable[[str], str]) -> dict:
+    """The tabs `state.TABS[key]`, by name. Only the open tab's content runs (each tab's `.open`; the page
+    guards its content with it), so a pick redraws the charts of one tab, not those of every section: each
+    chart a change redraws costs the browser about 40 ms here (README, Performance). The open tab is kept
+    by its name under `key`, the same in either language (Streamlit keeps a tab by its label, which the
+    language switch changes) and in the URL as a pick, so a link opens the tab its sender had open."""
+    from ui import state
+
+    names = state.TABS[key]
+    if st.session_state.get(key) not in names:
+        st.session_state[key] = names[0]
+    labels = [label(n) for n in names]
+    widget = f"_{key}_open"
+    st.session_state[widget] = labels[names.index(st.session_state[key])]
+
+    def opened() -> None:
+        st.session_state[key] = names[labels.index(st.session_state[widget])]
+
+    return dict(zip(names, st.tabs(labels, key=widget, on_change=opened)))
+
+
 def clicked(event, key: str) -> list | None:
     """The custom data of a point just clicked on a chart drawn with `plot(select=True)`; None when nothing
     new was clicked (the same selection seen again, e.g. coming back to the page, is not followed twice)."""

@@ -9,10 +9,11 @@ import re
 
 import streamlit as st
 
+import settings
 from analytics.periods import GRAINS, coerce
 from application import statistics as stats
 from application.context import Context
-from application.selection import Selection
+from application.selection import Selection, find_units
 from application.views import whatif as whatif_view
 from catalogue import LANGS
 from ui import session
@@ -40,7 +41,9 @@ PICKS = {"ov_quarter": "quarter", "br_quarter": "quarter", "pf_unit": "unit", "p
          "rel_x": "input", "rel_y": "kpi", "rel_lag": "lag",
          "ts_y": "kpi", "ts_x": "inputs", "ts_lag": "lag", "ts_ctrl": "controls", "ts_treat": "treatment",
          "ts_ey": "kpi", "wi_y": "kpi", "wi_x": "inputs", "wi_lag": "lag", "sa_mode": "mode", "sb_mode": "mode",
-         "wi_pick": "scenario"}
+         "wi_pick": "scenario", "pf_tab": "tab", "ov_tab": "tab"}
+# A page's tabs (layout.tabs): the names of each, the first open by default; the open one is a pick
+TABS = {"pf_tab": ("kpi", "party", "work", "peers"), "ov_tab": ("quadrant", "funnel")}
 AMOUNT_KEY = re.compile(r"^s[ab]_([a-z0-9_]+)_(abs|pct)$")  # the what-if scenarios' sliders
 LAG_MAX = stats.LAG_MAX
 
@@ -68,6 +71,8 @@ def _pick_value(ctx: Context, key: str, raw: list[str]):
         return x if x in (stats.inputs() if kind == "input" else stats.kpis()) else None
     if kind == "treatment":
         return x if x in stats.TREATMENTS else None
+    if kind == "tab":
+        return x if x in TABS[key] else None
     if kind == "scenario":
         return x if x in whatif_view.SCENARIOS else None
     if kind == "mode":
@@ -262,14 +267,8 @@ def sidebar_selection(ctx: Context) -> Selection:
                            placeholder=tr("filter.all"))
     regions = sb.multiselect(tr("filter.region"), region_opts, key="f_regions", format_func=fmt("value", "region"),
                              placeholder=tr("filter.all"))
-    names = ctx.snapshot.unit_names()
     # "" stands for every unit: Streamlit shows a None value as "no selection"
-    opts = [""] + list(names)
-    if st.session_state.get("f_unit") not in opts:
-        st.session_state["f_unit"] = ""
-    unit = sb.selectbox(tr("filter.unit"), opts, key="f_unit",
-                        format_func=lambda u, all_units=tr("filter.all_units"): all_units if not u else f"{names.get(u, u)}（{u}）")
-    unit = unit or None
+    unit = unit_picker(sb, "f_unit", ctx.snapshot.unit_names(), tr("filter.unit"), every=tr("filter.all_units")) or None
     if st.session_state.get("_url_rejected"):
         from ui.layout import md_escape
 
@@ -277,6 +276,32 @@ def sidebar_selection(ctx: Context) -> Selection:
     # the URL is written after the page ran (app.py), so it holds the page's own picks of this run too
     return Selection(grain=grain, start=start, end=end, unit_types=tuple(types), regions=tuple(regions), unit=unit,
                      org=org)
+
+
+def unit_picker(box, key: str, names: dict[str, str], label: str, every: str | None = None, search_box=None) -> str:
+    """A business unit chosen in `box` under widget `key` (ids; "" for every unit when `every` names that
+    choice). Up to UNIT_LIST_MAX units are one list; more (a group has ten thousand) are found by a search
+    box above the list (`<key>_q`: code or name), which offers the first matches and always the unit chosen,
+    so a deep link or a drill-down to any unit shows it. `search_box`: where the search goes (`box`)."""
+    head = [""] if every is not None else []
+    current = st.session_state.get(key)
+    if len(names) <= settings.unit_list_max():
+        opts = head + list(names)
+    else:
+        search_box = search_box or box
+        query = search_box.text_input(tr("filter.unit_search", n=f"{len(names):,}"), key=f"{key}_q",
+                               placeholder=tr("filter.unit_search_hint"))
+        found, total = find_units(names, query)
+        kept = [current] if current in names and current not in found else []
+        opts = head + kept + found
+        if total > len(found):
+            search_box.caption(tr("filter.unit_found_more", shown=len(found), total=f"{total:,}"))
+        elif query and not total:
+            search_box.caption(tr("filter.unit_found_none"))
+    if current not in opts:
+        st.session_state[key] = opts[0] if opts else None
+    return box.selectbox(label, opts, key=key,
+                         format_func=lambda u: every if not u else f"{names.get(u, u)}（{u}）")
 
 
 def org_picker(ctx: Context) -> str | None:

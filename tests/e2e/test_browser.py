@@ -990,3 +990,109 @@ def test_a_csv_download_is_built_on_click_and_holds_the_views_table(server, brow
     got_frame, want_frame = (pd.read_csv(io.BytesIO(b), encoding="utf-8-sig") for b in (body, want))
     assert len(got_frame) > 0 and list(got_frame.columns) == list(want_frame.columns)
     pd.testing.assert_frame_equal(got_frame, want_frame, rtol=1e-9, check_exact=False)
+
+
+def drawn_charts(page, n: int) -> None:
+    """Wait until the page's main area shows exactly n drawn charts."""
+    page.wait_for_function("(n) => document.querySelectorAll('[data-testid=\"stMain\"] .js-plotly-plot .main-svg').length"
+                           " === n * 2 || document.querySelectorAll('[data-testid=\"stMain\"] .js-plotly-plot').length === n",
+                           arg=n, timeout=30_000)
+    assert page.locator('[data-testid="stMain"] .js-plotly-plot').count() == n
+
+
+def open_tab(page) -> str:
+    return page.locator('[data-testid="stMain"] [role="tab"][aria-selected="true"]').inner_text().strip()
+
+
+def test_profile_tabs_draw_one_tab_and_keep_it_through_picks_languages_and_links(server, browser):
+    """The unit profile draws its open tab only. A click on a tab reruns the page alone and puts the tab in
+    the URL; another unit keeps the tab; so does the other language, with the tab's label in it; a fresh
+    browser opening the link opens that tab; the KPI picked before the visit to another tab is still picked."""
+    from bench.browser import open_other_option
+
+    with new_page(browser) as page:
+        page.goto(f"{server}/profile?lang=zh&grain=quarter&pf_unit=BU001&pf_kpi=saidi", wait_until="domcontentloaded")
+        wait_idle(page)
+        assert open_tab(page) == "经营指标与创建项目"
+        drawn_charts(page, 1)
+        app_run = page.locator('[data-testid="pbkpi-run-done"][data-scope="app"]').get_attribute("data-run")
+        page.locator('[data-testid="stMain"] [role="tab"]').filter(has_text="组织生活与考核").click()
+        wait_idle(page)
+        page.wait_for_function("() => new URLSearchParams(location.search).get('pf_tab') === 'work'", timeout=30_000)
+        assert open_tab(page) == "组织生活与考核"
+        drawn_charts(page, 2)
+        assert page.locator('[data-testid="pbkpi-run-done"][data-scope="app"]').get_attribute("data-run") == app_run
+        open_other_option(page)(page)  # another unit
+        wait_idle(page)
+        page.wait_for_function("() => new URLSearchParams(location.search).get('pf_unit') !== 'BU001'", timeout=30_000)
+        state = url_state(page)
+        assert state["pf_tab"] == "work" and state["pf_kpi"] == "saidi", state
+        assert open_tab(page) == "组织生活与考核"
+        drawn_charts(page, 2)
+        switch_language(page, "en")
+        assert url_state(page) == state
+        assert open_tab(page) == "Activities and assessments"
+        drawn_charts(page, 2)
+        link = page.url
+        assert page.locator('[data-testid="stException"]').count() == 0
+    with new_page(browser) as page:
+        page.goto(link, wait_until="domcontentloaded")
+        wait_idle(page, "en")
+        assert open_tab(page) == "Activities and assessments" and url_state(page) == state
+        drawn_charts(page, 2)
+        page.locator('[data-testid="stMain"] [role="tab"]').filter(has_text="KPIs and initiatives").click()
+        wait_idle(page, "en")
+        page.wait_for_function("() => new URLSearchParams(location.search).get('pf_tab') === 'kpi'", timeout=30_000)
+        drawn_charts(page, 1)
+        kpi_box = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').nth(1)
+        shown = kpi_box.evaluate("e => e.innerText + ' ' + Array.from(e.querySelectorAll('input')).map(i => i.value).join(' ')")
+        assert "SAIDI" in shown, shown
+        assert page.locator('[data-testid="stException"]').count() == 0
+
+
+@pytest.fixture(scope="module")
+def search_server(demo_db):
+    """The demo warehouse served as a group's is: its unit lists are searched (more than 20 units)."""
+    yield from run_server(demo_db, PBKPI_UNIT_LIST_MAX="20")
+
+
+def test_a_unit_is_found_by_search_when_there_are_too_many_to_list(search_server, browser):
+    """Above PBKPI_UNIT_LIST_MAX units the sidebar finds a unit by code or name: the list then offers the
+    matches; the unit chosen is the selection, in the URL, through a language switch; a link to a unit
+    beyond the first matches shows it chosen, on the profile too."""
+    with new_page(browser) as page:
+        page.goto(f"{search_server}/?lang=zh&grain=quarter", wait_until="domcontentloaded")
+        wait_idle(page)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        search = sidebar.locator('[data-testid="stTextInput"] input')
+        assert "共 68 个" in sidebar.locator('[data-testid="stTextInput"]').inner_text()
+        search.fill("2供电所 江北")
+        search.press("Enter")
+        wait_idle(page)
+        unit_box = sidebar.locator('[data-testid="stSelectbox"]').last
+        unit_box.locator("input").first.click()
+        page.keyboard.press("ArrowDown")  # the list opens on a key press (open_other_option)
+        options = page.locator('[role="listbox"] [role="option"]')
+        options.first.wait_for()
+        page.wait_for_timeout(300)  # the list fills in as it opens
+        labels = options.all_inner_texts()
+        assert labels[0] == "全部单位" and len(labels) > 1
+        assert all("江北" in x and "2供电所" in x for x in labels[1:]), labels
+        chosen = labels[-1].rsplit("（", 1)[1].rstrip("）")
+        options.last.click()
+        wait_idle(page)
+        page.wait_for_function("(u) => new URLSearchParams(location.search).get('unit') === u", arg=chosen, timeout=30_000)
+        state = url_state(page)
+        switch_language(page, "en")
+        assert url_state(page) == state
+        assert search.input_value() == "2供电所 江北"
+        assert chosen in unit_box.evaluate("e => e.innerText + ' ' + Array.from(e.querySelectorAll('input')).map(i => i.value).join(' ')")
+        assert page.locator('[data-testid="stException"]').count() == 0
+    with new_page(browser) as page:
+        page.goto(f"{search_server}/profile?lang=zh&grain=quarter&pf_unit=BU067", wait_until="domcontentloaded")
+        wait_idle(page)
+        first = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').first
+        shown = first.evaluate("e => e.innerText + ' ' + Array.from(e.querySelectorAll('input')).map(i => i.value).join(' ')")
+        assert "BU067" in shown, shown
+        assert page.locator('[data-testid="stMain"] [data-testid="stTextInput"]').filter(has_text="查找业务单元").count() == 1
+        assert page.locator('[data-testid="stException"]').count() == 0

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.ui.screen import cards
 from catalogue import metrics, profiles, t, using
+from ui import state
 
 # every industry's unit types and areas (offered or not: a link from another warehouse may carry any)
 UNIT_TYPES = sorted({v["zh"] for p in profiles().values() for v in p.values("unit_type")})
@@ -250,7 +251,8 @@ def test_unknown_page_picks_dropped_with_a_notice(demo_db, monkeypatch):
 @pytest.mark.parametrize("unit,charts_expected", [("BU3", 0), ("BU1", 2)])
 def test_sparse_unit_profile_is_drawn_honestly(first_week_db, monkeypatch, unit, charts_expected):
     """A newly loaded unit: '暂无数据' where there is nothing, never empty axes; a unit with three months
-    gets its charts (members are not reported in the first week: that one says so too)."""
+    gets its charts (members are not reported in the first week: that one says so too). Counted over the
+    profile's tabs, each opened in turn (only the open one is drawn)."""
     monkeypatch.setenv("PBKPI_DB", str(first_week_db))
     at = AppTest.from_file(APP, default_timeout=240)
     at.query_params["lang"] = "zh"
@@ -258,10 +260,15 @@ def test_sparse_unit_profile_is_drawn_honestly(first_week_db, monkeypatch, unit,
     at.run()
     at.switch_page("pages/unit_profile_page.py")
     at.run()
-    assert_calm(at, "zh")
-    captions = [c.value for c in at.caption]
-    assert captions.count(t("app.no_data", "zh")) >= (4 if unit == "BU3" else 1)
-    assert len(at.get("plotly_chart")) == charts_expected
+    no_data = charts = 0
+    for tab in state.TABS["pf_tab"]:
+        at.session_state["pf_tab"] = tab
+        at.run()
+        assert_calm(at, "zh")
+        no_data += [c.value for c in at.caption].count(t("app.no_data", "zh"))
+        charts += len(at.get("plotly_chart"))
+    assert no_data >= (4 if unit == "BU3" else 1)
+    assert charts == charts_expected
 
 
 def test_damaged_warehouse_is_one_calm_message(tmp_path, monkeypatch):
