@@ -294,7 +294,9 @@ def unit_picker(box, key: str, names: dict[str, str], label: str, every: str | N
         found, total = find_units(names, query)
         kept = [current] if current in names and current not in found else []
         opts = head + kept + found
-        if total > len(found):
+        if not query.strip():
+            search_box.caption(tr("filter.unit_listed_first", shown=len(found), rest=f"{len(names) - len(found):,}"))
+        elif total > len(found):
             search_box.caption(tr("filter.unit_found_more", shown=len(found), total=f"{total:,}"))
         elif query and not total:
             search_box.caption(tr("filter.unit_found_none"))

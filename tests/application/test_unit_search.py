@@ -7,6 +7,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 from streamlit.testing.v1 import AppTest
 
 from application.selection import UNIT_MATCHES, find_units
+from catalogue import t
 from tests.ui.test_pages import APP
 
 NAMES = st.dictionaries(st.from_regex(r"BU[0-9]{3}", fullmatch=True),
@@ -44,7 +45,7 @@ def offered(at, key: str) -> list[str]:
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-@pytest.mark.parametrize("query", ["", "bu06", "2供电所", "BU061", "no such unit", "  江北   2 "])
+@pytest.mark.parametrize("query", ["", "bu0", "bu06", "2供电所", "BU061", "no such unit", "  江北   2 "])
 def test_the_sidebar_search_offers_the_matches_and_keeps_the_chosen_unit(demo_db, monkeypatch, lang, query):
     at = run_app(demo_db, monkeypatch, {"lang": lang, "unit": "BU067"})
     assert not at.exception
@@ -60,8 +61,10 @@ def test_the_sidebar_search_offers_the_matches_and_keeps_the_chosen_unit(demo_db
     assert labels[0] == ("全部单位" if lang == "zh" else "All units")
     assert labels[1:] == [f"{everyone[u]}（{u}）" for u in opts]  # each with its name
     captions = " ".join(c.value for c in at.caption)
-    if total > UNIT_MATCHES:
-        assert f"{total:,}" in captions
+    if not query.strip():  # how many more there are to find
+        assert t("filter.unit_listed_first", lang, shown=UNIT_MATCHES, rest=f"{len(everyone) - UNIT_MATCHES:,}") in captions
+    elif total > UNIT_MATCHES:
+        assert t("filter.unit_found_more", lang, shown=UNIT_MATCHES, total=f"{total:,}") in captions
     if query.strip() and not total:
         assert ("没有匹配" if lang == "zh" else "No business unit matches") in captions
 
