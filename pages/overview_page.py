@@ -81,14 +81,9 @@ def body() -> None:
         st.caption(tr("page.overview.alerts_note"))
 
     # the quadrant and the funnel in tabs: a quarter pick redraws one of them (layout.tabs)
-    tab = layout.tabs("ov_tab", lambda name: tr("page.overview.quadrant", quarter=fmt_period(vm.quarter, lang()))
-                      if name == "quadrant" else tr("page.overview.funnel"))
-    with tab["quadrant"]:
-        if tab["quadrant"].open:
-            quadrant_section(vm)
-    with tab["funnel"]:
-        if tab["funnel"].open:
-            funnel_section(vm)
+    layout.tabs("ov_tab", lambda name: tr("page.overview.quadrant", quarter=fmt_period(vm.quarter, lang()))
+                if name == "quadrant" else tr("page.overview.funnel"),
+                {"quadrant": lambda: quadrant_section(vm), "funnel": lambda: funnel_section(vm)})
 
 
 def quadrant_section(vm) -> None:

@@ -32,6 +32,13 @@ def body() -> None:
         layout.stop()
     if not layout.shown(vm.points) or not layout.shown(vm.correlations):
         layout.stop()
+    # the pair's analysis and the whole matrix in tabs: a pick or a filter redraws the charts of one
+    layout.tabs("rel_tab", lambda name: tr(f"page.rel.tab_{name}"),
+                {"pair": lambda: pair_section(vm, x, y), "matrix": lambda: matrix_section(vm)})
+
+
+def pair_section(vm, x: str, y: str) -> None:
+    """The chosen input and KPI: within-unit and binned scatter, pooled vs within, the quartile comparison."""
     shown, line, bins, n_points = vm.points.value
     a, b = st.columns(2)
     x_title, y_title = tr("chart.within_x", name=mname(x)), tr("chart.within_y", name=mname(y))
@@ -61,15 +68,17 @@ def body() -> None:
     else:
         layout.shown(vm.quartiles)
 
-    st.subheader(tr("page.rel.heatmap"))
+
+def matrix_section(vm) -> None:
+    """Every input against every KPI, within units; a cell opens its pair in the other tab."""
     z, q = vm.heat_r, vm.heat_q
     better = {c: metric(c).sign for c in z.columns}  # a KPI without a better direction stays uncoloured
     picked = layout.plot(charts.heatmap(z, q, better, [mname(i) for i in z.index], [mname(c) for c in z.columns],
                                         {"better": tr("chart.heat_better"), "worse": tr("chart.heat_worse")}, height=620),
                          "rel_heat", select=True)
     pair = layout.clicked(picked, "rel_heat")
-    if pair and pair[0] in O["x"] and pair[1] in O["y"] and (pair[0], pair[1]) != (x, y):
-        state.request_picks(rel_x=pair[0], rel_y=pair[1])  # a cell opens that pair's analysis at the top of the page
+    if pair and pair[0] in O["x"] and pair[1] in O["y"]:
+        state.request_picks(rel_x=pair[0], rel_y=pair[1], rel_tab="pair")  # a cell opens its pair's analysis
         st.rerun()
     st.caption(tr("page.rel.heat_note") + " " + tr("page.rel.heat_click"))
     st.markdown(summarize_correlations(vm.correlations.value, lang()))

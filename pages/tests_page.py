@@ -72,10 +72,9 @@ def body() -> None:
     ctx, sel = session.context(), session.selection()
     layout.fishing_note(sel.is_narrowed())
     O = tests.options()
-    # every pick first (each in its section's box), then one view call, then each section's results
-    fit_box, event_box, direction_box, diagnostics_box = st.container(), st.container(), st.container(), st.container()
-    fit_box.subheader(tr("page.tests.twfe"))
-    c1, c2, c3, c4 = fit_box.columns([2, 3, 1, 2])
+    # the model's picks above the tabs (the fit, the direction check and the diagnostics share them), the
+    # event study's in its own tab; one view call; then the open tab's results (layout.open_tab)
+    c1, c2, c3, c4 = st.columns([2, 3, 1, 2])
     y = c1.selectbox(tr("page.rel.kpi"), O["y"], key=state.pick("ts_y", D.y), format_func=fmt("label"))
     xs = c2.multiselect(tr("page.tests.inputs"), O["xs"], key=state.pick("ts_x", list(D.xs)), format_func=fmt("metric"))
     lag = c3.number_input(tr("page.rel.lag"), 0, state.LAG_MAX, key=state.pick("ts_lag", D.lag))
@@ -83,39 +82,49 @@ def body() -> None:
     st.session_state["ts_ctrl"] = [c for c in st.session_state.get("ts_ctrl", []) if c in control_opts]
     controls = c4.multiselect(tr("page.tests.controls"), control_opts, key="ts_ctrl", format_func=fmt("metric"),
                               placeholder=tr("filter.none"))
-    with fit_box:
-        layout.rates_note()
-    event_box.subheader(tr("page.tests.event"))
-    e1, e2 = event_box.columns(2)
-    treat = e1.selectbox(tr("page.tests.treatment"), O["treatment"], key=state.pick("ts_treat", D.treatment), format_func=fmt("metric"))
-    ey = e2.selectbox(tr("page.tests.event_y"), O["event_y"], key=state.pick("ts_ey", D.event_y), format_func=fmt("label"))
+    layout.rates_note()
+    tab, box = layout.open_tab("ts_tab", lambda name: tr(f"page.tests.tab_{name}"))
+    if tab == "event":
+        box.subheader(tr("page.tests.event"))
+        e1, e2 = box.columns(2)
+        treat = e1.selectbox(tr("page.tests.treatment"), O["treatment"], key=state.pick("ts_treat", D.treatment),
+                             format_func=fmt("metric"))
+        ey = e2.selectbox(tr("page.tests.event_y"), O["event_y"], key=state.pick("ts_ey", D.event_y), format_func=fmt("label"))
+    else:  # kept while another tab is open (and in the link)
+        treat, ey = st.session_state[state.pick("ts_treat", D.treatment)], st.session_state[state.pick("ts_ey", D.event_y)]
 
     vm = tests.view(ctx, sel, tests.Params(y, tuple(xs), int(lag), tuple(controls), treat, ey))
     layout.rerun_when_ready(vm.pending)
     fit = vm.fit.value[0] if vm.fit is not None and vm.fit.ok else None
-    with fit_box:
-        if layout.shown(vm.fit):
-            st.dataframe(coef_table(fit.coefficients), hide_index=True)
-            st.caption(tr("page.tests.fit_meta", n_obs=f"{fit.n_obs:,}", n_units=fit.n_units, n_periods=fit.n_periods))
-            # green only for an association (a 95% interval that excludes zero), as the event study's box
-            associated = "association" in fit.verdicts.values()
-            (st.success if associated else st.info)(summarize_fit(fit, lang()))
-            layout.download_csv(fit.to_frame(), "twfe", key="dl_twfe")
-    with event_box:
-        if layout.shown(vm.event):
-            event_section(vm.event.value, sel.grain, vm.params.event_y)
-    with direction_box:
-        st.subheader(tr("page.tests.reverse"))
-        d = vm.direction
-        if fit is not None and d is not None:
-            if isinstance(d.error, InsufficientData):
-                st.info(summarize_insufficient_direction(lang()))
-            elif layout.shown(d):
-                direction_section(d.value, vm.params.xs[0], vm.params.y)
-    with diagnostics_box:
-        st.subheader(tr("page.tests.diagnostics"))
-        if fit is not None:
-            diagnostics_section(vm.fit.value[1])
+    with box:
+        if tab == "twfe":
+            st.subheader(tr("page.tests.twfe"))
+            if layout.shown(vm.fit):
+                st.dataframe(coef_table(fit.coefficients), hide_index=True)
+                st.caption(tr("page.tests.fit_meta", n_obs=f"{fit.n_obs:,}", n_units=fit.n_units, n_periods=fit.n_periods))
+                # green only for an association (a 95% interval that excludes zero), as the event study's box
+                associated = "association" in fit.verdicts.values()
+                (st.success if associated else st.info)(summarize_fit(fit, lang()))
+                layout.download_csv(fit.to_frame(), "twfe", key="dl_twfe")
+        elif tab == "event":
+            if layout.shown(vm.event):
+                event_section(vm.event.value, sel.grain, vm.params.event_y)
+        elif tab == "direction":
+            st.subheader(tr("page.tests.reverse"))
+            d = vm.direction
+            if fit is None:
+                layout.shown(vm.fit)  # why there is no direction check: the fit's own message
+            elif d is not None:
+                if isinstance(d.error, InsufficientData):
+                    st.info(summarize_insufficient_direction(lang()))
+                elif layout.shown(d):
+                    direction_section(d.value, vm.params.xs[0], vm.params.y)
+        else:
+            st.subheader(tr("page.tests.diagnostics"))
+            if fit is not None:
+                diagnostics_section(vm.fit.value[1])
+            else:
+                layout.shown(vm.fit)
 
     with st.expander(tr("page.tests.methods"), expanded=False):
         st.markdown(tr("method.text"))

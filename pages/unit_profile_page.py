@@ -49,20 +49,13 @@ def body() -> None:
                    region=value_label("region", vm.region), n=vm.n_branches))
 
     # one tab's charts at a time: a unit pick redraws at most two (layout.tabs)
-    tab = layout.tabs("pf_tab", lambda name: tr(f"page.profile.tab_{name}"))
-    with tab["kpi"]:
-        if tab["kpi"].open:
-            kpi_section(vm, O["kpi"], unit_notes)
-            notes_section(unit, unit_notes)  # after the trend's initiatives: the notes explain the same chart
-    with tab["party"]:
-        if tab["party"].open:
-            party_section(vm)
-    with tab["work"]:
-        if tab["work"].open:
-            work_section(vm)
-    with tab["peers"]:
-        if tab["peers"].open:
-            peers_section(vm)
+    def kpis() -> None:
+        kpi_section(vm, O["kpi"], unit_notes)
+        notes_section(unit, unit_notes)  # after the trend's initiatives: the notes explain the same chart
+
+    layout.tabs("pf_tab", lambda name: tr(f"page.profile.tab_{name}"),
+                {"kpi": kpis, "party": lambda: party_section(vm), "work": lambda: work_section(vm),
+                 "peers": lambda: peers_section(vm)})
 
 
 def kpi_section(vm, kpis: list[str], unit_notes) -> None:

@@ -235,12 +235,25 @@ def plot(fig, key: str, container=None, select: bool = False):
     return None
 
 
-def tabs(key: str, label: Callable[[str], str]) -> dict:
-    """The tabs `state.TABS[key]`, by name. Only the open tab's content runs (each tab's `.open`; the page
-    guards its content with it), so a pick redraws the charts of one tab, not those of every section: each
-    chart a change redraws costs the browser about 40 ms here (README, Performance). The open tab is kept
-    by its name under `key`, the same in either language (Streamlit keeps a tab by its label, which the
-    language switch changes) and in the URL as a pick, so a link opens the tab its sender had open."""
+def tabs(key: str, label: Callable[[str], str], draw: dict[str, Callable[[], None]]) -> None:
+    """The tabs `state.TABS[key]`, each labelled `label(name)`, and in the open one its `draw[name]()`
+    (`open_tab`)."""
+    from ui import state
+
+    if set(draw) != set(state.TABS[key]):
+        raise ValueError(f"tabs {key}: draw {sorted(draw)} for tabs {state.TABS[key]}")
+    name, box = open_tab(key, label)
+    with box:
+        draw[name]()
+
+
+def open_tab(key: str, label: Callable[[str], str]):
+    """The tabs `state.TABS[key]`, each labelled `label(name)`: the name of the open one and its container.
+    Only the open tab's content is drawn and sent, so a pick redraws the charts of one tab, not those of
+    every section: each chart a change redraws costs the browser about 40 ms here (README, Performance).
+    The open tab is kept by its name under `key`, the same in either language (Streamlit keeps a tab by
+    its label, which the language switch changes) and in the URL as a pick, so a link opens the tab its
+    sender had open."""
     from ui import state
 
     names = state.TABS[key]
@@ -253,7 +266,9 @@ def tabs(key: str, label: Callable[[str], str]) -> dict:
     def opened() -> None:
         st.session_state[key] = names[labels.index(st.session_state[widget])]
 
-    return dict(zip(names, st.tabs(labels, key=widget, on_change=opened)))
+    boxes = st.tabs(labels, key=widget, on_change=opened)
+    name = st.session_state[key]
+    return name, boxes[names.index(name)]
 
 
 def clicked(event, key: str) -> list | None:

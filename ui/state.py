@@ -41,9 +41,10 @@ PICKS = {"ov_quarter": "quarter", "br_quarter": "quarter", "pf_unit": "unit", "p
          "rel_x": "input", "rel_y": "kpi", "rel_lag": "lag",
          "ts_y": "kpi", "ts_x": "inputs", "ts_lag": "lag", "ts_ctrl": "controls", "ts_treat": "treatment",
          "ts_ey": "kpi", "wi_y": "kpi", "wi_x": "inputs", "wi_lag": "lag", "sa_mode": "mode", "sb_mode": "mode",
-         "wi_pick": "scenario", "pf_tab": "tab", "ov_tab": "tab"}
+         "wi_pick": "scenario", "pf_tab": "tab", "ov_tab": "tab", "rel_tab": "tab", "ts_tab": "tab"}
 # A page's tabs (layout.tabs): the names of each, the first open by default; the open one is a pick
-TABS = {"pf_tab": ("kpi", "party", "work", "peers"), "ov_tab": ("quadrant", "funnel")}
+TABS = {"pf_tab": ("kpi", "party", "work", "peers"), "ov_tab": ("quadrant", "funnel"), "rel_tab": ("pair", "matrix"),
+        "ts_tab": ("twfe", "event", "direction", "diagnostics")}
 AMOUNT_KEY = re.compile(r"^s[ab]_([a-z0-9_]+)_(abs|pct)$")  # the what-if scenarios' sliders
 LAG_MAX = stats.LAG_MAX
 

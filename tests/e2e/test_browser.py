@@ -718,7 +718,8 @@ def test_sign_in_form_and_admin_page_render(signin_server, browser, lang):
 DEEP_LINKS = {
     "": {"ov_quarter": "2024Q3"},
     "profile": {"pf_unit": "BU007", "pf_kpi": "saidi"},
-    "tests": {"ts_y": "satisfaction", "ts_lag": "2", "ts_treat": "secretary_projects_active"},
+    "relationships": {"rel_y": "saidi", "rel_lag": "2", "rel_tab": "matrix"},
+    "tests": {"ts_y": "satisfaction", "ts_lag": "2", "ts_treat": "secretary_projects_active", "ts_tab": "direction"},
     "whatif": {"wi_lag": "0", "sa_mode": "pct", "sa_theme_days_pct": "20", "wi_pick": "sb"},
     "briefing": {"br_quarter": "2025Q2"},
 }
@@ -873,7 +874,8 @@ def test_click_a_heatmap_cell_or_a_ranking_bar_opens_it(server, browser):
     ctx = browser.new_context(viewport={"width": 1366, "height": 900})
     page = ctx.new_page()
     try:
-        page.goto(f"{server}/relationships?lang=zh&rel_x=theme_days&rel_y=complaints_per_10k", wait_until="domcontentloaded")
+        page.goto(f"{server}/relationships?lang=zh&rel_x=theme_days&rel_y=complaints_per_10k&rel_tab=matrix",
+                  wait_until="domcontentloaded")
         wait_idle(page)
         cells = page.locator(".stPlotlyChart").last.locator(".scatterlayer .trace .points path")
         page.locator(".stPlotlyChart").last.scroll_into_view_if_needed()
@@ -886,6 +888,9 @@ def test_click_a_heatmap_cell_or_a_ranking_bar_opens_it(server, browser):
         wait_idle(page)
         params = dict(p.split("=", 1) for p in page.url.split("?", 1)[1].split("&"))
         assert (params["rel_x"], params["rel_y"]) != ("theme_days", "complaints_per_10k")
+        # the cell's pair opens in the pair's tab: its two scatters are what is drawn now
+        assert params["rel_tab"] == "pair" and open_tab(page) == "所选指标对"
+        drawn_charts(page, 2)
         assert not page.locator('[data-testid="stException"]').count()
 
         page.goto(f"{server}/briefing?lang=zh&grain=quarter", wait_until="domcontentloaded")
@@ -971,7 +976,7 @@ def test_a_csv_download_is_built_on_click_and_holds_the_views_table(server, brow
     from application.views import relationships as rel
     from briefing.safe_export import to_safe_csv
 
-    query = "lang=zh&grain=quarter" + (f"&rel_lag={lag}" if lag is not None else "")
+    query = "lang=zh&grain=quarter&rel_tab=matrix" + (f"&rel_lag={lag}" if lag is not None else "")
     with new_page(browser) as page:
         page.goto(f"{server}/relationships?{query}", wait_until="domcontentloaded")
         wait_idle(page)

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from catalogue import t
 from tests.ui.screen import cards
+from ui import state
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = {
@@ -123,10 +124,16 @@ def test_tests_page_reports_twfe_and_event_study(demo_db, monkeypatch):
     at = run_page(demo_db, "pages/tests_page.py", monkeypatch=monkeypatch, params={"grain": "month"})
     table = at.dataframe[0].value
     assert "主题党日次数" in table.iloc[0, 0]
-    summary = texts(at)
-    assert "不是因果证明" in summary           # the TWFE summary never claims cause
-    assert "与存在效应一致" in summary         # the event study passes its pre-trend test on the demo
-    assert len(at.get("download_button")) >= 3
+    assert "不是因果证明" in texts(at)           # the TWFE summary never claims cause
+    downloads = {b.key for b in at.get("download_button")}
+    for tab in ("event", "direction", "diagnostics"):  # each tab's results (only the open one is drawn)
+        at.session_state["ts_tab"] = tab
+        at.run()
+        assert not at.exception
+        if tab == "event":
+            assert "与存在效应一致" in texts(at)  # the event study passes its pre-trend test on the demo
+        downloads |= {b.key for b in at.get("download_button")}
+    assert downloads == {"dl_twfe", "dl_es", "dl_rev"}
 
 
 def test_the_twfe_sentence_is_green_only_for_an_association(demo_db, monkeypatch):
@@ -229,7 +236,14 @@ def test_a_page_run_builds_no_csv_until_a_download_is_clicked(demo_db, monkeypat
     monkeypatch.setattr(safe_export, "to_safe_csv", lambda df: built.append(len(df)) or real(df))
     at = run_page(demo_db, page, monkeypatch=monkeypatch, params={"grain": "quarter"})
     assert not at.exception, [e.value for e in at.exception]
-    assert at.get("download_button"), "the page offers no download"
+    offered = len(at.get("download_button"))
+    key = {"pages/overview_page.py": "ov_tab", "pages/relationships_page.py": "rel_tab", "pages/tests_page.py": "ts_tab"}.get(page)
+    for tab in state.TABS[key][1:] if key else ():  # and in each of the page's other tabs
+        at.session_state[key] = tab
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        offered += len(at.get("download_button"))
+    assert offered, "the page offers no download"
     assert built == [], f"{len(built)} CSV(s) built by a page run"
 
 

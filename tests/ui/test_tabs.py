@@ -106,3 +106,54 @@ def test_the_overview_draws_the_trend_and_its_open_tab(demo_db, monkeypatch, lan
     at.radio(key="lang").set_value("en" if lang == "zh" else "zh").run()
     assert not at.exception
     assert param(at, "ov_tab") == tab and len(at.get("plotly_chart")) == 2
+
+
+# the analysts' pages: what each tab draws on the demo (charts, tables), at the pages' defaults
+ANALYST_TABS = {
+    ("pages/relationships_page.py", "rel_tab"): {"pair": (2, 1), "matrix": (1, 0)},
+    ("pages/tests_page.py", "ts_tab"): {"twfe": (0, 1), "event": (1, 0), "direction": (0, 1), "diagnostics": (1, 1)},
+}
+SWEEP = [(page, key, tab) for (page, key), tabs in ANALYST_TABS.items() for tab in tabs]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("page,key,tab", SWEEP)
+def test_an_analyst_pages_open_tab_alone_is_drawn_and_kept(demo_db, monkeypatch, lang, page, key, tab):
+    """Relationships (the chosen pair | the matrix) and tests (fit | event study | direction | diagnostics):
+    the open tab's charts and tables alone; the page's first pick and the other language keep the tab."""
+    monkeypatch.setenv("PBKPI_DB", str(demo_db))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"lang": lang, "grain": "month", key: tab})
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    assert [x.label for x in at.tabs] == [t(f"page.{'rel' if key == 'rel_tab' else 'tests'}.tab_{n}", lang)
+                                          for n in state.TABS[key]]
+    charts, frames = ANALYST_TABS[(page, key)][tab]
+    assert (len(at.get("plotly_chart")), len(at.dataframe)) == (charts, frames)
+    assert param(at, key) == tab
+    first = "rel_y" if key == "rel_tab" else "ts_y"
+    at.selectbox(key=first).set_value("satisfaction").run()
+    assert not at.exception
+    assert param(at, key) == tab and param(at, first) == "satisfaction"
+    assert len(at.get("plotly_chart")) == charts
+    at.radio(key="lang").set_value("en" if lang == "zh" else "zh").run()
+    assert not at.exception and param(at, key) == tab and len(at.get("plotly_chart")) == charts
+
+
+def test_the_event_studys_picks_outlive_a_visit_to_another_tab(demo_db, monkeypatch):
+    """The event study's own picks live in its tab; another tab keeps them (and the link holds them)."""
+    monkeypatch.setenv("PBKPI_DB", str(demo_db))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"lang": "zh", "grain": "month", "ts_tab": "event", "ts_ey": "saidi"})
+    at.run()
+    at.switch_page("pages/tests_page.py")
+    at.run()
+    assert at.selectbox(key="ts_ey").value == "saidi"
+    at.session_state["ts_tab"] = "twfe"
+    at.run()
+    assert not at.exception and param(at, "ts_ey") == "saidi"
+    at.session_state["ts_tab"] = "event"
+    at.run()
+    assert at.selectbox(key="ts_ey").value == "saidi"
