@@ -203,8 +203,9 @@ def heatmap(r: pd.DataFrame, q: pd.DataFrame, better: dict[str, int], names_rows
         showlegend=False, marker=dict(size=26, opacity=0, color=palette.BRAND), selected=invisible, unselected=invisible,
         customdata=[[r.index[i], r.columns[j], rv[i, j], qv[i, j]] for i, j in cells],
         hovertemplate="%{y} × %{x}<br>r = %{customdata[2]:.2f}<br>q = %{customdata[3]:.3f}<extra></extra>")
+    # without a title, the template's top margin (room for a legend, which a heatmap has not) was an empty band
     return figure([cells_trace, points], dict(title=title, height=height, xaxis=dict(tickangle=-30, side="bottom"),
-                                              yaxis=dict(autorange="reversed")))
+                                              yaxis=dict(autorange="reversed"), **({} if title else {"margin": dict(t=24)})))
 
 
 def event_study(df: pd.DataFrame, naive: pd.DataFrame | None, x_title: str, y_title: str, names: dict[str, str],
