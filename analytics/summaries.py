@@ -82,7 +82,8 @@ def summarize_correlations(res: CorrelationResult, lang: str = "zh") -> str:
              n_sig_pooled=int((p[p.scope == "pooled"].verdict == "association").sum()))
     if len(res.simpson):
         s = res.simpson.iloc[(res.simpson.r_pooled - res.simpson.r_within).abs().argmax()]
-        text += ("" if lang == "zh" else " ") + t("sum.corr.simpson", lang, n=len(res.simpson), x=_name(s.input, lang),
+        key = "sum.corr.simpson_one" if len(res.simpson) == 1 else "sum.corr.simpson"  # "1 pairs change" read wrong
+        text += ("" if lang == "zh" else " ") + t(key, lang, n=len(res.simpson), x=_name(s.input, lang),
                                                   y=_name(s.kpi, lang), rp=f"{s.r_pooled:.2f}", rw=f"{s.r_within:.2f}")
     return text
 

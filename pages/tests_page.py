@@ -119,8 +119,7 @@ def body() -> None:
                     st.info(summarize_insufficient_direction(lang()))
                 elif layout.shown(d):
                     direction_section(d.value, vm.params.xs[0], vm.params.y)
-        else:
-            st.subheader(tr("page.tests.diagnostics"))
+        else:  # (its tab's label is its title)
             if fit is not None:
                 diagnostics_section(vm.fit.value[1])
             else:

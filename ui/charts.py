@@ -190,7 +190,8 @@ def heatmap(r: pd.DataFrame, q: pd.DataFrame, better: dict[str, int], names_rows
     favour = r.to_numpy(dtype=float) * sign
     significant = (q.to_numpy(dtype=float) < alpha)
     colour = np.where(significant, favour, favour * 0.3)
-    text = [[("" if not np.isfinite(v) else f"{v:.2f}".replace("-", "−") + ("*" if s else ""))
+    # rounded before the sign is written: −0.004 reads 0.00, not "−0.00"
+    text = [[("" if not np.isfinite(v) else f"{round(v, 2) + 0.0:.2f}".replace("-", "−") + ("*" if s else ""))
              for v, s in zip(row, srow)] for row, srow in zip(r.to_numpy(dtype=float), significant)]
     cells_trace = dict(type="heatmap", z=colour, x=names_cols, y=names_rows, text=text, texttemplate="%{text}", hoverinfo="skip",
                        colorscale=palette.FAVOUR_SCALE, zmid=0, zmin=-1, zmax=1,
@@ -203,9 +204,13 @@ def heatmap(r: pd.DataFrame, q: pd.DataFrame, better: dict[str, int], names_rows
         showlegend=False, marker=dict(size=26, opacity=0, color=palette.BRAND), selected=invisible, unselected=invisible,
         customdata=[[r.index[i], r.columns[j], rv[i, j], qv[i, j]] for i, j in cells],
         hovertemplate="%{y} × %{x}<br>r = %{customdata[2]:.2f}<br>q = %{customdata[3]:.3f}<extra></extra>")
-    # without a title, the template's top margin (room for a legend, which a heatmap has not) was an empty band
-    return figure([cells_trace, points], dict(title=title, height=height, xaxis=dict(tickangle=-30, side="bottom"),
-                                              yaxis=dict(autorange="reversed"), **({} if title else {"margin": dict(t=24)})))
+    # the axes end at the outer cells: autorange padded them for the clickable points' size, leaving empty
+    # strips (with grid-line stubs) around the cells; and without a title, the template's top margin (room for
+    # a legend, which a heatmap has not) was an empty band above them
+    axes = dict(xaxis=dict(tickangle=-30, side="bottom", range=[-0.5, len(r.columns) - 0.5], showgrid=False),
+                yaxis=dict(range=[len(r.index) - 0.5, -0.5], showgrid=False))  # first input at the top
+    return figure([cells_trace, points], dict(title=title, height=height, **axes,
+                                              **({} if title else {"margin": dict(t=24)})))
 
 
 def event_study(df: pd.DataFrame, naive: pd.DataFrame | None, x_title: str, y_title: str, names: dict[str, str],

@@ -137,3 +137,28 @@ def test_pretrend_test_has_power_against_a_gradual_differential_trend_and_gates_
     rejects = np.array([r.pretrend_p is not None and r.pretrend_p < 0.10 for r in results])
     assert rejects.mean() >= 0.55
     assert not any(r.verdict == "effect" for r, rej in zip(results, rejects) if rej)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("n", [0, 1, 2, 5])
+def test_the_correlation_summary_counts_sign_reversals_in_good_grammar(lang, n):
+    """The Simpson's-paradox sentence names the largest reversal and counts them: one pair is 'one pair',
+    never '1 pairs'; none, no sentence."""
+    from analytics.results import CorrelationResult
+    from analytics.summaries import summarize_correlations
+
+    rows = [dict(input="theme_days", kpi=kpi, method="pearson", scope=s, r=0.1, std_error=0.01, n=100, n_units=10,
+                 p_value=0.01, ci_low=0.0, ci_high=0.2, q_value=0.01, verdict="association") for s in ("pooled", "within")
+            for kpi in ("saidi", "saifi")]
+    simpson = pd.DataFrame([dict(input="theme_days", kpi=k, r_pooled=0.3 + i / 10, r_within=-0.1, q_pooled=0.01,
+                                 q_within=0.01) for i, k in enumerate(["saidi", "saifi", "rs1", "caidi", "line_loss"][:n])],
+                           columns=["input", "kpi", "r_pooled", "r_within", "q_pooled", "q_within"])
+    text = summarize_correlations(CorrelationResult(pd.DataFrame(rows), simpson, 10, 10, "month", 0), lang)
+    reversal = "辛普森悖论" if lang == "zh" else "Simpson's paradox"
+    assert (reversal in text) == (n > 0)
+    assert "1 pairs" not in text
+    if n == 1:
+        assert ("有 1 对" if lang == "zh" else "One pair changes sign") in text
+    elif n > 1:
+        assert (f"有 {n} 对" if lang == "zh" else f"{n} pairs change sign") in text
+        assert ("0.70" if n == 5 else f"{0.3 + (n - 1) / 10:.2f}") in text  # the largest reversal is the example

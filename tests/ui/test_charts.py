@@ -37,6 +37,9 @@ def test_heatmap_colour_means_favourable_and_fades_when_not_significant(r, q, be
     text = fig.data[0].text[0][0]
     assert text.endswith("*") == (q < 0.05)
     assert float(text.rstrip("*").replace("−", "-")) == pytest.approx(r, abs=0.0051)  # the number stays signed r (2 decimals)
+    assert text.rstrip("*") != "−0.00"  # a zero is never written with a sign
+    # the axes end at the outer cells (no padded strip around them), the first row at the top
+    assert tuple(fig.layout.xaxis.range) == (-0.5, 0.5) and tuple(fig.layout.yaxis.range) == (0.5, -0.5)
 
 
 def test_funnel_colours_by_side_and_names_the_units_beyond():
