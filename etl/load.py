@@ -370,7 +370,9 @@ def load_files(paths, db_path, kind: str | None = None, labels: list[str] | None
         log.info("loading %d file(s) into %s%s", len(labels), db_path, f" through mapping {profile.tag}" if profile else "")
         # dependency order from the first rows alone; then each file is read whole, loaded and released
         # before the next, so memory holds one file at a time
-        order = sorted(range(len(labels)), key=lambda i: _sniff_order(Path(paths[i]), labels[i], kind, profile, store))
+        # (one file has no order to find: sniffing it parsed a whole Excel sheet once more, calamine being eager)
+        order = (sorted(range(len(labels)), key=lambda i: _sniff_order(Path(paths[i]), labels[i], kind, profile, store))
+                 if len(labels) > 1 else list(range(len(labels))))
         step = _Steps(progress, len(labels))
         try:
             with publish.working_copy(Path(db_path)) as work:

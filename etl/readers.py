@@ -47,6 +47,8 @@ KEEP_TAGS = ("<circle>", "<super>", "<sub>", "<fraction>")
 
 def fold(text: str) -> str:
     """NFKC, except for circled, superscript, subscript and fraction characters."""
+    if unicodedata.is_normalized("NFKC", text):  # most cells (a C check): NFKC would change none of their
+        return text                              # characters, the kept ones included
     if not any(unicodedata.decomposition(c).startswith(KEEP_TAGS) for c in text):
         return unicodedata.normalize("NFKC", text)
     return "".join(c if unicodedata.decomposition(c).startswith(KEEP_TAGS) else unicodedata.normalize("NFKC", c)

@@ -132,3 +132,20 @@ def test_malformed_number_forms_refused(text, expected):
     con = duckdb.connect()
     con.execute(sql_file("macros.sql"))
     assert con.execute("SELECT pb_num(?)", [text]).fetchone()[0] == expected
+
+
+@given(st.text(alphabet=st.sampled_from(list("江北供电所ABCabc 123０１２ＡＢＣ①②²³½⅓　，：（）-.\u00a0\u3000\u2460\u00b9\u2082")) | st.characters(),
+               max_size=12))
+@settings(max_examples=500, deadline=None)
+def test_fold_is_nfkc_except_circled_super_sub_and_fractions(text):
+    """readers.fold's fast path (a text NFKC leaves as it is) gives what the character-by-character rule
+    gives: NFKC for every character except circled, superscript, subscript and fraction ones, kept."""
+    import unicodedata
+
+    from etl.readers import KEEP_TAGS, fold
+
+    reference = "".join(c if unicodedata.decomposition(c).startswith(KEEP_TAGS) else unicodedata.normalize("NFKC", c)
+                        for c in text)
+    if not any(unicodedata.decomposition(c).startswith(KEEP_TAGS) for c in text):
+        reference = unicodedata.normalize("NFKC", text)  # (whole-string NFKC composes across characters)
+    assert fold(text) == reference
