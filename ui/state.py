@@ -281,7 +281,7 @@ def sidebar_selection(ctx: Context) -> Selection:
 
 def unit_picker(box, key: str, names: dict[str, str], label: str, every: str | None = None, search_box=None) -> str:
     """A business unit chosen in `box` under widget `key` (ids; "" for every unit when `every` names that
-    choice). Up to UNIT_LIST_MAX units are one list; more (a group has ten thousand) are found by a search
+    choice). Up to PBKPI_UNIT_LIST_MAX units are one list; more (a group has ten thousand) are found by a search
     box above the list (`<key>_q`: code or name), which offers the first matches and always the unit chosen,
     so a deep link or a drill-down to any unit shows it. `search_box`: where the search goes (`box`)."""
     head = [""] if every is not None else []
@@ -291,7 +291,7 @@ def unit_picker(box, key: str, names: dict[str, str], label: str, every: str | N
     else:
         search_box = search_box or box
         query = search_box.text_input(tr("filter.unit_search", n=f"{len(names):,}"), key=f"{key}_q",
-                               placeholder=tr("filter.unit_search_hint"))
+                                      placeholder=tr("filter.unit_search_hint"))
         found, total = find_units(names, query)
         kept = [current] if current in names and current not in found else []
         opts = head + kept + found
@@ -299,7 +299,7 @@ def unit_picker(box, key: str, names: dict[str, str], label: str, every: str | N
             search_box.caption(tr("filter.unit_listed_first", shown=len(found), rest=f"{len(names) - len(found):,}"))
         elif total > len(found):
             search_box.caption(tr("filter.unit_found_more", shown=len(found), total=f"{total:,}"))
-        elif query and not total:
+        elif not total:
             search_box.caption(tr("filter.unit_found_none"))
     if current not in opts:
         st.session_state[key] = opts[0] if opts else None
