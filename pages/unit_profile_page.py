@@ -3,7 +3,6 @@
 import pandas as pd
 import streamlit as st
 
-import settings
 from application.views import profile
 from catalogue.formats import fmt_metric
 from application import notes as notes_mod
@@ -39,9 +38,7 @@ def body() -> None:
     picked = profile.resolve(ctx, sel, profile.Params(st.session_state.get("pf_unit"), st.session_state.get("pf_kpi", profile.DEFAULTS.kpi)))
     st.session_state["pf_unit"], st.session_state["pf_kpi"] = picked.unit, picked.kpi
     O, names = profile.options(ctx), ctx.snapshot.unit_names()
-    many = len(O["unit"]) > settings.unit_list_max()  # a group's units are searched: the search beside the list
-    find, choose = st.columns(2) if many else (None, st)
-    unit = state.unit_picker(choose, "pf_unit", {u: names[u] for u in O["unit"]}, tr("page.profile.pick"), search_box=find)
+    unit = state.unit_picker(st, "pf_unit", {u: names[u] for u in O["unit"]}, tr("page.profile.pick"), beside=True)
     layout.breadcrumbs(ctx.snapshot.org_path(unit), "pf", last_is_current=True)
     vm = profile.view(ctx, sel, profile.Params(unit, st.session_state["pf_kpi"]))
     unit_notes = notes_mod.visible(session.notes(), ctx.snapshot, unit)

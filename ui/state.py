@@ -279,17 +279,17 @@ def sidebar_selection(ctx: Context) -> Selection:
                      org=org)
 
 
-def unit_picker(box, key: str, names: dict[str, str], label: str, every: str | None = None, search_box=None) -> str:
+def unit_picker(box, key: str, names: dict[str, str], label: str, every: str | None = None, beside: bool = False) -> str:
     """A business unit chosen in `box` under widget `key` (ids; "" for every unit when `every` names that
     choice). Up to PBKPI_UNIT_LIST_MAX units are one list; more (a group has ten thousand) are found by a search
     box above the list (`<key>_q`: code or name), which offers the first matches and always the unit chosen,
-    so a deep link or a drill-down to any unit shows it. `search_box`: where the search goes (`box`)."""
+    so a deep link or a drill-down to any unit shows it. `beside`: the search left of the list, not above it."""
     head = [""] if every is not None else []
     current = st.session_state.get(key)
     if len(names) <= settings.unit_list_max():
         opts = head + list(names)
     else:
-        search_box = search_box or box
+        search_box, box = box.columns(2) if beside else (box, box)
         query = search_box.text_input(tr("filter.unit_search", n=f"{len(names):,}"), key=f"{key}_q",
                                       placeholder=tr("filter.unit_search_hint"))
         found, total = find_units(names, query)
